@@ -1,0 +1,1090 @@
+//! `boardnet get|head|post|put|delete|request`: curl's spelling where the meaning is the same.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lexopt::prelude::*;
+use serde_json::{json, Value};
+
+use super::args::{number, seconds, text, Globals};
+use super::output::{json_line, secs};
+use super::progress::{Meter, Mode};
+use super::Failure;
+use crate::cancel::CancelToken;
+use crate::error::{Classify, ErrorClass};
+use crate::http::multipart::Multipart;
+use crate::http::{
+    self, url, AddressFamily, Body, Client, DownloadOptions, NetworkError, RedirectPolicy, Reply,
+    Request,
+};
+
+const HELP: &str = "\
+Usage: boardnet get     [OPTIONS] URL...
+       boardnet head    [OPTIONS] URL...
+       boardnet post    [OPTIONS] URL...     (body from -d, -F or -T)
+       boardnet put     [OPTIONS] URL...     (body from -T or -d)
+       boardnet delete  [OPTIONS] URL...
+       boardnet request VERB [OPTIONS] URL... (PROPFIND, PATCH, ...)
+
+Several URLs are fetched in order over kept-alive connections. The exit code is the class
+of the first failure (see boardnet --help); the remaining URLs are still tried.
+
+Request:
+  -H, --header 'Name: value'  add a header (repeatable; 'Name;' sends it empty)
+  -A, --user-agent UA         User-Agent (default boardnet/VERSION)
+  -e, --referer URL           Referer
+      --content-type TYPE     Content-Type of the body
+  -u, --user USER:PASSWORD    basic authentication (also http://user:pass@host/)
+      --query NAME=VALUE      append a percent-encoded query item (repeatable)
+  -d, --data DATA|@FILE|@-    body, application/x-www-form-urlencoded unless a type is given;
+                              repeated -d are joined with '&'; @FILE drops newlines (curl);
+                              with get/head the data goes into the query instead
+      --data-binary DATA|@FILE  body as is; a single --data-binary @FILE streams from disk
+      --data-raw DATA         like -d without the @ meaning
+      --data-urlencode [NAME]=VALUE|[NAME]@FILE  a percent-encoded form item
+  -F, --form NAME=VALUE|NAME=@PATH[;type=MIME][;filename=NAME]|NAME=<PATH
+                              multipart/form-data part (repeatable; files stream from disk)
+  -T, --upload-file FILE|-    stream FILE (or stdin, chunked) as the body
+
+Response:
+  -o, --output FILE           write the body to FILE (one -o per URL, in order; - is stdout);
+                              written to FILE.part and renamed only when complete and
+                              verified (a device or FIFO such as /dev/null is written as is)
+  -O, --remote-name           name the file after the URL's last path segment (per URL)
+      --remote-name-all       -O for every URL
+  -C, --continue-at -         resume FILE.part with a Range request
+      --sha256 HEX            verify the downloaded file before renaming it (exit 10)
+  -i, --include               print the response status line and headers before the body
+  -I, --head                  HEAD request, print the headers
+      --keep-error-body       on HTTP 4xx/5xx still write the body: to stdout, or with -o
+                              to FILE.error, never to FILE (exit 8 either way)
+      --progress bar|json|none  progress on stderr (default: bar on a terminal, else none)
+  -s, --silent                no progress meter
+
+Redirects and cookies:
+      --no-follow             do not follow redirects (-L/--location is the default)
+      --max-redirs N          at most N redirects (default 10)
+      --allow-insecure-redirect  follow https:// -> http:// redirects
+      --location-trusted      send credentials and -H cookies to other hosts after redirects
+  -b, --cookie FILE|'N=V; N2=V2'  load cookies (Netscape file) or send these
+  -c, --cookie-jar FILE       save all cookies to FILE (Netscape format) at the end
+
+TLS:
+      --cacert FILE           trust only the CAs in FILE (default: system store)
+      --cert FILE             client certificate (PEM); --key FILE its key
+      --pinnedpubkey sha256//BASE64[;sha256//...]  require one of these server keys
+  -k, --insecure              do not verify the server certificate (pins still apply)
+
+Network:
+      --interface IFACE       send through this interface (SO_BINDTODEVICE, needs root)
+  -x, --proxy URL             http://, https://, socks5:// or socks5h:// proxy
+      --noproxy HOSTS         comma-separated hosts that bypass the proxy
+      --proxy-from-env        honour http_proxy/https_proxy/ALL_PROXY/NO_PROXY
+  -4, -6                      IPv4 or IPv6 only
+      --connect-timeout S     limit for connecting (DNS, TCP, proxy, TLS)
+  -m, --max-time S            limit for the whole transfer
+  -Y, --speed-limit BYTES     abort if slower than BYTES/s for --speed-time (default 30 s)
+  -y, --speed-time S          (default --speed-limit 1 when only this is given)
+
+Global: -v/--verbose, --json (one result object per URL on stdout), -h/--help.
+";
+
+/// Where a body goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Output {
+    File(PathBuf),
+    RemoteName,
+}
+
+/// A `-d`-family item, joined with '&' into one body.
+#[derive(Debug, Clone)]
+enum DataItem {
+    /// Ready bytes.
+    Bytes(Vec<u8>),
+    /// `--data-binary @FILE`: streamed when it is the only item.
+    File(PathBuf),
+}
+
+#[derive(Debug, Default)]
+struct HttpArgs {
+    method: String,
+    urls: Vec<String>,
+    outputs: Vec<Output>,
+    remote_name_all: bool,
+    headers: Vec<(String, String)>,
+    user: Option<(String, String)>,
+    query: Vec<(String, String)>,
+    data: Vec<DataItem>,
+    form: Option<Multipart>,
+    upload: Option<String>,
+    include: bool,
+    resume: bool,
+    sha256: Option<[u8; 32]>,
+    progress: Option<Mode>,
+    keep_error_body: bool,
+    no_follow: bool,
+    max_redirs: Option<u32>,
+    allow_insecure_redirect: bool,
+    location_trusted: bool,
+    cookies_in: Vec<String>,
+    cookie_jar: Option<PathBuf>,
+    cacert: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    pins: Vec<String>,
+    insecure: bool,
+    interface: Option<String>,
+    proxy: Option<String>,
+    noproxy: Option<String>,
+    proxy_from_env: bool,
+    family: AddressFamily,
+    connect_timeout: Option<Duration>,
+    max_time: Option<Duration>,
+    speed_limit: Option<u64>,
+    speed_time: Option<Duration>,
+}
+
+/// Largest `-d @FILE` read into memory (use --data-binary @FILE or -T to stream more).
+const MAX_INLINE_DATA: u64 = 16 * 1024 * 1024;
+
+fn read_data_file(spec: &str) -> Result<Vec<u8>, Failure> {
+    let mut data = Vec::new();
+    let too_big = || {
+        Failure::usage(format!(
+            "@{spec}: more than 16 MiB; use --data-binary @{spec} or -T to stream it"
+        ))
+    };
+    if spec == "-" {
+        io::stdin()
+            .take(MAX_INLINE_DATA + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| Failure {
+                class: ErrorClass::LocalIo,
+                message: format!("cannot read stdin: {e}"),
+            })?;
+    } else {
+        let file = File::open(spec).map_err(|e| Failure {
+            class: ErrorClass::LocalIo,
+            message: format!("cannot open {spec}: {e}"),
+        })?;
+        file.take(MAX_INLINE_DATA + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| Failure {
+                class: ErrorClass::LocalIo,
+                message: format!("cannot read {spec}: {e}"),
+            })?;
+    }
+    if data.len() as u64 > MAX_INLINE_DATA {
+        return Err(too_big());
+    }
+    Ok(data)
+}
+
+/// curl's `--data-urlencode` forms: `content`, `=content`, `name=content`, `@file`,
+/// `name@file`.
+fn data_urlencode(spec: &str) -> Result<Vec<u8>, Failure> {
+    let encode = |bytes: &[u8]| url::encode_component(&String::from_utf8_lossy(bytes));
+    let eq = spec.find('=');
+    let at = spec.find('@');
+    let item = match (eq, at) {
+        (Some(e), a) if a.is_none_or(|a| e < a) => {
+            let (name, value) = (&spec[..e], &spec[e + 1..]);
+            if name.is_empty() {
+                encode(value.as_bytes())
+            } else {
+                format!("{name}={}", encode(value.as_bytes()))
+            }
+        }
+        (_, Some(a)) => {
+            let (name, file) = (&spec[..a], &spec[a + 1..]);
+            let content = read_data_file(file)?;
+            if name.is_empty() {
+                encode(&content)
+            } else {
+                format!("{name}={}", encode(&content))
+            }
+        }
+        _ => encode(spec.as_bytes()),
+    };
+    Ok(item.into_bytes())
+}
+
+fn parse_header(raw: &str) -> Result<(String, String), Failure> {
+    if let Some(name) = raw.strip_suffix(';') {
+        if !name.contains(':') && !name.trim().is_empty() {
+            return Ok((name.trim().to_string(), String::new()));
+        }
+    }
+    let (name, value) = raw
+        .split_once(':')
+        .ok_or_else(|| Failure::usage(format!("-H '{raw}': expected 'Name: value'")))?;
+    let name = name.trim();
+    if name.is_empty() || name.bytes().any(|b| !(b.is_ascii_graphic()) || b == b':') {
+        return Err(Failure::usage(format!("-H '{raw}': invalid header name")));
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(Failure::usage(format!(
+            "-H '{raw}': header value contains a line break"
+        )));
+    }
+    Ok((name.to_string(), value.trim().to_string()))
+}
+
+fn split_pair(raw: &str, flag: &str, sep: char) -> Result<(String, String), Failure> {
+    raw.split_once(sep)
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .ok_or_else(|| Failure::usage(format!("{flag} '{raw}': expected NAME{sep}VALUE")))
+}
+
+impl HttpArgs {
+    fn parse(
+        command: &str,
+        parser: &mut lexopt::Parser,
+        globals: &mut Globals,
+    ) -> Result<Option<Self>, Failure> {
+        let mut a = HttpArgs {
+            method: command.to_ascii_uppercase(),
+            ..HttpArgs::default()
+        };
+        let mut verb_pending = command == "request";
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Short('h') | Long("help") => {
+                    print!("{HELP}");
+                    return Ok(None);
+                }
+                Value(v) => {
+                    let v = v
+                        .into_string()
+                        .map_err(|_| Failure::usage("arguments must be valid UTF-8"))?;
+                    if verb_pending {
+                        if v.is_empty()
+                            || !v.bytes().all(|b| {
+                                b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)
+                            })
+                        {
+                            return Err(Failure::usage(format!(
+                                "\"{v}\" is not a valid HTTP method"
+                            )));
+                        }
+                        a.method = v;
+                        verb_pending = false;
+                    } else {
+                        a.urls.push(v);
+                    }
+                }
+                Short('H') | Long("header") => a.headers.push(parse_header(&text(parser, "-H")?)?),
+                Short('A') | Long("user-agent") => {
+                    a.headers.push(("User-Agent".into(), text(parser, "-A")?))
+                }
+                Short('e') | Long("referer") => {
+                    a.headers.push(("Referer".into(), text(parser, "-e")?))
+                }
+                Long("content-type") => a
+                    .headers
+                    .push(("Content-Type".into(), text(parser, "--content-type")?)),
+                Short('u') | Long("user") => {
+                    let v = text(parser, "-u")?;
+                    let (u, p) = v.split_once(':').ok_or_else(|| {
+                        Failure::usage("-u: give USER:PASSWORD (there is no password prompt)")
+                    })?;
+                    a.user = Some((u.to_string(), p.to_string()));
+                }
+                Long("query") | Long("url-query") => {
+                    a.query
+                        .push(split_pair(&text(parser, "--query")?, "--query", '=')?)
+                }
+                Short('d') | Long("data") | Long("data-ascii") => {
+                    let v = text(parser, "-d")?;
+                    let bytes = match v.strip_prefix('@') {
+                        Some(file) => {
+                            let mut b = read_data_file(file)?;
+                            b.retain(|c| *c != b'\r' && *c != b'\n');
+                            b
+                        }
+                        None => v.into_bytes(),
+                    };
+                    a.data.push(DataItem::Bytes(bytes));
+                }
+                Long("data-binary") => {
+                    let v = text(parser, "--data-binary")?;
+                    a.data.push(match v.strip_prefix('@') {
+                        Some("-") => DataItem::Bytes(read_data_file("-")?),
+                        Some(file) => DataItem::File(file.into()),
+                        None => DataItem::Bytes(v.into_bytes()),
+                    });
+                }
+                Long("data-raw") => a
+                    .data
+                    .push(DataItem::Bytes(text(parser, "--data-raw")?.into_bytes())),
+                Long("data-urlencode") => a.data.push(DataItem::Bytes(data_urlencode(&text(
+                    parser,
+                    "--data-urlencode",
+                )?)?)),
+                Short('F') | Long("form") => {
+                    let spec = text(parser, "-F")?;
+                    if a.form.is_none() {
+                        a.form = Some(Multipart::new().map_err(|e| Failure {
+                            class: ErrorClass::Other,
+                            message: format!("multipart boundary: {e}"),
+                        })?);
+                    }
+                    if let Some(form) = a.form.as_mut() {
+                        form.add_curl_spec(&spec).map_err(|e| Failure {
+                            class: if e.to_string().contains("No such file") {
+                                ErrorClass::LocalIo
+                            } else {
+                                ErrorClass::Usage
+                            },
+                            message: e.to_string(),
+                        })?;
+                    }
+                }
+                Short('T') | Long("upload-file") => a.upload = Some(text(parser, "-T")?),
+                Short('o') | Long("output") => {
+                    a.outputs.push(Output::File(text(parser, "-o")?.into()))
+                }
+                Short('O') | Long("remote-name") => a.outputs.push(Output::RemoteName),
+                Long("remote-name-all") => a.remote_name_all = true,
+                Short('C') | Long("continue-at") => {
+                    let v = text(parser, "-C")?;
+                    if v != "-" {
+                        return Err(Failure::usage(
+                            "-C: only '-C -' (continue where FILE.part ends) is supported",
+                        ));
+                    }
+                    a.resume = true;
+                }
+                Long("sha256") => {
+                    let v = text(parser, "--sha256")?;
+                    a.sha256 = Some(http::parse_sha256(&v).ok_or_else(|| {
+                        Failure::usage(format!("--sha256: \"{v}\" is not 64 hex digits"))
+                    })?);
+                }
+                Short('i') | Long("include") => a.include = true,
+                Short('I') | Long("head") => a.method = "HEAD".into(),
+                Long("keep-error-body") => a.keep_error_body = true,
+                Long("progress") => {
+                    a.progress = Some(match text(parser, "--progress")?.as_str() {
+                        "bar" => Mode::Bar,
+                        "json" => Mode::Json,
+                        "none" => Mode::Off,
+                        other => {
+                            return Err(Failure::usage(format!(
+                                "--progress: \"{other}\" is not bar, json or none"
+                            )))
+                        }
+                    })
+                }
+                Short('s') | Long("silent") => a.progress = Some(Mode::Off),
+                Short('S') | Long("show-error") | Short('f') | Long("fail") | Short('L')
+                | Long("location") => {} // curl habits that are our defaults
+                Long("no-follow") => a.no_follow = true,
+                Long("max-redirs") => a.max_redirs = Some(number(parser, "--max-redirs")?),
+                Long("allow-insecure-redirect") => a.allow_insecure_redirect = true,
+                Long("location-trusted") => a.location_trusted = true,
+                Short('b') | Long("cookie") => a.cookies_in.push(text(parser, "-b")?),
+                Short('c') | Long("cookie-jar") => a.cookie_jar = Some(text(parser, "-c")?.into()),
+                Long("cacert") => a.cacert = Some(text(parser, "--cacert")?.into()),
+                Short('E') | Long("cert") => a.cert = Some(text(parser, "--cert")?.into()),
+                Long("key") => a.key = Some(text(parser, "--key")?.into()),
+                Long("pinnedpubkey") => {
+                    let v = text(parser, "--pinnedpubkey")?;
+                    a.pins.extend(pins(&v)?);
+                }
+                Short('k') | Long("insecure") => a.insecure = true,
+                Long("interface") => a.interface = Some(text(parser, "--interface")?),
+                Short('x') | Long("proxy") => a.proxy = Some(text(parser, "--proxy")?),
+                Long("noproxy") => a.noproxy = Some(text(parser, "--noproxy")?),
+                Long("proxy-from-env") => a.proxy_from_env = true,
+                Short('4') | Long("ipv4") => a.family = AddressFamily::Ipv4,
+                Short('6') | Long("ipv6") => a.family = AddressFamily::Ipv6,
+                Long("connect-timeout") => {
+                    a.connect_timeout = Some(seconds(parser, "--connect-timeout")?)
+                }
+                Short('m') | Long("max-time") => a.max_time = Some(seconds(parser, "--max-time")?),
+                Short('Y') | Long("speed-limit") => {
+                    a.speed_limit = Some(number(parser, "--speed-limit")?)
+                }
+                Short('y') | Long("speed-time") => {
+                    a.speed_time = Some(seconds(parser, "--speed-time")?)
+                }
+                other => {
+                    if !globals.accept(&other) {
+                        return Err(other.unexpected().into());
+                    }
+                }
+            }
+        }
+        if verb_pending {
+            return Err(Failure::usage(
+                "request: give the method, e.g. boardnet request PROPFIND URL",
+            ));
+        }
+        a.validate()?;
+        Ok(Some(a))
+    }
+
+    fn validate(&self) -> Result<(), Failure> {
+        if self.urls.is_empty() {
+            return Err(Failure::usage("no URL given"));
+        }
+        if self.outputs.len() > self.urls.len() {
+            return Err(Failure::usage(format!(
+                "{} outputs (-o/-O) for {} URLs",
+                self.outputs.len(),
+                self.urls.len()
+            )));
+        }
+        let bodies = usize::from(!self.data.is_empty() && !self.sends_data_in_query())
+            + usize::from(self.form.is_some())
+            + usize::from(self.upload.is_some());
+        if bodies > 1 {
+            return Err(Failure::usage("use only one of -d, -F and -T"));
+        }
+        if self.upload.as_deref() == Some("-") && self.urls.len() > 1 {
+            return Err(Failure::usage("-T - (stdin) can be sent to one URL only"));
+        }
+        if (self.form.is_some() || self.upload.is_some()) && self.sends_data_in_query() {
+            return Err(Failure::usage(format!(
+                "{} sends no body: use post or put for -F/-T",
+                self.method
+            )));
+        }
+        let has_file_output = self.remote_name_all || !self.outputs.is_empty();
+        if (self.sha256.is_some() || self.resume) && !has_file_output {
+            return Err(Failure::usage("--sha256 and -C - need -o FILE or -O"));
+        }
+        if self.key.is_some() && self.cert.is_none() {
+            return Err(Failure::usage("--key needs --cert"));
+        }
+        if self.speed_limit == Some(0) {
+            return Err(Failure::usage("--speed-limit must be at least 1 byte/s"));
+        }
+        #[cfg(not(feature = "tls"))]
+        if self.cacert.is_some() || self.cert.is_some() || !self.pins.is_empty() || self.insecure {
+            return Err(Failure {
+                class: ErrorClass::Unsupported,
+                message: "TLS options given, but this build has no TLS (feature tls)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// GET and HEAD carry -d data in the query (curl's -G).
+    fn sends_data_in_query(&self) -> bool {
+        self.method == "GET" || self.method == "HEAD"
+    }
+
+    /// Where URL number `index` goes; `None` is stdout (also spelled `-o -`).
+    fn output_for(&self, index: usize) -> Option<Output> {
+        self.outputs
+            .get(index)
+            .cloned()
+            .or_else(|| self.remote_name_all.then_some(Output::RemoteName))
+            .filter(|o| *o != Output::File(PathBuf::from("-")))
+    }
+
+    fn client(&self, cancel: CancelToken) -> Result<Client, NetworkError> {
+        let mut builder = Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .max_time(self.max_time)
+            .interface(self.interface.clone())
+            .address_family(self.family)
+            .proxy(self.proxy.clone())
+            .no_proxy(self.noproxy.clone())
+            .proxy_from_env(self.proxy_from_env)
+            .redirects(RedirectPolicy {
+                follow: !self.no_follow,
+                max: self.max_redirs.unwrap_or(10),
+                allow_insecure: self.allow_insecure_redirect,
+                trusted: self.location_trusted,
+            })
+            .cancel_token(cancel);
+        if self.speed_limit.is_some() || self.speed_time.is_some() {
+            builder = builder.speed_limit(
+                self.speed_limit.unwrap_or(1),
+                self.speed_time.unwrap_or(Duration::from_secs(30)),
+            );
+        }
+        #[cfg(feature = "tls")]
+        {
+            builder = builder.tls(http::TlsOptions {
+                ca_file: self.cacert.clone(),
+                client_cert: self.cert.clone(),
+                client_key: self.key.clone(),
+                pinned_keys: self.pins.clone(),
+                insecure: self.insecure,
+            });
+        }
+        builder.build()
+    }
+
+    /// The body for one request (bodies are consumed by sending, so one per URL).
+    fn body(&self) -> Result<Body, Failure> {
+        if let Some(form) = &self.form {
+            return Ok(Body::Multipart(form.clone()));
+        }
+        if let Some(upload) = &self.upload {
+            return Ok(if upload == "-" {
+                Body::Stream(Box::new(io::stdin()))
+            } else {
+                Body::File(upload.into())
+            });
+        }
+        if self.data.is_empty() || self.sends_data_in_query() {
+            return Ok(Body::Empty);
+        }
+        if let [DataItem::File(path)] = self.data.as_slice() {
+            return Ok(Body::File(path.clone()));
+        }
+        Ok(Body::Bytes(self.joined_data()?))
+    }
+
+    fn joined_data(&self) -> Result<Vec<u8>, Failure> {
+        let mut out = Vec::new();
+        for (i, item) in self.data.iter().enumerate() {
+            if i > 0 {
+                out.push(b'&');
+            }
+            match item {
+                DataItem::Bytes(b) => out.extend_from_slice(b),
+                DataItem::File(path) => {
+                    out.extend_from_slice(&read_data_file(&path.to_string_lossy())?)
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn build<'c>(&self, client: &'c Client, url: &str) -> Result<Request<'c>, Failure> {
+        let mut req = client.request(&self.method, url);
+        for (name, value) in &self.headers {
+            req = req.header(name, value);
+        }
+        for (name, value) in &self.query {
+            req = req.query(name, value);
+        }
+        if self.sends_data_in_query() && !self.data.is_empty() {
+            // curl -G: the joined data becomes query text as given (already encoded).
+            let data = String::from_utf8_lossy(&self.joined_data()?).into_owned();
+            for item in data.split('&').filter(|s| !s.is_empty()) {
+                let (n, v) = item.split_once('=').unwrap_or((item, ""));
+                let decode = |s: &str| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                };
+                req = req.query(&decode(n), &decode(v));
+            }
+        }
+        if let Some((u, p)) = &self.user {
+            req = req.basic_auth(u, p);
+        }
+        let body = self.body()?;
+        let has_type = self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+        if !has_type {
+            if let Body::Multipart(form) = &body {
+                req = req.header("Content-Type", &form.content_type());
+            } else if !self.data.is_empty() && !self.sends_data_in_query() {
+                req = req.header("Content-Type", "application/x-www-form-urlencoded");
+            }
+        }
+        Ok(req.body(body))
+    }
+}
+
+fn pins(spec: &str) -> Result<Vec<String>, Failure> {
+    #[cfg(feature = "tls")]
+    {
+        http::parse_pins(spec).map_err(|e| Failure::usage(format!("--pinnedpubkey: {e}")))
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = spec;
+        Err(Failure {
+            class: ErrorClass::Unsupported,
+            message: "--pinnedpubkey needs the tls feature".into(),
+        })
+    }
+}
+
+/// What one URL's transfer produced, for the JSON line or the human report.
+#[derive(Debug, Default)]
+struct Report {
+    url: String,
+    method: String,
+    status: Option<u16>,
+    effective_url: Option<String>,
+    headers: Option<Value>,
+    bytes: u64,
+    path: Option<PathBuf>,
+    resumed_from: u64,
+    sha256: Option<String>,
+    redirects: Vec<String>,
+    remote: Option<String>,
+    timings: Option<http::Timings>,
+    error: Option<(ErrorClass, String, &'static str)>,
+}
+
+impl Report {
+    fn record_reply(&mut self, reply: &Reply) {
+        self.status = Some(reply.status());
+        self.effective_url = Some(reply.url().to_string());
+        self.redirects = reply.redirects().to_vec();
+        self.remote = reply.remote_addr().map(|a| a.to_string());
+        self.timings = Some(reply.timings());
+        let mut headers = serde_json::Map::new();
+        for (name, value) in reply.headers() {
+            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            match headers.get_mut(name.as_str()) {
+                Some(Value::String(existing)) => {
+                    existing.push_str(", ");
+                    existing.push_str(&v);
+                }
+                _ => {
+                    headers.insert(name.as_str().to_string(), Value::String(v));
+                }
+            }
+        }
+        self.headers = Some(Value::Object(headers));
+    }
+
+    fn fail(&mut self, e: &NetworkError) {
+        if let NetworkError::Status { code, .. } = e {
+            self.status.get_or_insert(*code);
+        }
+        self.error = Some((e.class(), e.to_string(), e.name()));
+    }
+
+    fn to_json(&self) -> Value {
+        let mut v = json!({
+            "url": self.url,
+            "method": self.method,
+            "ok": self.error.is_none(),
+            "status": self.status,
+            "effective_url": self.effective_url,
+            "bytes": self.bytes,
+            "path": self.path.as_ref().map(|p| p.display().to_string()),
+            "resumed_from": self.resumed_from,
+            "sha256": self.sha256,
+            "redirects": self.redirects,
+            "remote": self.remote,
+            "headers": self.headers,
+            "timings": self.timings.map(|t| json!({
+                "dns": secs(t.dns),
+                "connect": secs(t.connect),
+                "tls": secs(t.tls),
+                "first_byte": secs(t.first_byte),
+                "total": secs(t.total),
+            })),
+        });
+        if let (Some((class, message, kind)), Some(obj)) = (&self.error, v.as_object_mut()) {
+            obj.insert(
+                "error".into(),
+                json!({
+                    "class": class.name(),
+                    "code": class.exit_code(),
+                    "kind": kind,
+                    "message": message,
+                }),
+            );
+        }
+        v
+    }
+}
+
+/// Standard output as an unbuffered file: bodies are written in large pieces straight to
+/// the descriptor (Rust's stdout is line-buffered, which splits binary data at newlines).
+fn raw_stdout() -> ManuallyDrop<File> {
+    let _ = io::stdout().flush();
+    // SAFETY: fd 1 is open for the life of the process; ManuallyDrop never closes it.
+    ManuallyDrop::new(unsafe { File::from_raw_fd(1) })
+}
+
+fn stdout_error(e: io::Error) -> NetworkError {
+    NetworkError::LocalFile(crate::fs::FileError::new(Path::new("stdout"), "write", e))
+}
+
+fn write_head(reply: &Reply) -> Result<(), NetworkError> {
+    let mut head = format!("{} {}\r\n", reply.version(), reply.status());
+    for (name, value) in reply.headers() {
+        head.push_str(name.as_str());
+        head.push_str(": ");
+        head.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    raw_stdout()
+        .write_all(head.as_bytes())
+        .map_err(stdout_error)
+}
+
+/// Run one URL to stdout.
+fn to_stdout(
+    a: &HttpArgs,
+    req: Request<'_>,
+    report: &mut Report,
+    buf: &mut [u8],
+    mode: Mode,
+    print_head: bool,
+) -> Result<(), NetworkError> {
+    let mut reply = req.send()?;
+    report.record_reply(&reply);
+    if print_head {
+        write_head(&reply)?;
+    }
+    let error = reply.error_for_status();
+    let mut out = raw_stdout();
+    if error.is_none() || a.keep_error_body {
+        let mut meter = Meter::new(mode, &report.url, false);
+        let mut sink = |chunk: &[u8]| out.write_all(chunk).map_err(stdout_error);
+        let mut progress = |p: &http::Progress| meter.update(p);
+        let copied = http::copy_body(&mut reply, buf, 0, &mut sink, Some(&mut progress));
+        meter.finish();
+        report.bytes = reply.bytes_received();
+        report.timings = Some(reply.timings());
+        copied?;
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Run one URL into a file.
+fn to_file(
+    a: &HttpArgs,
+    req: Request<'_>,
+    dest: &Path,
+    report: &mut Report,
+    mode: Mode,
+) -> Result<(), NetworkError> {
+    report.path = Some(dest.to_path_buf());
+    let mut meter = Meter::new(mode, &report.url, false);
+    let mut progress = |p: &http::Progress| meter.update(p);
+    let opts = DownloadOptions {
+        resume: a.resume,
+        sha256: a.sha256,
+        keep_error_body: a.keep_error_body,
+        buffer_size: None,
+        progress: Some(&mut progress),
+    };
+    let result = http::download(req, dest, opts);
+    meter.finish();
+    let done = match result {
+        Ok(done) => done,
+        Err(failure) => {
+            if let Some(reply) = &failure.reply {
+                report.record_reply(reply);
+                report.bytes = reply.bytes_received();
+            }
+            return Err(failure.error);
+        }
+    };
+    report.record_reply(&done.reply);
+    report.bytes = done.size - done.resumed_from;
+    report.resumed_from = done.resumed_from;
+    report.sha256 = done.sha256;
+    Ok(())
+}
+
+fn load_cookies(a: &HttpArgs, client: &Client) -> Result<(), Failure> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for spec in &a.cookies_in {
+        if spec.contains('=') {
+            // curl: a value with '=' is cookies, not a file; bind them to each URL's host.
+            for url in &a.urls {
+                if let Ok(target) = url::parse(url) {
+                    let host = target.uri.host().unwrap_or("").to_string();
+                    client.cookies().add_literal(&host, spec);
+                }
+            }
+            continue;
+        }
+        match std::fs::read_to_string(spec) {
+            Ok(text) => {
+                let n = client
+                    .cookies()
+                    .load_netscape(&text, now)
+                    .map_err(|e| Failure::usage(format!("-b {spec}: {e}")))?;
+                log::info!("loaded {n} cookies from {spec}");
+            }
+            // curl: a missing cookie file is not an error (it is often the -c file of a
+            // previous run that has not happened yet).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                log::info!("cookie file {spec} does not exist yet");
+            }
+            Err(e) => {
+                return Err(Failure {
+                    class: ErrorClass::LocalIo,
+                    message: format!("cannot read cookie file {spec}: {e}"),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+fn save_cookies(path: &Path, client: &Client) -> Result<(), Failure> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let text = client.cookies().to_netscape(now);
+    let mut part = crate::fs::PartFile::create(path).map_err(|e| Failure::from_error(&e))?;
+    part.write_chunk(text.as_bytes())
+        .and_then(|()| part.commit().map(drop))
+        .map_err(|e| Failure::from_error(&e))
+}
+
+pub(crate) fn run(
+    command: &str,
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<ExitCode, Failure> {
+    let Some(a) = HttpArgs::parse(command, parser, globals)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    globals.init_logging();
+    let cancel = CancelToken::new()
+        .and_then(|c| c.cancel_on_termination_signals().map(|()| c))
+        .map_err(|e| Failure {
+            class: ErrorClass::Other,
+            message: format!("cannot set up signal handling: {e}"),
+        })?;
+    let client = a
+        .client(cancel.clone())
+        .map_err(|e| Failure::from_error(&e))?;
+    load_cookies(&a, &client)?;
+    let mode = a.progress.unwrap_or_else(Mode::default_for_stderr);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut first_failure: Option<ErrorClass> = None;
+
+    for (index, url) in a.urls.iter().enumerate() {
+        let mut report = Report {
+            url: url.clone(),
+            method: a.method.clone(),
+            ..Report::default()
+        };
+        let result = run_one(
+            &a,
+            &client,
+            url,
+            index,
+            &mut report,
+            &mut buf,
+            mode,
+            globals.json,
+        );
+        if let Err(e) = &result {
+            report.fail(e);
+        }
+        if globals.json {
+            json_line(&report.to_json());
+        }
+        if let Err(e) = result {
+            if !globals.json {
+                eprintln!("boardnet: {url}: {e}");
+            }
+            first_failure.get_or_insert(e.class());
+            if e.class() == ErrorClass::Cancelled {
+                break;
+            }
+        }
+    }
+    if let Some(path) = &a.cookie_jar {
+        save_cookies(path, &client)?;
+    }
+    Ok(match first_failure {
+        None => ExitCode::SUCCESS,
+        Some(class) => ExitCode::from(class.exit_code()),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    a: &HttpArgs,
+    client: &Client,
+    url: &str,
+    index: usize,
+    report: &mut Report,
+    buf: &mut [u8],
+    mode: Mode,
+    json: bool,
+) -> Result<(), NetworkError> {
+    let mut req = a.build(client, url).map_err(|f| match f.class {
+        ErrorClass::LocalIo => NetworkError::LocalFile(crate::fs::FileError::new(
+            Path::new(url),
+            "read data for",
+            io::Error::other(f.message),
+        )),
+        _ => NetworkError::InvalidRequest(f.message),
+    })?;
+    if req.has_body() && mode != Mode::Off {
+        let meter = Arc::new(Mutex::new(Meter::new(mode, url, true)));
+        let m = Arc::clone(&meter);
+        let started = std::time::Instant::now();
+        req = req.upload_progress(Box::new(move |sent, total| {
+            if let Ok(mut m) = m.lock() {
+                m.update(&http::Progress {
+                    bytes: sent,
+                    total,
+                    elapsed: started.elapsed(),
+                });
+            }
+        }));
+        let result = dispatch_output(a, req, url, index, report, buf, mode, json);
+        if let Ok(mut m) = meter.lock() {
+            m.finish();
+        }
+        return result;
+    }
+    dispatch_output(a, req, url, index, report, buf, mode, json)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dispatch_output(
+    a: &HttpArgs,
+    req: Request<'_>,
+    url: &str,
+    index: usize,
+    report: &mut Report,
+    buf: &mut [u8],
+    mode: Mode,
+    json: bool,
+) -> Result<(), NetworkError> {
+    match a.output_for(index) {
+        None => {
+            // -I prints headers (as curl does); in JSON mode they are in the result object.
+            let print_head = (a.include || a.method == "HEAD") && !json;
+            to_stdout(a, req, report, buf, mode, print_head)
+        }
+        Some(Output::File(path)) => to_file(a, req, &path, report, mode),
+        Some(Output::RemoteName) => {
+            let target = url::parse(url)?;
+            let name = url::remote_file_name(&target.uri).ok_or_else(|| {
+                NetworkError::InvalidRequest(format!(
+                    "cannot name a file after {url} (no file name at the end of its path); use -o FILE"
+                ))
+            })?;
+            to_file(a, req, Path::new(&name), report, mode)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<HttpArgs, Failure> {
+        let mut parser = lexopt::Parser::from_args(args.iter().skip(1).copied());
+        let mut g = Globals::default();
+        HttpArgs::parse(args[0], &mut parser, &mut g).map(|a| a.unwrap())
+    }
+
+    #[test]
+    fn curl_spellings_parse() {
+        let a = parse(&[
+            "post",
+            "-H",
+            "X-A: 1",
+            "-A",
+            "ua",
+            "-u",
+            "u:p:w",
+            "--query",
+            "q=a b",
+            "-d",
+            "x=1",
+            "-d",
+            "y=2",
+            "-o",
+            "out",
+            "-C",
+            "-",
+            "-k",
+            "-m",
+            "2.5",
+            "http://h/",
+        ])
+        .unwrap();
+        assert_eq!(a.method, "POST");
+        assert_eq!(a.headers[0], ("X-A".into(), "1".into()));
+        assert_eq!(a.headers[1], ("User-Agent".into(), "ua".into()));
+        assert_eq!(a.user, Some(("u".into(), "p:w".into())));
+        assert_eq!(a.joined_data().unwrap(), b"x=1&y=2");
+        assert_eq!(a.outputs, vec![Output::File("out".into())]);
+        assert!(a.resume && a.insecure);
+        assert_eq!(a.max_time, Some(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn bad_input_is_a_usage_error_naming_the_problem() {
+        for (args, needle) in [
+            (&["get"][..], "no URL"),
+            (&["get", "-H", "NoColon", "http://h/"][..], "Name: value"),
+            (&["get", "-H", "X: a\nb", "http://h/"][..], "line break"),
+            (&["get", "-u", "user", "http://h/"][..], "USER:PASSWORD"),
+            (&["get", "-C", "100", "-o", "f", "http://h/"][..], "-C -"),
+            (
+                &["get", "--sha256", "zz", "-o", "f", "http://h/"][..],
+                "64 hex",
+            ),
+            (
+                &["get", "--sha256", &"a".repeat(64), "http://h/"][..],
+                "need -o",
+            ),
+            (
+                &["post", "-d", "a", "-T", "f", "http://h/"][..],
+                "only one of",
+            ),
+            (&["get", "-o", "a", "-o", "b", "http://h/"][..], "2 outputs"),
+            (&["request"][..], "give the method"),
+            (
+                &["request", "BAD VERB", "http://h/"][..],
+                "not a valid HTTP method",
+            ),
+            (&["get", "--bogus", "http://h/"][..], "bogus"),
+            (&["get", "-m", "soon", "http://h/"][..], "seconds"),
+        ] {
+            let err = parse(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} parsed"));
+            assert_eq!(err.class, ErrorClass::Usage, "{args:?}");
+            assert!(err.message.contains(needle), "{args:?}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn data_urlencode_forms() {
+        assert_eq!(data_urlencode("a b").unwrap(), b"a%20b");
+        assert_eq!(data_urlencode("=a&b").unwrap(), b"a%26b");
+        assert_eq!(data_urlencode("n=a=b c").unwrap(), b"n=a%3Db%20c");
+    }
+
+    #[test]
+    fn empty_header_and_request_verb() {
+        assert_eq!(
+            parse_header("X-Empty;").unwrap(),
+            ("X-Empty".into(), String::new())
+        );
+        let a = parse(&["request", "PROPFIND", "http://h/"]).unwrap();
+        assert_eq!(a.method, "PROPFIND");
+        assert_eq!(a.urls, vec!["http://h/"]);
+        let a = parse(&["get", "-I", "http://h/"]).unwrap();
+        assert_eq!(a.method, "HEAD");
+    }
+}

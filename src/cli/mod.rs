@@ -1,0 +1,161 @@
+//! The `boardnet` command line: parse, call one capability, print human text or JSON lines,
+//! exit with the class of the first failure (see [`crate::ErrorClass`]).
+
+mod args;
+mod http;
+mod output;
+mod progress;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use crate::error::{Classify, ErrorClass};
+
+pub(crate) use args::Globals;
+
+/// A failure the CLI reports: what went wrong, and which exit code it means.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) class: ErrorClass,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            class: ErrorClass::Usage,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn from_error<E: Classify + std::fmt::Display>(e: &E) -> Self {
+        Failure {
+            class: e.class(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<lexopt::Error> for Failure {
+    fn from(e: lexopt::Error) -> Self {
+        Failure::usage(e.to_string())
+    }
+}
+
+/// Subcommands: name, one-line summary (for `boardnet --help`).
+const COMMANDS: &[(&str, &str)] = &[
+    ("get", "download URLs (HTTP/HTTPS) to stdout or files"),
+    ("head", "show the response headers of URLs"),
+    ("post", "send data or a form with POST"),
+    ("put", "upload a file or data with PUT"),
+    ("delete", "send DELETE requests"),
+    (
+        "request",
+        "send a request with any method (PROPFIND, PATCH, ...)",
+    ),
+];
+
+fn top_help() -> String {
+    let mut s = format!(
+        "boardnet {} — networking for embedded Linux boards\n\n\
+         Usage: boardnet [-v] [--json] COMMAND [ARGS...]\n\n\
+         Commands:\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (name, summary) in COMMANDS {
+        s.push_str(&format!("  {name:<10} {summary}\n"));
+    }
+    s.push_str(
+        "\nGlobal options (accepted before or after the command):\n\
+         \x20 -v, --verbose   more log output on stderr (repeat for more; RUST_LOG also works)\n\
+         \x20     --json      one JSON object per line on stdout instead of human text\n\
+         \x20 -h, --help      help (also: boardnet COMMAND --help)\n\
+         \x20     --version   version and enabled features\n\n\
+         Exit codes: 0 ok, 1 other, 2 usage, 3 host not found, 4 connection failed,\n\
+         5 timeout, 6 TLS, 7 protocol error, 8 server said no, 9 local file error,\n\
+         10 checksum mismatch, 11 not supported here, 12 interrupted.\n",
+    );
+    s
+}
+
+fn version() -> String {
+    let features: &[(&str, bool)] = &[
+        ("tls", cfg!(feature = "tls")),
+        ("ftp", cfg!(feature = "ftp")),
+        ("connman", cfg!(feature = "connman")),
+        ("sctp", cfg!(feature = "sctp")),
+    ];
+    let on: Vec<&str> = features.iter().filter(|f| f.1).map(|f| f.0).collect();
+    format!(
+        "boardnet {} ({}; features: {})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        if on.is_empty() {
+            "none".to_string()
+        } else {
+            on.join(",")
+        }
+    )
+}
+
+/// Entry point of the binary.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let mut args = args.into_iter();
+    let _argv0 = args.next();
+    let mut globals = Globals::default();
+    let mut parser = lexopt::Parser::from_args(args);
+    let result = dispatch(&mut parser, &mut globals);
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            // Logging may not be set up if parsing failed early; print directly.
+            if globals.json {
+                output::json_line(&serde_json::json!({
+                    "event": "error",
+                    "error": {
+                        "class": failure.class.name(),
+                        "code": failure.class.exit_code(),
+                        "message": failure.message,
+                    }
+                }));
+            }
+            eprintln!("boardnet: {}", failure.message);
+            if failure.class == ErrorClass::Usage {
+                eprintln!("Try 'boardnet --help'.");
+            }
+            ExitCode::from(failure.class.exit_code())
+        }
+    }
+}
+
+fn dispatch(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCode, Failure> {
+    use lexopt::prelude::*;
+    let command = loop {
+        match parser.next()? {
+            None => {
+                print!("{}", top_help());
+                return Err(Failure::usage("no command given"));
+            }
+            Some(Long("version")) => {
+                println!("{}", version());
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(Short('h') | Long("help")) => {
+                print!("{}", top_help());
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(Value(v)) => break v.string()?,
+            Some(arg) => {
+                if !globals.accept(&arg) {
+                    return Err(arg.unexpected().into());
+                }
+            }
+        }
+    };
+    match command.as_str() {
+        "get" | "head" | "post" | "put" | "delete" | "request" => {
+            http::run(&command, parser, globals)
+        }
+        other => Err(Failure::usage(format!("unknown command \"{other}\""))),
+    }
+}

@@ -1,0 +1,54 @@
+//! Printing: JSON lines on stdout, human text elsewhere.
+
+use std::io::Write;
+
+/// Write one JSON object as one line on stdout. A closed stdout (e.g. `| head`) is not an
+/// error worth reporting.
+pub(crate) fn json_line(value: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, value);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+/// The same on stderr (progress events, which must not mix with a body on stdout).
+pub(crate) fn json_line_stderr(value: &serde_json::Value) {
+    let mut err = std::io::stderr().lock();
+    let _ = serde_json::to_writer(&mut err, value);
+    let _ = err.write_all(b"\n");
+}
+
+/// Seconds with microsecond precision, as JSON numbers.
+pub(crate) fn secs(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e6
+}
+
+/// 1536 → "1.5 KiB".
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_like_people_write_them() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+        assert_eq!(secs(std::time::Duration::from_nanos(1_234_567)), 0.001235);
+    }
+}

@@ -1,0 +1,104 @@
+//! The one failure taxonomy of the whole tool.
+//!
+//! Every module has its own typed error (HTTP's [`crate::http::NetworkError`], later DNS, sockets,
+//! bearer, FTP); each maps into an [`ErrorClass`], and the CLI turns the class into the process
+//! exit code. Init scripts branch on these numbers, so they never change meaning.
+
+use std::fmt;
+
+/// What kind of failure happened, independent of the protocol. The discriminant is the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ErrorClass {
+    /// Anything not covered below.
+    Other = 1,
+    /// The command line or another input was malformed (bad URL, unknown flag, bad header).
+    Usage = 2,
+    /// A host name did not resolve.
+    HostNotFound = 3,
+    /// Connection refused, failed, reset or closed early by the peer.
+    Connection = 4,
+    /// A deadline expired (connect, whole transfer, stalled transfer, lookup).
+    Timeout = 5,
+    /// TLS handshake or certificate verification failed.
+    Tls = 6,
+    /// The peer's reply was malformed or unexpected.
+    Protocol = 7,
+    /// The server understood and said no (HTTP 4xx/5xx, FTP 4xx/5xx, DNS NXDOMAIN/SERVFAIL/REFUSED).
+    ServerRefused = 8,
+    /// Reading or writing a local file failed.
+    LocalIo = 9,
+    /// Data arrived but its checksum did not match the expected one.
+    ChecksumMismatch = 10,
+    /// The kernel or this build lacks what was asked for.
+    Unsupported = 11,
+    /// The operation was interrupted (SIGINT/SIGTERM) or cancelled by the caller.
+    Cancelled = 12,
+}
+
+impl ErrorClass {
+    /// All classes in exit-code order (for documentation and tests).
+    pub const ALL: [ErrorClass; 12] = [
+        ErrorClass::Other,
+        ErrorClass::Usage,
+        ErrorClass::HostNotFound,
+        ErrorClass::Connection,
+        ErrorClass::Timeout,
+        ErrorClass::Tls,
+        ErrorClass::Protocol,
+        ErrorClass::ServerRefused,
+        ErrorClass::LocalIo,
+        ErrorClass::ChecksumMismatch,
+        ErrorClass::Unsupported,
+        ErrorClass::Cancelled,
+    ];
+
+    /// The process exit code for this class.
+    pub fn exit_code(self) -> u8 {
+        self as u8
+    }
+
+    /// A short stable name, used as `error.class` in `--json` output.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorClass::Other => "other",
+            ErrorClass::Usage => "usage",
+            ErrorClass::HostNotFound => "host-not-found",
+            ErrorClass::Connection => "connection",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Tls => "tls",
+            ErrorClass::Protocol => "protocol",
+            ErrorClass::ServerRefused => "server-refused",
+            ErrorClass::LocalIo => "local-io",
+            ErrorClass::ChecksumMismatch => "checksum-mismatch",
+            ErrorClass::Unsupported => "unsupported",
+            ErrorClass::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Implemented by every module error so callers (and the CLI) can branch on the class.
+pub trait Classify {
+    fn class(&self) -> ErrorClass;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_the_documented_table() {
+        let codes: Vec<u8> = ErrorClass::ALL.iter().map(|c| c.exit_code()).collect();
+        assert_eq!(codes, (1..=12).collect::<Vec<u8>>());
+        let mut names: Vec<&str> = ErrorClass::ALL.iter().map(|c| c.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 12, "class names must be distinct");
+    }
+}

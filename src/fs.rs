@@ -1,0 +1,308 @@
+//! Files that never look complete before they are.
+//!
+//! A download to `FILE` is written to `FILE.part` in the same directory (same filesystem, so the
+//! final rename is atomic), fsynced, and renamed to `FILE` only after the transfer — and its
+//! checksum, if one was asked for — succeeded. On failure `FILE.part` stays for a later resume and
+//! `FILE` is untouched: an OTA agent that loses power mid-download never finds a truncated image
+//! under the final name.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Classify, ErrorClass};
+
+/// A local file operation that failed, naming the file and what was being done.
+#[derive(Debug)]
+pub struct FileError {
+    pub path: PathBuf,
+    pub op: &'static str,
+    pub source: io::Error,
+}
+
+impl FileError {
+    pub fn new(path: &Path, op: &'static str, source: io::Error) -> Self {
+        FileError {
+            path: path.to_path_buf(),
+            op,
+            source,
+        }
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot {} {}: {}",
+            self.op,
+            self.path.display(),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for FileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl Classify for FileError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::LocalIo
+    }
+}
+
+/// The `.part` companion of a destination path.
+pub fn part_path(dest: &Path) -> PathBuf {
+    let mut name: OsString = dest.as_os_str().to_owned();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
+/// A download in progress: writes go to `DEST.part`, [`commit`](Self::commit) renames it to `DEST`.
+///
+/// The `.part` file is locked (`flock`) while open, so two transfers to the same destination
+/// fail fast instead of interleaving their bytes. Dropping without commit keeps the `.part`.
+///
+/// A destination that exists and is not a regular file (`/dev/null`, a FIFO, a tty) is written
+/// directly: renaming a file over a device node would replace the device.
+#[derive(Debug)]
+pub struct PartFile {
+    dest: PathBuf,
+    part: PathBuf,
+    file: File,
+    len: u64,
+    direct: bool,
+}
+
+impl PartFile {
+    /// Start from an empty `.part` (truncating a leftover one).
+    pub fn create(dest: &Path) -> Result<Self, FileError> {
+        Self::open(dest, false)
+    }
+
+    /// Continue an existing `.part` (or start an empty one): [`len`](Self::len) is where the
+    /// transfer resumes.
+    pub fn resume(dest: &Path) -> Result<Self, FileError> {
+        Self::open(dest, true)
+    }
+
+    fn open(dest: &Path, keep: bool) -> Result<Self, FileError> {
+        let part = part_path(dest);
+        match std::fs::metadata(dest) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(FileError::new(
+                    dest,
+                    "write",
+                    io::Error::new(io::ErrorKind::IsADirectory, "destination is a directory"),
+                ))
+            }
+            Ok(meta) if !meta.is_file() => {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(dest)
+                    .map_err(|e| FileError::new(dest, "open", e))?;
+                return Ok(PartFile {
+                    dest: dest.to_path_buf(),
+                    part: dest.to_path_buf(),
+                    file,
+                    len: 0,
+                    direct: true,
+                });
+            }
+            _ => {}
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&part)
+            .map_err(|e| FileError::new(&part, "create", e))?;
+        // SAFETY: flock on an open descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let err = io::Error::last_os_error();
+            let err = if err.kind() == io::ErrorKind::WouldBlock {
+                io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "another transfer is writing this file",
+                )
+            } else {
+                err
+            };
+            return Err(FileError::new(&part, "lock", err));
+        }
+        let len = if keep {
+            file.seek(SeekFrom::End(0))
+                .map_err(|e| FileError::new(&part, "seek in", e))?
+        } else {
+            file.set_len(0)
+                .map_err(|e| FileError::new(&part, "truncate", e))?;
+            0
+        };
+        Ok(PartFile {
+            dest: dest.to_path_buf(),
+            part,
+            file,
+            len,
+            direct: false,
+        })
+    }
+
+    /// Bytes in the `.part` file so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The final destination.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// The `.part` file being written.
+    pub fn part(&self) -> &Path {
+        &self.part
+    }
+
+    /// Throw away what is there and start again (the server ignored a Range request).
+    pub fn restart(&mut self) -> Result<(), FileError> {
+        if self.direct {
+            return Ok(());
+        }
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.seek(SeekFrom::Start(0)).map(drop))
+            .map_err(|e| FileError::new(&self.part, "truncate", e))?;
+        self.len = 0;
+        Ok(())
+    }
+
+    /// Feed the bytes already in the `.part` file to `sink` (to hash a resumed prefix), reading
+    /// in `buf`-sized pieces, never the whole file at once.
+    pub fn replay(&mut self, buf: &mut [u8], mut sink: impl FnMut(&[u8])) -> Result<(), FileError> {
+        let err = |e| FileError::new(&self.part, "read", e);
+        self.file.seek(SeekFrom::Start(0)).map_err(err)?;
+        let mut left = self.len;
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = self.file.read(&mut buf[..want]).map_err(err)?;
+            if n == 0 {
+                return Err(err(io::ErrorKind::UnexpectedEof.into()));
+            }
+            sink(&buf[..n]);
+            left -= n as u64;
+        }
+        Ok(())
+    }
+
+    /// Append bytes, naming the file on failure (disk full is the usual one on a board).
+    pub fn write_chunk(&mut self, data: &[u8]) -> Result<(), FileError> {
+        self.file
+            .write_all(data)
+            .map_err(|e| FileError::new(&self.part, "write", e))?;
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    /// fsync, rename `.part` to the destination, fsync the directory: after this returns the
+    /// complete file survives a power cut under its final name.
+    pub fn commit(self) -> Result<PathBuf, FileError> {
+        if self.direct {
+            return Ok(self.dest);
+        }
+        self.file
+            .sync_all()
+            .map_err(|e| FileError::new(&self.part, "sync", e))?;
+        std::fs::rename(&self.part, &self.dest)
+            .map_err(|e| FileError::new(&self.dest, "rename into place", e))?;
+        let dir = match self.dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        // A directory fsync failure after a successful rename leaves a correct file whose rename
+        // might not survive a crash; report it rather than pretend.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| FileError::new(dir, "sync directory", e))?;
+        Ok(self.dest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("boardnet-fs-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn commit_renames_and_failure_keeps_part_only() {
+        let dir = scratch("commit");
+        let dest = dir.join("image.bin");
+        let mut f = PartFile::create(&dest).unwrap();
+        f.write_chunk(b"hello ").unwrap();
+        drop(f); // a failed transfer
+        assert!(!dest.exists(), "no complete-looking file after failure");
+        assert_eq!(std::fs::read(part_path(&dest)).unwrap(), b"hello ");
+
+        let mut f = PartFile::resume(&dest).unwrap();
+        assert_eq!(f.len(), 6);
+        let mut seen = Vec::new();
+        f.replay(&mut [0u8; 4], |b| seen.extend_from_slice(b))
+            .unwrap();
+        assert_eq!(seen, b"hello ");
+        f.write_chunk(b"world").unwrap();
+        assert_eq!(f.commit().unwrap(), dest);
+        assert_eq!(std::fs::read(&dest).unwrap(), b"hello world");
+        assert!(!part_path(&dest).exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn second_writer_is_refused_and_restart_truncates() {
+        let dir = scratch("lock");
+        let dest = dir.join("f");
+        let mut first = PartFile::create(&dest).unwrap();
+        let err = PartFile::resume(&dest).unwrap_err();
+        assert_eq!(err.op, "lock");
+        assert!(err.to_string().contains("another transfer"), "{err}");
+        first.write_chunk(b"abc").unwrap();
+        first.restart().unwrap();
+        first.write_chunk(b"x").unwrap();
+        drop(first);
+        assert_eq!(std::fs::read(part_path(&dest)).unwrap(), b"x");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn device_destination_is_written_in_place_never_replaced() {
+        let mut f = PartFile::create(Path::new("/dev/null")).unwrap();
+        f.write_chunk(b"discarded").unwrap();
+        assert_eq!(f.part(), Path::new("/dev/null"));
+        assert_eq!(f.commit().unwrap(), Path::new("/dev/null"));
+        let meta = std::fs::metadata("/dev/null").unwrap();
+        assert!(!meta.is_file(), "/dev/null is still a device");
+        assert!(!Path::new("/dev/null.part").exists());
+    }
+
+    #[test]
+    fn directory_destination_is_an_error() {
+        let dir = scratch("dir");
+        let err = PartFile::create(&dir).unwrap_err();
+        assert_eq!(err.class(), ErrorClass::LocalIo);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

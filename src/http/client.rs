@@ -1,0 +1,416 @@
+//! `Client`: one per process, like QNetworkAccessManager — connection pool, cookie jar, TLS
+//! configuration, proxy and interface binding, and the redirect policy.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use ureq::config::IpFamily;
+use ureq::Agent;
+
+use super::cookies::CookieJar;
+use super::error::NetworkError;
+use super::request::Request;
+#[cfg(feature = "tls")]
+use super::tls::{TlsConnector, TlsOptions};
+use super::transport::{
+    ConnectOptions, SocksConnector, SystemResolver, TcpConnector, TimeoutLimits,
+};
+use crate::cancel::CancelToken;
+
+/// The default `User-Agent`.
+pub const USER_AGENT: &str = concat!("boardnet/", env!("CARGO_PKG_VERSION"));
+
+/// Which address families to connect over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AddressFamily {
+    #[default]
+    Any,
+    Ipv4,
+    Ipv6,
+}
+
+/// How redirects are followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedirectPolicy {
+    /// Follow 301/302/303/307/308 (default true).
+    pub follow: bool,
+    /// At most this many hops (default 10, curl's `--max-redirs`).
+    pub max: u32,
+    /// Permit an https → http redirect (default false).
+    pub allow_insecure: bool,
+    /// Keep sending credentials and user-supplied cookies after the origin changes (curl's
+    /// `--location-trusted`; default false).
+    pub trusted: bool,
+}
+
+impl Default for RedirectPolicy {
+    fn default() -> Self {
+        RedirectPolicy {
+            follow: true,
+            max: 10,
+            allow_insecure: false,
+            trusted: false,
+        }
+    }
+}
+
+/// Builder for [`Client`]. Every setting has the safe default: verified TLS, no proxy (even
+/// if `http_proxy` is set — a daemon must not be surprised by its environment), follow up to
+/// 10 redirects, no timeouts.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    user_agent: String,
+    connect_timeout: Option<Duration>,
+    max_time: Option<Duration>,
+    speed_limit: Option<(u64, Duration)>,
+    interface: Option<String>,
+    family: AddressFamily,
+    proxy: Option<String>,
+    no_proxy: Option<String>,
+    proxy_from_env: bool,
+    #[cfg(feature = "tls")]
+    tls: TlsOptions,
+    redirects: RedirectPolicy,
+    cancel: Option<CancelToken>,
+    max_header_size: usize,
+    buffer_size: usize,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            user_agent: USER_AGENT.to_string(),
+            connect_timeout: None,
+            max_time: None,
+            speed_limit: None,
+            interface: None,
+            family: AddressFamily::Any,
+            proxy: None,
+            no_proxy: None,
+            proxy_from_env: false,
+            #[cfg(feature = "tls")]
+            tls: TlsOptions::default(),
+            redirects: RedirectPolicy::default(),
+            cancel: None,
+            max_header_size: 64 * 1024,
+            buffer_size: 256 * 1024,
+        }
+    }
+}
+
+impl ClientBuilder {
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// Limit for resolving, TCP connect, proxy negotiation and TLS handshake together.
+    pub fn connect_timeout(mut self, t: Option<Duration>) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// Limit for a whole request: connect, redirects and the complete body.
+    pub fn max_time(mut self, t: Option<Duration>) -> Self {
+        self.max_time = t;
+        self
+    }
+
+    /// Abort a transfer slower than `bytes_per_sec` on average over `window` (curl's
+    /// `--speed-limit`/`--speed-time`).
+    pub fn speed_limit(mut self, bytes_per_sec: u64, window: Duration) -> Self {
+        self.speed_limit = Some((bytes_per_sec, window));
+        self
+    }
+
+    /// Send every connection through this network interface (SO_BINDTODEVICE; needs root or
+    /// CAP_NET_RAW).
+    pub fn interface(mut self, iface: Option<String>) -> Self {
+        self.interface = iface;
+        self
+    }
+
+    pub fn address_family(mut self, family: AddressFamily) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// `http://[user:pass@]host:port` (CONNECT), `https://…`, `socks5://…` or `socks5h://…`.
+    pub fn proxy(mut self, url: Option<String>) -> Self {
+        self.proxy = url;
+        self
+    }
+
+    /// Comma-separated hosts (and `.domain` suffixes) that bypass the proxy; `*` for all.
+    pub fn no_proxy(mut self, list: Option<String>) -> Self {
+        self.no_proxy = list;
+        self
+    }
+
+    /// Use `http_proxy`/`https_proxy`/`ALL_PROXY`/`NO_PROXY` from the environment when no
+    /// explicit proxy is given.
+    pub fn proxy_from_env(mut self, yes: bool) -> Self {
+        self.proxy_from_env = yes;
+        self
+    }
+
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    pub fn redirects(mut self, policy: RedirectPolicy) -> Self {
+        self.redirects = policy;
+        self
+    }
+
+    /// Every wait of every request of this client also wakes on this token.
+    pub fn cancel_token(mut self, token: CancelToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// Largest accepted response header block (default 64 KiB).
+    pub fn max_header_size(mut self, bytes: usize) -> Self {
+        self.max_header_size = bytes;
+        self
+    }
+
+    /// Socket read buffer per connection (default 256 KiB: large reads are what makes a
+    /// download to flash fast; smaller saves memory on tiny boards).
+    pub fn buffer_size(mut self, bytes: usize) -> Self {
+        self.buffer_size = bytes.max(16 * 1024);
+        self
+    }
+
+    pub fn build(self) -> Result<Client, NetworkError> {
+        let proxy =
+            match (&self.proxy, self.proxy_from_env) {
+                (Some(url), _) => {
+                    let mut builder = parse_proxy(url)?;
+                    // ureq takes one entry per call; curl's --noproxy is a comma-separated list.
+                    for host in self.no_proxy.iter().flat_map(|l| l.split(',')) {
+                        let host = host.trim();
+                        if !host.is_empty() {
+                            builder = builder.no_proxy(host);
+                        }
+                    }
+                    Some(builder.build().map_err(|e| {
+                        NetworkError::InvalidRequest(format!("proxy \"{url}\": {e}"))
+                    })?)
+                }
+                (None, true) => ureq::Proxy::try_from_env(),
+                (None, false) => None,
+            };
+        let proxy_authority = proxy
+            .as_ref()
+            .filter(|p| {
+                matches!(
+                    p.protocol(),
+                    ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+                )
+            })
+            .map(|p| (p.host().to_string(), p.port()));
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .save_redirect_history(false)
+            .allow_non_standard_methods(true)
+            .user_agent(self.user_agent.as_str())
+            .proxy(proxy)
+            .ip_family(match self.family {
+                AddressFamily::Any => IpFamily::Any,
+                AddressFamily::Ipv4 => IpFamily::Ipv4Only,
+                AddressFamily::Ipv6 => IpFamily::Ipv6Only,
+            })
+            .timeout_connect(self.connect_timeout)
+            .timeout_global(self.max_time)
+            .max_response_header_size(self.max_header_size)
+            .input_buffer_size(self.buffer_size)
+            .output_buffer_size(self.buffer_size.min(128 * 1024))
+            .build();
+        let opts = Arc::new(ConnectOptions {
+            interface: self.interface.clone(),
+        });
+        let chain = ()
+            .chain(SocksConnector {
+                opts: Arc::clone(&opts),
+            })
+            .chain(ureq::unversioned::transport::ConnectProxyConnector::default())
+            .chain(TcpConnector {
+                opts,
+                proxy: proxy_authority,
+            });
+        #[cfg(feature = "tls")]
+        let chain = chain.chain(TlsConnector::new(self.tls.clone()));
+        let agent = Agent::with_parts(config, chain, SystemResolver);
+        Ok(Client {
+            agent,
+            jar: Mutex::new(CookieJar::new()),
+            redirects: self.redirects,
+            cancel: self.cancel,
+            speed_limit: self.speed_limit,
+            limits: TimeoutLimits {
+                connect: self.connect_timeout,
+                total: self.max_time,
+                header_bytes: self.max_header_size,
+            },
+        })
+    }
+}
+
+use ureq::unversioned::transport::Connector as _;
+
+fn parse_proxy(url: &str) -> Result<ureq::ProxyBuilder, NetworkError> {
+    let invalid = |why: String| NetworkError::InvalidRequest(format!("proxy \"{url}\": {why}"));
+    let with_scheme = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    let (scheme, rest) = with_scheme
+        .split_once("://")
+        .ok_or_else(|| invalid("missing scheme".into()))?;
+    let protocol = match scheme.to_ascii_lowercase().as_str() {
+        "http" => ureq::ProxyProtocol::Http,
+        "https" => ureq::ProxyProtocol::Https,
+        "socks5" => ureq::ProxyProtocol::Socks5,
+        "socks5h" => ureq::ProxyProtocol::Socks5h,
+        "socks4" | "socks4a" => {
+            return Err(NetworkError::Unsupported(
+                "SOCKS4 proxies (use socks5:// or socks5h://)".into(),
+            ))
+        }
+        other => return Err(invalid(format!("unknown proxy scheme \"{other}\""))),
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && !p.contains(']') => (
+            h,
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| invalid(format!("bad port \"{p}\"")))?,
+            ),
+        ),
+        _ => (hostport, None),
+    };
+    if host.is_empty() {
+        return Err(invalid("missing host".into()));
+    }
+    let mut builder = ureq::Proxy::builder(protocol).host(host);
+    if let Some(port) = port {
+        builder = builder.port(port);
+    }
+    if let Some(userinfo) = userinfo {
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        builder = builder.username(&decode(user)).password(&decode(pass));
+    }
+    Ok(builder)
+}
+
+/// An HTTP client. Cheap to share by reference; requests on one thread reuse keep-alive
+/// connections from the pool.
+#[derive(Debug)]
+pub struct Client {
+    pub(crate) agent: Agent,
+    pub(crate) jar: Mutex<CookieJar>,
+    pub(crate) redirects: RedirectPolicy,
+    pub(crate) cancel: Option<CancelToken>,
+    pub(crate) speed_limit: Option<(u64, Duration)>,
+    pub(crate) limits: TimeoutLimits,
+}
+
+impl Client {
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client with all defaults.
+    pub fn new() -> Result<Client, NetworkError> {
+        ClientBuilder::default().build()
+    }
+
+    /// A request with any method (`PROPFIND`, `PATCH`…). The URL is checked when sent.
+    pub fn request(&self, method: &str, url: &str) -> Request<'_> {
+        Request::new(self, method, url)
+    }
+
+    pub fn get(&self, url: &str) -> Request<'_> {
+        self.request("GET", url)
+    }
+
+    pub fn head(&self, url: &str) -> Request<'_> {
+        self.request("HEAD", url)
+    }
+
+    pub fn post(&self, url: &str) -> Request<'_> {
+        self.request("POST", url)
+    }
+
+    pub fn put(&self, url: &str) -> Request<'_> {
+        self.request("PUT", url)
+    }
+
+    pub fn delete(&self, url: &str) -> Request<'_> {
+        self.request("DELETE", url)
+    }
+
+    /// The cookie jar: load a file into it before requests, save it after.
+    pub fn cookies(&self) -> MutexGuard<'_, CookieJar> {
+        // A panic while the jar was locked cannot leave it half-updated in a way that matters
+        // more than losing all cookies would; keep using it.
+        self.jar
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxies_parse_with_credentials_and_defaults() {
+        let p = parse_proxy("socks5h://u%40x:p@127.0.0.1:1081")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(p.protocol(), ureq::ProxyProtocol::Socks5h);
+        assert_eq!((p.host(), p.port()), ("127.0.0.1", 1081));
+        assert_eq!((p.username(), p.password()), (Some("u@x"), Some("p")));
+        let p = parse_proxy("proxy.lan:3128").unwrap().build().unwrap();
+        assert_eq!(p.protocol(), ureq::ProxyProtocol::Http);
+        assert_eq!(p.port(), 3128);
+        assert!(matches!(
+            parse_proxy("socks4://h"),
+            Err(NetworkError::Unsupported(_))
+        ));
+        assert!(matches!(
+            parse_proxy("gopher://h"),
+            Err(NetworkError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            parse_proxy("http://h:99999"),
+            Err(NetworkError::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn environment_proxies_are_ignored_by_default() {
+        // Agent config shows what ureq will use; the env var must not leak in.
+        std::env::set_var("http_proxy", "http://127.0.0.1:9");
+        let c = Client::new().unwrap();
+        assert!(c.agent.config().proxy().is_none());
+        std::env::remove_var("http_proxy");
+    }
+}

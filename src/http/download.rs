@@ -1,0 +1,338 @@
+//! Downloads to a file the way an OTA agent needs them: streamed, resumable from `FILE.part`,
+//! verified, and renamed into place only when complete.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::error::NetworkError;
+use super::reply::Reply;
+use super::request::Request;
+use crate::fs::{part_path, FileError, PartFile};
+
+/// How far a transfer got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes so far, including a resumed prefix.
+    pub bytes: u64,
+    /// The full size, when the server said.
+    pub total: Option<u64>,
+    pub elapsed: Duration,
+}
+
+/// Options for [`download`].
+#[derive(Default)]
+pub struct DownloadOptions<'a> {
+    /// Continue `DEST.part` with a Range request (curl's `-C -`).
+    pub resume: bool,
+    /// Expected SHA-256 of the complete file; checked before the rename.
+    pub sha256: Option<[u8; 32]>,
+    /// On a 4xx/5xx reply, write its body to `DEST.error` (see [`error_body_path`]); `DEST`
+    /// and `DEST.part` are left alone.
+    pub keep_error_body: bool,
+    /// Body read buffer size (default 256 KiB).
+    pub buffer_size: Option<usize>,
+    pub progress: Option<&'a mut dyn FnMut(&Progress)>,
+}
+
+/// A finished download.
+#[derive(Debug)]
+pub struct Download {
+    /// The reply, its body fully read.
+    pub reply: Reply,
+    pub path: PathBuf,
+    /// Size of the complete file.
+    pub size: u64,
+    /// Bytes that were already in `.part` and not transferred again.
+    pub resumed_from: u64,
+    /// Hex SHA-256 of the file, when one was asked for.
+    pub sha256: Option<String>,
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Parse a 64-digit hex SHA-256.
+pub fn parse_sha256(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Stream a reply's body into `sink` through `buf`, reporting progress after each piece
+/// (starting from `already` bytes, e.g. a resumed prefix). Returns the bytes read.
+pub fn copy_body(
+    reply: &mut Reply,
+    buf: &mut [u8],
+    already: u64,
+    sink: &mut dyn FnMut(&[u8]) -> Result<(), NetworkError>,
+    mut progress: Option<&mut (dyn FnMut(&Progress) + '_)>,
+) -> Result<u64, NetworkError> {
+    let started = Instant::now();
+    let total = reply.content_length().map(|n| n + already);
+    let mut done = 0u64;
+    loop {
+        let n = reply.read_chunk(buf)?;
+        if n == 0 {
+            return Ok(done);
+        }
+        sink(&buf[..n])?;
+        done += n as u64;
+        if let Some(p) = progress.as_mut() {
+            p(&Progress {
+                bytes: already + done,
+                total,
+                elapsed: started.elapsed(),
+            });
+        }
+    }
+}
+
+/// The start offset in a `Content-Range: bytes START-END/TOTAL` header, or for
+/// `bytes */TOTAL` (a 416 reply) the total.
+fn content_range(reply: &Reply) -> Option<(Option<u64>, Option<u64>)> {
+    let value = reply.header("content-range")?.trim();
+    let spec = value.strip_prefix("bytes")?.trim_start();
+    let (range, total) = spec.split_once('/')?;
+    let total = total.trim().parse().ok();
+    if range.trim() == "*" {
+        return Some((None, total));
+    }
+    let start = range.split_once('-')?.0.trim().parse().ok()?;
+    Some((Some(start), total))
+}
+
+/// A download that failed, with the reply when the server answered (for its status,
+/// headers, timings and [`Reply::bytes_received`]).
+#[derive(Debug)]
+pub struct DownloadError {
+    pub error: NetworkError,
+    pub reply: Option<Box<Reply>>,
+}
+
+impl std::fmt::Display for DownloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for DownloadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl crate::Classify for DownloadError {
+    fn class(&self) -> crate::ErrorClass {
+        self.error.class()
+    }
+}
+
+impl From<DownloadError> for NetworkError {
+    fn from(e: DownloadError) -> Self {
+        e.error
+    }
+}
+
+impl From<NetworkError> for DownloadError {
+    fn from(error: NetworkError) -> Self {
+        DownloadError { error, reply: None }
+    }
+}
+
+/// Where `--keep-error-body` puts a 4xx/5xx body: next to `DEST`, never under its name.
+pub fn error_body_path(dest: &Path) -> PathBuf {
+    let mut name = dest.as_os_str().to_owned();
+    name.push(".error");
+    PathBuf::from(name)
+}
+
+/// What [`save`] wrote.
+struct Saved {
+    path: PathBuf,
+    size: u64,
+    resumed_from: u64,
+    sha256: Option<String>,
+}
+
+/// Download to `dest` through `DEST.part`. See the module docs.
+pub fn download(
+    request: Request<'_>,
+    dest: &Path,
+    mut opts: DownloadOptions<'_>,
+) -> Result<Download, DownloadError> {
+    let offset = if opts.resume {
+        std::fs::metadata(part_path(dest))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let mut reply = request.range_from(offset).send()?;
+    match save(&mut reply, dest, offset, &mut opts) {
+        Ok(saved) => Ok(Download {
+            reply,
+            path: saved.path,
+            size: saved.size,
+            resumed_from: saved.resumed_from,
+            sha256: saved.sha256,
+        }),
+        Err(error) => Err(DownloadError {
+            error,
+            reply: Some(Box::new(reply)),
+        }),
+    }
+}
+
+/// Everything after the reply head arrived: status checks, the `.part` file, hashing.
+fn save(
+    reply: &mut Reply,
+    dest: &Path,
+    offset: u64,
+    opts: &mut DownloadOptions<'_>,
+) -> Result<Saved, NetworkError> {
+    let mut buf = vec![0u8; opts.buffer_size.unwrap_or(256 * 1024).max(4096)];
+    let status = reply.status();
+    if status == 416 && offset > 0 {
+        if let Some((None, Some(total))) = content_range(reply) {
+            if total == offset {
+                log::info!("{} is already complete ({offset} bytes)", dest.display());
+                let part = PartFile::resume(dest)?;
+                reply.discard_body(64 * 1024);
+                return finish(part, None, offset, opts, &mut buf);
+            }
+        }
+        return Err(NetworkError::ProtocolFailure(format!(
+            "server cannot resume at byte {offset} of {} (file changed on the server? delete it to start over)",
+            part_path(dest).display()
+        )));
+    }
+    if let Some(err) = reply.error_for_status() {
+        if opts.keep_error_body {
+            let path = error_body_path(dest);
+            let mut file =
+                std::fs::File::create(&path).map_err(|e| FileError::new(&path, "create", e))?;
+            let mut sink = |chunk: &[u8]| {
+                std::io::Write::write_all(&mut file, chunk)
+                    .map_err(|e| FileError::new(&path, "write", e).into())
+            };
+            copy_body(reply, &mut buf, 0, &mut sink, None)?;
+        }
+        return Err(err);
+    }
+
+    let resumed = status == 206 && offset > 0;
+    if resumed {
+        match content_range(reply) {
+            Some((Some(start), _)) if start == offset => {}
+            _ => {
+                return Err(NetworkError::ProtocolFailure(format!(
+                    "206 reply does not start at the requested byte {offset} (Content-Range: {})",
+                    reply.header("content-range").unwrap_or("missing")
+                )))
+            }
+        }
+    } else if offset > 0 {
+        log::info!("server ignored the range request; downloading from the start");
+    }
+    let mut part = if resumed {
+        PartFile::resume(dest)?
+    } else {
+        PartFile::create(dest)?
+    };
+    if resumed && part.len() != offset {
+        return Err(NetworkError::LocalFile(FileError::new(
+            part.part(),
+            "resume",
+            std::io::Error::other("file changed while the request was sent"),
+        )));
+    }
+    let mut hasher = opts
+        .sha256
+        .map(|_| ring::digest::Context::new(&ring::digest::SHA256));
+    if let Some(h) = hasher.as_mut() {
+        part.replay(&mut buf, |b| h.update(b))?;
+    }
+    let already = part.len();
+    let mut sink = |chunk: &[u8]| -> Result<(), NetworkError> {
+        if let Some(h) = hasher.as_mut() {
+            h.update(chunk);
+        }
+        part.write_chunk(chunk).map_err(NetworkError::from)
+    };
+    let progress = opts.progress.take();
+    copy_body(reply, &mut buf, already, &mut sink, progress)?;
+    let digest = hasher.map(|h| h.finish());
+    finish(part, digest, already, opts, &mut buf)
+}
+
+fn finish(
+    mut part: PartFile,
+    digest: Option<ring::digest::Digest>,
+    resumed_from: u64,
+    opts: &DownloadOptions<'_>,
+    buf: &mut [u8],
+) -> Result<Saved, NetworkError> {
+    let digest = match (digest, opts.sha256) {
+        (Some(d), _) => Some(d),
+        // Complete already (416): hash what is on disk.
+        (None, Some(_)) => {
+            let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+            part.replay(buf, |b| h.update(b))?;
+            Some(h.finish())
+        }
+        (None, None) => None,
+    };
+    let sha256 = digest.map(|d| hex(d.as_ref()));
+    if let (Some(expected), Some(actual)) = (opts.sha256, digest) {
+        if expected != actual.as_ref() {
+            // Wrong data must not be resumed either: a later `-C -` would only append to it.
+            let _ = std::fs::remove_file(part.part());
+            return Err(NetworkError::ChecksumMismatch {
+                expected: hex(&expected),
+                actual: hex(actual.as_ref()),
+            });
+        }
+    }
+    let size = part.len();
+    let path = part.commit()?;
+    Ok(Saved {
+        path,
+        size,
+        resumed_from,
+        sha256,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_hex_round_trip() {
+        let text = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(hex(&parse_sha256(text).unwrap()), text);
+        assert_eq!(
+            parse_sha256(&text.to_uppercase())
+                .map(|d| hex(&d))
+                .as_deref(),
+            Some(text)
+        );
+        assert!(parse_sha256("abc").is_none());
+        assert!(parse_sha256(&"g".repeat(64)).is_none());
+        assert!(parse_sha256(&"é".repeat(32)).is_none());
+    }
+}

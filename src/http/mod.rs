@@ -1,0 +1,46 @@
+//! HTTP(S) requests: QNetworkAccessManager, QNetworkRequest and QNetworkReply for boards.
+//!
+//! A [`Client`] (one per process: connection pool, cookie jar, TLS configuration, proxy,
+//! interface binding) builds [`Request`]s; [`Request::send`] follows redirects and returns a
+//! [`Reply`] whose body streams. [`download`] adds what an OTA agent needs on top: a `.part`
+//! file, resume with Range, SHA-256 verification and an atomic rename.
+//!
+//! ```no_run
+//! use boardnet::http::{download, Client, DownloadOptions};
+//! let client = Client::builder().interface(Some("wwan0".into())).build()?;
+//! let done = download(
+//!     client.get("https://updates.example/fw.img"),
+//!     "/data/fw.img".as_ref(),
+//!     DownloadOptions { resume: true, ..DownloadOptions::default() },
+//! )?;
+//! println!("{} bytes, status {}", done.size, done.reply.status());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Built on ureq 3 (HTTP/1.1, sans-IO core) with our own resolver and connector chain
+//! (`transport`, `tls`): every wait is a `poll(2)` that a [`CancelToken`](crate::cancel::CancelToken)
+//! or SIGINT can interrupt; no threads are spawned.
+
+mod client;
+pub mod cookies;
+mod download;
+mod error;
+pub mod multipart;
+mod reply;
+mod request;
+mod socks;
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
+pub mod url;
+
+pub use client::{AddressFamily, Client, ClientBuilder, RedirectPolicy, USER_AGENT};
+pub use download::{
+    copy_body, download, error_body_path, hex, parse_sha256, Download, DownloadError,
+    DownloadOptions, Progress,
+};
+pub use error::{NetworkError, StatusKind, TimeoutPhase, TlsFailure};
+pub use reply::{Reply, Timings};
+pub use request::{Body, Request, UploadProgress};
+#[cfg(feature = "tls")]
+pub use tls::{parse_pins, TlsOptions};

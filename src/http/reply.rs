@@ -1,0 +1,185 @@
+//! `Reply`: QNetworkReply — status, headers and a body you read as it arrives.
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ureq::http::{HeaderMap, Uri};
+use ureq::BodyReader;
+
+use super::error::NetworkError;
+use super::transport::{self, TimeoutLimits, Transfer};
+
+/// Where the time of a request went (curl's `-w` timings, as durations not timestamps).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Host name lookups (zero for an IP literal or a reused connection).
+    pub dns: Duration,
+    /// TCP connects, including to a proxy.
+    pub connect: Duration,
+    /// TLS handshakes.
+    pub tls: Duration,
+    /// From the start until the response headers of the final hop arrived.
+    pub first_byte: Duration,
+    /// From the start until the body was read to its end (or until now, while reading).
+    pub total: Duration,
+}
+
+/// A response. 4xx and 5xx are replies too: check [`status`](Self::status) or
+/// [`error_for_status`](Self::error_for_status).
+pub struct Reply {
+    status: u16,
+    version: &'static str,
+    headers: HeaderMap,
+    url: Uri,
+    redirects: Vec<String>,
+    content_length: Option<u64>,
+    body: BodyReader<'static>,
+    transfer: Arc<Transfer>,
+    started: Instant,
+    first_byte: Duration,
+    finished: Option<Duration>,
+    received: u64,
+    limits: TimeoutLimits,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("url", &self.url)
+            .field("content_length", &self.content_length)
+            .field("received", &self.received)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reply {
+    pub(crate) fn new(
+        response: ureq::http::Response<ureq::Body>,
+        url: Uri,
+        redirects: Vec<String>,
+        transfer: Arc<Transfer>,
+        started: Instant,
+        limits: TimeoutLimits,
+    ) -> Reply {
+        let (parts, body) = response.into_parts();
+        let content_length = body.content_length();
+        Reply {
+            status: parts.status.as_u16(),
+            version: match parts.version {
+                ureq::http::Version::HTTP_10 => "HTTP/1.0",
+                _ => "HTTP/1.1",
+            },
+            headers: parts.headers,
+            url,
+            redirects,
+            content_length,
+            body: body.into_reader(),
+            transfer,
+            started,
+            first_byte: started.elapsed(),
+            finished: None,
+            received: 0,
+            limits,
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// "HTTP/1.1" or "HTTP/1.0".
+    pub fn version(&self) -> &'static str {
+        self.version
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The first value of a header, if it is valid text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The URL that answered (after redirects).
+    pub fn url(&self) -> &Uri {
+        &self.url
+    }
+
+    /// The URLs that redirected, in order.
+    pub fn redirects(&self) -> &[String] {
+        &self.redirects
+    }
+
+    /// The body length the server announced, if it did.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
+    /// Body bytes read so far.
+    pub fn bytes_received(&self) -> u64 {
+        self.received
+    }
+
+    /// The address of the server this reply came from (when a new connection was made).
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.transfer.phases.lock().ok().and_then(|p| p.remote)
+    }
+
+    pub fn timings(&self) -> Timings {
+        let phases = self.transfer.phases.lock().map(|p| *p).unwrap_or_default();
+        Timings {
+            dns: phases.dns,
+            connect: phases.connect,
+            tls: phases.tls,
+            first_byte: self.first_byte,
+            total: self.finished.unwrap_or_else(|| self.started.elapsed()),
+        }
+    }
+
+    /// The error this reply's status stands for (4xx/5xx), like QNetworkReply::error().
+    pub fn error_for_status(&self) -> Option<NetworkError> {
+        NetworkError::from_status(self.status)
+    }
+
+    /// Read body bytes; `Ok(0)` at the end. Errors are typed (use the `Read` impl for
+    /// `io::copy`, and [`NetworkError::from_io`] to get them back).
+    pub fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize, NetworkError> {
+        let body = &mut self.body;
+        let n = transport::within(&self.transfer, || body.read(buf)).map_err(|e| {
+            match e.get_ref().and_then(|x| x.downcast_ref::<ureq::Error>()) {
+                Some(_) => match e.into_inner().map(|b| b.downcast::<ureq::Error>()) {
+                    Some(Ok(u)) => transport::to_network_error(*u, &self.limits),
+                    _ => NetworkError::NetworkFailure("unknown body error".into()),
+                },
+                None => transport::to_network_error(ureq::Error::Io(e), &self.limits),
+            }
+        })?;
+        self.received += n as u64;
+        if n == 0 && !buf.is_empty() && self.finished.is_none() {
+            self.finished = Some(self.started.elapsed());
+        }
+        Ok(n)
+    }
+
+    /// Read and drop up to `limit` body bytes so the connection can be reused; a longer body
+    /// is abandoned (the connection is closed instead).
+    pub(crate) fn discard_body(&mut self, limit: u64) {
+        let mut buf = [0u8; 4096];
+        while self.received < limit {
+            match self.read_chunk(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+impl Read for Reply {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_chunk(buf).map_err(io::Error::other)
+    }
+}

@@ -1,0 +1,478 @@
+//! `Request`: QNetworkRequest plus the send loop that follows redirects, applies the cookie
+//! jar, and keeps credentials on the origin they were meant for.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use ureq::http::{self, Uri};
+use ureq::SendBody;
+
+use super::client::Client;
+use super::error::NetworkError;
+use super::multipart::Multipart;
+use super::reply::Reply;
+use super::transport::{self, Phases, SpeedGuard, Transfer};
+use super::url;
+use crate::fs::FileError;
+
+/// Upload progress: bytes of the request body sent so far, and the total when known.
+pub type UploadProgress = Box<dyn FnMut(u64, Option<u64>) + Send>;
+
+/// A request body.
+pub enum Body {
+    Empty,
+    Bytes(Vec<u8>),
+    /// Streamed from this file; its size becomes the Content-Length.
+    File(PathBuf),
+    /// multipart/form-data; file parts stream from disk.
+    Multipart(Multipart),
+    /// A one-shot stream of unknown length (sent chunked); cannot be resent on a 307/308.
+    Stream(Box<dyn Read + Send>),
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Bytes(b) => write!(f, "Bytes({})", b.len()),
+            Body::File(p) => write!(f, "File({})", p.display()),
+            Body::Multipart(m) => write!(f, "Multipart({m:?})"),
+            Body::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+impl Body {
+    /// A copy to send again after a 307/308, if this body can be replayed.
+    fn replay(&self) -> Option<Body> {
+        Some(match self {
+            Body::Empty => Body::Empty,
+            Body::Bytes(b) => Body::Bytes(b.clone()),
+            Body::File(p) => Body::File(p.clone()),
+            Body::Multipart(m) => Body::Multipart(m.clone()),
+            Body::Stream(_) => return None,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Body::Empty)
+    }
+}
+
+/// A request being built. Nothing is validated or sent until [`send`](Request::send).
+pub struct Request<'c> {
+    client: &'c Client,
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    credentials: Option<(String, String)>,
+    body: Body,
+    range_from: Option<u64>,
+    upload_progress: Option<UploadProgress>,
+}
+
+impl fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &self.headers.len())
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+/// Statuses that carry a `Location` to follow.
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Reads a request body, counting bytes for the progress callback.
+struct Counted<R> {
+    inner: R,
+    sent: u64,
+    total: Option<u64>,
+    progress: Option<Arc<Mutex<UploadProgress>>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sent += n as u64;
+        if let Some(cb) = &self.progress {
+            if let Ok(mut cb) = cb.lock() {
+                cb(self.sent, self.total);
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl<'c> Request<'c> {
+    pub(crate) fn new(client: &'c Client, method: &str, url: &str) -> Self {
+        Request {
+            client,
+            method: method.to_string(),
+            url: url.to_string(),
+            headers: Vec::new(),
+            query: Vec::new(),
+            credentials: None,
+            body: Body::Empty,
+            range_from: None,
+            upload_progress: None,
+        }
+    }
+
+    /// Add a header (several with the same name are all sent).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Append a `name=value` item to the URL's query, percent-encoded.
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Basic authentication (overrides credentials in the URL).
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
+        self.credentials = Some((user.to_string(), password.to_string()));
+        self
+    }
+
+    pub fn body(mut self, body: Body) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// Ask for the body from this offset on (`Range: bytes=N-`), to resume a download.
+    pub fn range_from(mut self, offset: u64) -> Self {
+        self.range_from = (offset > 0).then_some(offset);
+        self
+    }
+
+    /// Called as the request body is sent.
+    pub fn upload_progress(mut self, f: UploadProgress) -> Self {
+        self.upload_progress = Some(f);
+        self
+    }
+
+    fn has_header(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    /// Send it, following redirects by the client's policy. A 4xx/5xx answer is an `Ok` reply.
+    pub fn send(self) -> Result<Reply, NetworkError> {
+        let client = self.client;
+        let started = Instant::now();
+        let transfer = Arc::new(Transfer {
+            cancel: client.cancel.clone(),
+            speed: client
+                .speed_limit
+                .map(|(limit, window)| Mutex::new(SpeedGuard::new(limit, window, started))),
+            phases: Mutex::new(Phases::default()),
+        });
+        let target = url::parse(&self.url)?;
+        let mut uri = url::with_query(&target.uri, &self.query)?;
+        let mut credentials = self.credentials.clone().or(target.credentials);
+        let mut headers = self.headers.clone();
+        let mut method = self.method.clone();
+        let mut body = self.body;
+        let mut progress = self.upload_progress.map(|p| Arc::new(Mutex::new(p)));
+        let mut redirects = Vec::new();
+        let policy = client.redirects;
+        loop {
+            let replay = body.replay();
+            let request = build(
+                &method,
+                &uri,
+                &headers,
+                credentials.as_ref(),
+                self.range_from,
+                client,
+            )?;
+            let send_body = into_send_body(body, progress.clone())?;
+            let (request, send_body) = match send_body {
+                (Some(len), b) => (with_header(request, "content-length", &len.to_string())?, b),
+                (None, b) => (request, b),
+            };
+            let request = request
+                .body(send_body)
+                .map_err(|e| NetworkError::InvalidRequest(e.to_string()))?;
+            log::info!("> {method} {uri}");
+            let response = transport::within(&transfer, || client.agent.run(request))
+                .map_err(|e| transport::to_network_error(e, &client.limits))?;
+            let status = response.status().as_u16();
+            log::info!(
+                "< {} {} ({uri})",
+                status,
+                response.status().canonical_reason().unwrap_or("")
+            );
+            store_cookies(client, &uri, response.headers());
+
+            let location = response
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let Some(location) = location.filter(|_| policy.follow && is_redirect(status)) else {
+                return Ok(Reply::new(
+                    response,
+                    uri,
+                    redirects,
+                    transfer,
+                    started,
+                    client.limits,
+                ));
+            };
+            if redirects.len() as u32 >= policy.max {
+                return Err(NetworkError::TooManyRedirects { max: policy.max });
+            }
+            let next = url::resolve_reference(&uri, &location)?;
+            if uri.scheme_str() == Some("https")
+                && next.scheme_str() == Some("http")
+                && !policy.allow_insecure
+            {
+                return Err(NetworkError::InsecureRedirect {
+                    from: uri.to_string(),
+                    to: next.to_string(),
+                });
+            }
+            // Read the small redirect body so the connection goes back to the pool.
+            let mut reply = Reply::new(
+                response,
+                uri.clone(),
+                Vec::new(),
+                Arc::clone(&transfer),
+                started,
+                client.limits,
+            );
+            reply.discard_body(64 * 1024);
+
+            let keep_method = matches!(status, 307 | 308) || method == "HEAD" || method == "GET";
+            if keep_method {
+                body = match replay {
+                    Some(b) => b,
+                    None => return Err(NetworkError::RedirectNeedsRewind { status }),
+                };
+            } else {
+                // 301/302/303 turn a POST (or anything else) into a GET without a body, as
+                // curl and browsers do.
+                method = "GET".into();
+                body = Body::Empty;
+                progress = None;
+                headers.retain(|(n, _)| {
+                    !n.eq_ignore_ascii_case("content-type")
+                        && !n.eq_ignore_ascii_case("content-length")
+                });
+            }
+            if !url::same_origin(&uri, &next) && !policy.trusted {
+                if credentials.take().is_some() {
+                    log::info!("not sending credentials to {next}: a different origin");
+                }
+                headers.retain(|(n, _)| {
+                    !n.eq_ignore_ascii_case("authorization") && !n.eq_ignore_ascii_case("cookie")
+                });
+            }
+            log::info!("redirect {status} to {next}");
+            redirects.push(uri.to_string());
+            uri = next;
+        }
+    }
+}
+
+fn with_header(
+    request: http::request::Builder,
+    name: &str,
+    value: &str,
+) -> Result<http::request::Builder, NetworkError> {
+    let value = http::HeaderValue::from_str(value)
+        .map_err(|_| NetworkError::InvalidRequest(format!("header {name}: invalid value")))?;
+    Ok(request.header(name, value))
+}
+
+/// One hop's request head.
+fn build(
+    method: &str,
+    uri: &Uri,
+    headers: &[(String, String)],
+    credentials: Option<&(String, String)>,
+    range_from: Option<u64>,
+    client: &Client,
+) -> Result<http::request::Builder, NetworkError> {
+    let method = http::Method::from_bytes(method.as_bytes())
+        .map_err(|_| NetworkError::InvalidRequest(format!("invalid method \"{method}\"")))?;
+    let mut request = http::Request::builder().method(method).uri(uri.clone());
+    // RFC 6265 wants exactly one Cookie header: the user's cookies first, then the jar's.
+    let mut cookies: Vec<&str> = Vec::new();
+    for (name, value) in headers {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(NetworkError::InvalidRequest(format!(
+                "invalid header name \"{name}\""
+            )));
+        }
+        if name.eq_ignore_ascii_case("cookie") {
+            cookies.push(value);
+        } else {
+            request = with_header(request, name, value)?;
+        }
+    }
+    if let Some((user, pass)) = credentials {
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        {
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+            request = with_header(request, "authorization", &format!("Basic {token}"))?;
+        }
+    }
+    if let Some(offset) = range_from {
+        request = with_header(request, "range", &format!("bytes={offset}-"))?;
+    }
+    let host = uri.host().unwrap_or("");
+    let secure = uri.scheme_str() == Some("https");
+    let jar = client
+        .cookies()
+        .header_for(host, uri.path(), secure, unix_now());
+    if let Some(jar) = &jar {
+        cookies.push(jar);
+    }
+    if !cookies.is_empty() {
+        request = with_header(request, "cookie", &cookies.join("; "))?;
+    }
+    Ok(request)
+}
+
+fn store_cookies(client: &Client, uri: &Uri, headers: &http::HeaderMap) {
+    let values: Vec<&[u8]> = headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    if values.is_empty() {
+        return;
+    }
+    let host = uri.host().unwrap_or("");
+    let secure = uri.scheme_str() == Some("https");
+    let stored = client
+        .cookies()
+        .store_response(host, uri.path(), secure, values, unix_now());
+    log::debug!("stored {stored} cookies from {host}");
+}
+
+/// The body as ureq wants it, with its length when known (sent as Content-Length).
+fn into_send_body(
+    body: Body,
+    progress: Option<Arc<Mutex<UploadProgress>>>,
+) -> Result<(Option<u64>, SendBody<'static>), NetworkError> {
+    fn counted<R: Read + Send + 'static>(
+        inner: R,
+        total: Option<u64>,
+        progress: Option<Arc<Mutex<UploadProgress>>>,
+    ) -> SendBody<'static> {
+        SendBody::from_owned_reader(Counted {
+            inner,
+            sent: 0,
+            total,
+            progress,
+        })
+    }
+    Ok(match body {
+        Body::Empty => (None, SendBody::none()),
+        Body::Bytes(bytes) => {
+            let len = bytes.len() as u64;
+            (
+                Some(len),
+                counted(io::Cursor::new(bytes), Some(len), progress),
+            )
+        }
+        Body::File(path) => {
+            let file = File::open(&path).map_err(|e| FileError::new(&path, "open", e))?;
+            let meta = file
+                .metadata()
+                .map_err(|e| FileError::new(&path, "stat", e))?;
+            if meta.is_file() {
+                let len = meta.len();
+                (Some(len), counted(file.take(len), Some(len), progress))
+            } else {
+                // A FIFO or device: stream it chunked.
+                (None, counted(file, None, progress))
+            }
+        }
+        Body::Multipart(form) => {
+            let len = form.content_length();
+            (Some(len), counted(form.into_reader(), Some(len), progress))
+        }
+        Body::Stream(reader) => (None, counted(reader, None, progress)),
+    })
+}
+
+impl Request<'_> {
+    /// Whether the request has a body (for callers choosing a default Content-Type).
+    pub fn has_body(&self) -> bool {
+        !self.body.is_empty()
+    }
+
+    /// Whether a Content-Type header was given.
+    pub fn has_content_type(&self) -> bool {
+        self.has_header("content-type")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_statuses() {
+        for s in [301, 302, 303, 307, 308] {
+            assert!(is_redirect(s));
+        }
+        for s in [200, 300, 304, 305, 404] {
+            assert!(!is_redirect(s));
+        }
+    }
+
+    #[test]
+    fn only_streams_cannot_be_replayed() {
+        assert!(Body::Bytes(vec![1]).replay().is_some());
+        assert!(Body::File("/x".into()).replay().is_some());
+        assert!(Body::Stream(Box::new(io::empty())).replay().is_none());
+    }
+
+    #[test]
+    fn counted_reader_reports_progress() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let cb: UploadProgress =
+            Box::new(move |sent, total| sink.lock().unwrap().push((sent, total)));
+        let mut r = Counted {
+            inner: io::Cursor::new(vec![0u8; 10]),
+            sent: 0,
+            total: Some(10),
+            progress: Some(Arc::new(Mutex::new(cb))),
+        };
+        let mut buf = [0u8; 4];
+        while r.read(&mut buf).unwrap() > 0 {}
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![(4, Some(10)), (8, Some(10)), (10, Some(10)), (10, Some(10))]
+        );
+    }
+}

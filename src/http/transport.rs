@@ -1,0 +1,1119 @@
+//! The I/O under ureq: our own resolver and connector chain.
+//!
+//! ureq's own TCP connector can neither bind to an interface nor be woken by a cancellation, and
+//! its resolver spawns a thread when a timeout is set. So the chain here is ours:
+//!
+//! ```text
+//! SocksConnector → ureq's ConnectProxyConnector → TcpConnector → TlsConnector (feature tls)
+//! ```
+//!
+//! Every socket is non-blocking and every wait is a `poll(2)` on the socket plus the request's
+//! cancel pipe, with the deadline ureq hands down and the `--speed-limit` window. Per-request
+//! state (cancel token, speed guard, phase timings) travels in a thread-local [`Transfer`]: ureq
+//! runs connectors and transports synchronously on the caller's thread, so the thread-local is
+//! exactly "the request being served right now".
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ureq::config::{Config, IpFamily};
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
+};
+use ureq::Timeout;
+
+use super::error::{NetworkError, TimeoutPhase};
+use super::socks::{self, SocksError};
+use crate::cancel::{self, CancelToken, Wake};
+
+// ---------------------------------------------------------------------------------------------
+// Per-request state
+
+/// What the current request needs from the I/O layer, and what the I/O layer measured.
+#[derive(Debug, Default)]
+pub(crate) struct Transfer {
+    pub(crate) cancel: Option<CancelToken>,
+    pub(crate) speed: Option<Mutex<SpeedGuard>>,
+    pub(crate) phases: Mutex<Phases>,
+}
+
+/// Durations of the connection set-up phases of one request (zero when a pooled connection
+/// was reused), and the address it connected to.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Phases {
+    pub(crate) dns: Duration,
+    pub(crate) connect: Duration,
+    pub(crate) tls: Duration,
+    pub(crate) remote: Option<SocketAddr>,
+}
+
+impl Transfer {
+    fn record(&self, f: impl FnOnce(&mut Phases)) {
+        if let Ok(mut p) = self.phases.lock() {
+            f(&mut p);
+        }
+    }
+
+    /// Fail fast if cancelled; account transferred bytes against the speed limit.
+    fn progress(&self, bytes: usize) -> io::Result<()> {
+        if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return Err(Interrupt::Cancelled.into());
+        }
+        if let Some(speed) = &self.speed {
+            if let Ok(mut guard) = speed.lock() {
+                guard.record(bytes, Instant::now())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// When the speed window ends (a wait must wake then to judge it).
+    fn speed_window_end(&self) -> Option<Instant> {
+        self.speed
+            .as_ref()
+            .and_then(|s| s.lock().ok().map(|g| g.window_end()))
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Transfer>>> = const { RefCell::new(None) };
+}
+
+/// Run `f` with `transfer` as the current request of this thread.
+pub(crate) fn within<R>(transfer: &Arc<Transfer>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Arc<Transfer>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let prev = self.0.take();
+            CURRENT.with(|c| *c.borrow_mut() = prev);
+        }
+    }
+    let _restore = Restore(CURRENT.with(|c| c.replace(Some(Arc::clone(transfer)))));
+    f()
+}
+
+fn current() -> Option<Arc<Transfer>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Account a TLS handshake to the current request.
+pub(crate) fn record_tls_handshake(took: Duration) {
+    if let Some(t) = current() {
+        t.record(|p| p.tls += took);
+    }
+}
+
+/// curl's `--speed-limit`/`--speed-time`: abort when fewer than `limit` bytes/s arrive on
+/// average over a whole `window`.
+#[derive(Debug)]
+pub(crate) struct SpeedGuard {
+    limit: u64,
+    window: Duration,
+    start: Instant,
+    bytes: u64,
+}
+
+impl SpeedGuard {
+    pub(crate) fn new(limit: u64, window: Duration, now: Instant) -> Self {
+        SpeedGuard {
+            limit,
+            window,
+            start: now,
+            bytes: 0,
+        }
+    }
+
+    fn window_end(&self) -> Instant {
+        self.start + self.window
+    }
+
+    fn required(&self) -> u64 {
+        // limit × window, in whole bytes, without floating point surprises.
+        (u128::from(self.limit) * self.window.as_millis() / 1000) as u64
+    }
+
+    /// Count `bytes` at `now`, judging every window that has ended.
+    pub(crate) fn record(&mut self, bytes: usize, now: Instant) -> Result<(), Interrupt> {
+        self.bytes = self.bytes.saturating_add(bytes as u64);
+        self.judge(now)
+    }
+
+    fn judge(&mut self, now: Instant) -> Result<(), Interrupt> {
+        if now < self.window_end() {
+            return Ok(());
+        }
+        if self.bytes < self.required() {
+            return Err(Interrupt::Stalled {
+                limit: self.limit,
+                window: self.window,
+            });
+        }
+        self.start = now;
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+/// Why a wait ended without I/O. Travels inside `io::Error` through rustls and ureq and is
+/// recovered by [`to_network_error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interrupt {
+    Cancelled,
+    Timeout(Timeout),
+    Stalled { limit: u64, window: Duration },
+}
+
+impl fmt::Display for Interrupt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Interrupt::Cancelled => f.write_str("cancelled"),
+            Interrupt::Timeout(t) => write!(f, "timeout: {t}"),
+            Interrupt::Stalled { .. } => f.write_str("transfer stalled"),
+        }
+    }
+}
+
+impl std::error::Error for Interrupt {}
+
+impl From<Interrupt> for io::Error {
+    fn from(i: Interrupt) -> io::Error {
+        let kind = match i {
+            Interrupt::Cancelled => io::ErrorKind::Interrupted,
+            _ => io::ErrorKind::TimedOut,
+        };
+        io::Error::new(kind, i)
+    }
+}
+
+/// Convert an I/O error at the transport boundary into ureq's error, keeping our interrupts.
+pub(crate) fn to_ureq(err: io::Error) -> ureq::Error {
+    match err.get_ref().and_then(|e| e.downcast_ref::<Interrupt>()) {
+        Some(Interrupt::Timeout(reason)) => ureq::Error::Timeout(*reason),
+        Some(interrupt) => ureq::Error::Other(Box::new(*interrupt)),
+        None => ureq::Error::Io(err),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sockets
+
+/// A connected, non-blocking TCP socket whose blocking `Read`/`Write` wait in `poll(2)`.
+#[derive(Debug)]
+pub(crate) struct Socket {
+    stream: TcpStream,
+    timeout: NextTimeout,
+    timeout_set: Instant,
+}
+
+impl Socket {
+    fn new(stream: TcpStream) -> Self {
+        Socket {
+            stream,
+            timeout: NextTimeout::default(),
+            timeout_set: Instant::now(),
+        }
+    }
+
+    /// The budget ureq gives the next operations, counted from now.
+    pub(crate) fn set_timeout(&mut self, timeout: NextTimeout) {
+        self.timeout = timeout;
+        self.timeout_set = Instant::now();
+    }
+
+    /// Whether a pooled connection is still usable: no EOF and no unsolicited bytes waiting.
+    pub(crate) fn is_open(&self) -> bool {
+        match self.stream.peek(&mut [0u8]) {
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+            Ok(_) => false,
+        }
+    }
+
+    fn wait(&self, events: libc::c_short, transfer: Option<&Transfer>) -> io::Result<()> {
+        let op_start = Instant::now();
+        let per_op = if events == libc::POLLIN {
+            self.timeout.per_read.map(|d| (*d, Timeout::PerRead))
+        } else {
+            self.timeout.per_write.map(|d| (*d, Timeout::PerWrite))
+        };
+        let mut deadline = (!self.timeout.after.is_not_happening())
+            .then(|| (self.timeout_set + *self.timeout.after, self.timeout.reason));
+        if let Some((d, reason)) = per_op {
+            let at = op_start + d;
+            if deadline.is_none_or(|(t, _)| at < t) {
+                deadline = Some((at, reason));
+            }
+        }
+        loop {
+            let now = Instant::now();
+            if let Some((at, reason)) = deadline {
+                if now >= at {
+                    return Err(Interrupt::Timeout(reason).into());
+                }
+            }
+            let speed_end = transfer.and_then(Transfer::speed_window_end);
+            let wake_at = match (deadline.map(|(at, _)| at), speed_end) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let cancel = transfer.and_then(|t| t.cancel.as_ref());
+            match cancel::wait(
+                self.stream.as_raw_fd(),
+                events,
+                cancel,
+                wake_at.map(|at| at.saturating_duration_since(now)),
+            )? {
+                Wake::Ready => return Ok(()),
+                Wake::Cancelled => return Err(Interrupt::Cancelled.into()),
+                // Judge the speed window (no bytes) or loop to report the deadline.
+                Wake::TimedOut => {
+                    if let Some(t) = transfer {
+                        t.progress(0)?;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let transfer = current();
+        loop {
+            if let Some(t) = &transfer {
+                t.progress(0)?;
+            }
+            match (&self.stream).read(buf) {
+                Ok(n) => {
+                    if let Some(t) = &transfer {
+                        t.progress(n)?;
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait(libc::POLLIN, transfer.as_deref())?
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let transfer = current();
+        loop {
+            if let Some(t) = &transfer {
+                t.progress(0)?;
+            }
+            match (&self.stream).write(buf) {
+                Ok(n) => {
+                    if let Some(t) = &transfer {
+                        t.progress(n)?;
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait(libc::POLLOUT, transfer.as_deref())?
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A plain TCP connection as a ureq transport.
+#[derive(Debug)]
+pub(crate) struct PlainTransport {
+    pub(crate) socket: Socket,
+    buffers: LazyBuffers,
+}
+
+impl PlainTransport {
+    fn new(socket: Socket, config: &Config) -> Self {
+        PlainTransport {
+            socket,
+            buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
+        }
+    }
+}
+
+impl Transport for PlainTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.socket.set_timeout(timeout);
+        let output = &self.buffers.output()[..amount];
+        self.socket.write_all(output).map_err(to_ureq)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.socket.set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let n = self.socket.read(input).map_err(to_ureq)?;
+        self.buffers.input_appended(n);
+        Ok(n > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.socket.is_open()
+    }
+}
+
+/// What the TCP stage hands to the TLS stage: our own socket, or a CONNECT tunnel (a socket
+/// already speaking to a proxy, possibly itself over TLS).
+#[derive(Debug)]
+pub(crate) enum Conn {
+    Plain(PlainTransport),
+    Tunnel(Box<dyn Transport>),
+}
+
+impl Transport for Conn {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        match self {
+            Conn::Plain(t) => t.buffers(),
+            Conn::Tunnel(t) => t.buffers(),
+        }
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        match self {
+            Conn::Plain(t) => t.transmit_output(amount, timeout),
+            Conn::Tunnel(t) => t.transmit_output(amount, timeout),
+        }
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        match self {
+            Conn::Plain(t) => t.await_input(timeout),
+            Conn::Tunnel(t) => t.await_input(timeout),
+        }
+    }
+
+    fn is_open(&mut self) -> bool {
+        match self {
+            Conn::Plain(t) => t.is_open(),
+            Conn::Tunnel(t) => t.is_open(),
+        }
+    }
+
+    fn is_tls(&self) -> bool {
+        match self {
+            Conn::Plain(_) => false,
+            Conn::Tunnel(t) => t.is_tls(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Name resolution
+
+/// A failed host lookup, with the system resolver's own reason.
+#[derive(Debug)]
+pub(crate) struct ResolveError {
+    pub(crate) host: String,
+    pub(crate) reason: String,
+}
+
+impl fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.host, self.reason)
+    }
+}
+
+impl std::error::Error for ResolveError {}
+
+/// How many addresses ureq's resolver result holds.
+const MAX_ADDRS: usize = 16;
+
+/// getaddrinfo(3) on the calling thread: honours /etc/hosts, nsswitch and search domains.
+/// Its own timeouts come from resolv.conf (`options timeout: attempts:`); no thread is spawned
+/// to bound it, so a second Ctrl-C is how a user leaves a hung lookup.
+#[derive(Debug, Default)]
+pub(crate) struct SystemResolver;
+
+/// The port a URI means, with the scheme's default.
+fn uri_port(uri: &Uri) -> u16 {
+    uri.port_u16().unwrap_or(match uri.scheme_str() {
+        Some("https") => 443,
+        Some(s) if s.starts_with("socks") => 1080,
+        _ => 80,
+    })
+}
+
+/// The host of a URI without IPv6 brackets.
+fn uri_host(uri: &Uri) -> &str {
+    let host = uri.host().unwrap_or("");
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+impl Resolver for SystemResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri_host(uri);
+        let port = uri_port(uri);
+        let started = Instant::now();
+        let mut out = self.empty();
+        let family = config.ip_family();
+        let wanted = |ip: &IpAddr| match family {
+            IpFamily::Ipv4Only => ip.is_ipv4(),
+            IpFamily::Ipv6Only => ip.is_ipv6(),
+            _ => true,
+        };
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            if wanted(&ip) {
+                out.push(SocketAddr::new(ip, port));
+            }
+        } else {
+            let hints = dns_lookup::AddrInfoHints {
+                socktype: libc::SOCK_STREAM,
+                address: match family {
+                    IpFamily::Ipv4Only => libc::AF_INET,
+                    IpFamily::Ipv6Only => libc::AF_INET6,
+                    _ => libc::AF_UNSPEC,
+                },
+                flags: libc::AI_ADDRCONFIG,
+                protocol: 0,
+            };
+            let lookup = dns_lookup::getaddrinfo(Some(host), None, Some(hints)).map_err(|e| {
+                ureq::Error::Other(Box::new(ResolveError {
+                    host: host.to_string(),
+                    reason: e.to_string(),
+                }))
+            })?;
+            for info in lookup.flatten() {
+                let addr = SocketAddr::new(info.sockaddr.ip(), port);
+                if wanted(&addr.ip()) && !out.contains(&addr) && out.len() < MAX_ADDRS {
+                    out.push(addr);
+                }
+            }
+        }
+        if let Some(t) = current() {
+            t.record(|p| p.dns += started.elapsed());
+        }
+        if out.is_empty() {
+            return Err(ureq::Error::Other(Box::new(ResolveError {
+                host: host.to_string(),
+                reason: "no address of the requested family".into(),
+            })));
+        }
+        log::debug!("resolved {host}: {:?}", &out[..]);
+        Ok(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connecting
+
+/// Settings every connection of a client shares.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConnectOptions {
+    /// SO_BINDTODEVICE: every connection leaves through this interface.
+    pub(crate) interface: Option<String>,
+}
+
+/// A connect that failed, naming the address (and whether it was the proxy).
+#[derive(Debug)]
+pub(crate) struct ConnectError {
+    pub(crate) addr: SocketAddr,
+    pub(crate) to_proxy: bool,
+    pub(crate) source: io::Error,
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "connect to {}: {}", self.addr, self.source)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Whether the next address might work after this failure (ureq's and curl's rule).
+fn addr_specific(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::NetworkDown
+            | io::ErrorKind::AddrNotAvailable
+    )
+}
+
+fn connect_one(
+    addr: SocketAddr,
+    opts: &ConnectOptions,
+    budget: Option<Duration>,
+    cancel: Option<&CancelToken>,
+) -> io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, Socket as RawSocket, Type};
+    let sock = RawSocket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if let Some(iface) = &opts.interface {
+        sock.bind_device(Some(iface.as_bytes())).map_err(|e| {
+            let why = match e.raw_os_error() {
+                Some(libc::ENODEV) => "no such interface".to_string(),
+                Some(libc::EPERM) => "binding to an interface needs CAP_NET_RAW (root)".to_string(),
+                _ => e.to_string(),
+            };
+            io::Error::new(e.kind(), format!("interface {iface}: {why}"))
+        })?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.set_tcp_nodelay(true)?;
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+            match cancel::wait(sock.as_raw_fd(), libc::POLLOUT, cancel, budget)? {
+                Wake::Ready => {}
+                Wake::Cancelled => return Err(Interrupt::Cancelled.into()),
+                Wake::TimedOut => return Err(Interrupt::Timeout(Timeout::Connect).into()),
+            }
+            if let Some(e) = sock.take_error()? {
+                return Err(e);
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(sock.into())
+}
+
+/// Try each address in turn. With several addresses the budget is split geometrically (half
+/// for the first, a quarter for the second…), so a black-holed IPv6 address cannot use up the
+/// whole connect timeout before IPv4 gets a chance.
+fn connect_any(
+    addrs: &[SocketAddr],
+    opts: &ConnectOptions,
+    timeout: NextTimeout,
+    to_proxy: bool,
+) -> Result<Socket, ureq::Error> {
+    let transfer = current();
+    let cancel = transfer.as_ref().and_then(|t| t.cancel.as_ref());
+    let started = Instant::now();
+    let deadline = (!timeout.after.is_not_happening()).then(|| started + *timeout.after);
+    let mut last: Option<ureq::Error> = None;
+    for (i, addr) in addrs.iter().enumerate() {
+        let now = Instant::now();
+        let budget = deadline.map(|d| {
+            let left = d.saturating_duration_since(now);
+            if i + 1 == addrs.len() {
+                left
+            } else {
+                left / 2
+            }
+        });
+        if budget.is_some_and(|b| b.is_zero()) {
+            break;
+        }
+        log::debug!("connecting to {addr}");
+        match connect_one(*addr, opts, budget, cancel) {
+            Ok(stream) => {
+                if let Some(t) = &transfer {
+                    t.record(|p| {
+                        p.connect += started.elapsed();
+                        if !to_proxy {
+                            p.remote = Some(*addr);
+                        }
+                    });
+                }
+                return Ok(Socket::new(stream));
+            }
+            Err(e) => {
+                let interrupt = e
+                    .get_ref()
+                    .and_then(|i| i.downcast_ref::<Interrupt>())
+                    .copied();
+                match interrupt {
+                    Some(Interrupt::Timeout(_)) => {
+                        last = Some(ureq::Error::Timeout(timeout.reason));
+                    }
+                    Some(i) => return Err(ureq::Error::Other(Box::new(i))),
+                    None if addr_specific(&e) => {
+                        log::debug!("connect to {addr} failed: {e}");
+                        last = Some(connect_error(*addr, to_proxy, e));
+                    }
+                    None => return Err(connect_error(*addr, to_proxy, e)),
+                }
+            }
+        }
+    }
+    Err(last.unwrap_or(ureq::Error::Timeout(timeout.reason)))
+}
+
+fn connect_error(addr: SocketAddr, to_proxy: bool, source: io::Error) -> ureq::Error {
+    ureq::Error::Other(Box::new(ConnectError {
+        addr,
+        to_proxy,
+        source,
+    }))
+}
+
+/// Direct TCP connections (and connections to HTTP proxies), bound to the client's interface.
+#[derive(Debug)]
+pub(crate) struct TcpConnector {
+    pub(crate) opts: Arc<ConnectOptions>,
+    /// host:port of the configured HTTP proxy, to tell a refused proxy from a refused server.
+    pub(crate) proxy: Option<(String, u16)>,
+}
+
+impl Connector<Either<PlainTransport, Box<dyn Transport>>> for TcpConnector {
+    type Out = Conn;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<Either<PlainTransport, Box<dyn Transport>>>,
+    ) -> Result<Option<Conn>, ureq::Error> {
+        match chained {
+            Some(Either::A(socks)) => return Ok(Some(Conn::Plain(socks))),
+            Some(Either::B(tunnel)) => return Ok(Some(Conn::Tunnel(tunnel))),
+            None => {}
+        }
+        let to_proxy = self
+            .proxy
+            .as_ref()
+            .is_some_and(|(h, p)| h == uri_host(details.uri) && *p == uri_port(details.uri));
+        let socket = connect_any(&details.addrs, &self.opts, details.timeout, to_proxy)?;
+        Ok(Some(Conn::Plain(PlainTransport::new(
+            socket,
+            details.config,
+        ))))
+    }
+}
+
+/// SOCKS5 proxies (`socks5://` resolves locally, `socks5h://` lets the proxy resolve), through
+/// the same bound, cancellable sockets as direct connections.
+#[derive(Debug)]
+pub(crate) struct SocksConnector {
+    pub(crate) opts: Arc<ConnectOptions>,
+}
+
+impl Connector<()> for SocksConnector {
+    type Out = PlainTransport;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        _chained: Option<()>,
+    ) -> Result<Option<PlainTransport>, ureq::Error> {
+        use ureq::ProxyProtocol;
+        let Some(proxy) = details.config.proxy() else {
+            return Ok(None);
+        };
+        match proxy.protocol() {
+            ProxyProtocol::Socks5 | ProxyProtocol::Socks5h => {}
+            ProxyProtocol::Socks4 | ProxyProtocol::Socks4A => {
+                return Err(ureq::Error::Other(Box::new(NetworkError::Unsupported(
+                    "SOCKS4 proxies (use socks5:// or socks5h://)".into(),
+                ))))
+            }
+            _ => return Ok(None),
+        }
+        if proxy.is_no_proxy(details.uri) {
+            return Ok(None);
+        }
+        let proxy_addrs = details
+            .resolver
+            .resolve(proxy.uri(), details.config, details.timeout)?;
+        let mut socket = connect_any(&proxy_addrs, &self.opts, details.timeout, true)?;
+        socket.set_timeout(details.timeout);
+        let host = uri_host(details.uri);
+        let port = uri_port(details.uri);
+        let dest = if proxy.resolve_target() {
+            let addr = details
+                .addrs
+                .first()
+                .copied()
+                .ok_or(ureq::Error::HostNotFound)?;
+            socks::Dest::Addr(addr)
+        } else {
+            socks::Dest::Domain(host, port)
+        };
+        socks_handshake(&mut socket, proxy.username(), proxy.password(), dest).map_err(
+            |e| match e {
+                SocksHandshakeError::Io(io) => to_ureq(io),
+                SocksHandshakeError::Socks(s) => ureq::Error::Other(Box::new(s)),
+            },
+        )?;
+        log::debug!("SOCKS5 proxy connected to {host}:{port}");
+        Ok(Some(PlainTransport::new(socket, details.config)))
+    }
+}
+
+enum SocksHandshakeError {
+    Io(io::Error),
+    Socks(SocksError),
+}
+
+impl From<io::Error> for SocksHandshakeError {
+    fn from(e: io::Error) -> Self {
+        SocksHandshakeError::Io(e)
+    }
+}
+
+impl From<SocksError> for SocksHandshakeError {
+    fn from(e: SocksError) -> Self {
+        SocksHandshakeError::Socks(e)
+    }
+}
+
+fn socks_handshake(
+    socket: &mut Socket,
+    user: Option<&str>,
+    pass: Option<&str>,
+    dest: socks::Dest<'_>,
+) -> Result<(), SocksHandshakeError> {
+    let creds = user.map(|u| (u, pass.unwrap_or("")));
+    socket.write_all(&socks::greeting(creds.is_some()))?;
+    let mut two = [0u8; 2];
+    socket.read_exact(&mut two)?;
+    if socks::parse_method_choice(two)? {
+        let (u, p) = creds.ok_or(SocksError::NoAcceptableAuth)?;
+        socket.write_all(&socks::auth_request(u, p)?)?;
+        socket.read_exact(&mut two)?;
+        socks::parse_auth_reply(two)?;
+    }
+    socket.write_all(&socks::connect_request(dest)?)?;
+    let mut head = [0u8; 5];
+    socket.read_exact(&mut head)?;
+    let mut rest = [0u8; 257];
+    let n = socks::connect_reply_rest(head)?;
+    socket.read_exact(
+        rest.get_mut(..n)
+            .ok_or(SocksError::Malformed("connect reply"))?,
+    )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors back to NetworkError
+
+/// Classify an I/O error that has no richer cause attached.
+pub(crate) fn classify_io(err: io::Error) -> NetworkError {
+    if let Some(interrupt) = err.get_ref().and_then(|e| e.downcast_ref::<Interrupt>()) {
+        return interrupt_error(*interrupt, None);
+    }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = super::tls::failure_of_io(&err) {
+        return NetworkError::SslHandshakeFailed(tls);
+    }
+    use io::ErrorKind as K;
+    match err.kind() {
+        K::UnexpectedEof => NetworkError::RemoteHostClosed("before the reply was complete".into()),
+        K::ConnectionReset | K::ConnectionAborted => {
+            NetworkError::RemoteHostClosed("(connection reset)".into())
+        }
+        K::BrokenPipe => NetworkError::RemoteHostClosed("while we were sending".into()),
+        K::ConnectionRefused => NetworkError::ConnectionRefused {
+            addr: "server".into(),
+        },
+        K::NetworkUnreachable | K::HostUnreachable | K::NetworkDown | K::AddrNotAvailable => {
+            NetworkError::TemporaryNetworkFailure(err.to_string())
+        }
+        K::TimedOut => NetworkError::Timeout {
+            phase: TimeoutPhase::Idle,
+            after: None,
+        },
+        _ => NetworkError::NetworkFailure(err.to_string()),
+    }
+}
+
+fn interrupt_error(i: Interrupt, limits: Option<&TimeoutLimits>) -> NetworkError {
+    match i {
+        Interrupt::Cancelled => NetworkError::OperationCanceled,
+        Interrupt::Stalled { limit, window } => NetworkError::TransferStalled { limit, window },
+        Interrupt::Timeout(reason) => timeout_error(reason, limits),
+    }
+}
+
+/// How many header lines ureq-proto parses in a response (its fixed `MAX_RESPONSE_HEADERS`).
+const MAX_RESPONSE_HEADER_LINES: usize = 128;
+
+/// The configured limits, to name them in error messages ("within N s", "at most N KiB").
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TimeoutLimits {
+    pub(crate) connect: Option<Duration>,
+    pub(crate) total: Option<Duration>,
+    pub(crate) header_bytes: usize,
+}
+
+fn timeout_error(reason: Timeout, limits: Option<&TimeoutLimits>) -> NetworkError {
+    let phase = match reason {
+        Timeout::Connect | Timeout::Resolve => TimeoutPhase::Connect,
+        Timeout::Global | Timeout::PerCall => TimeoutPhase::Total,
+        _ => TimeoutPhase::Idle,
+    };
+    let after = limits.and_then(|l| match phase {
+        TimeoutPhase::Connect => l.connect,
+        TimeoutPhase::Total => l.total,
+        TimeoutPhase::Idle => None,
+    });
+    NetworkError::Timeout { phase, after }
+}
+
+/// Map ureq's error (with our causes inside `Error::Other`) to a [`NetworkError`].
+pub(crate) fn to_network_error(err: ureq::Error, limits: &TimeoutLimits) -> NetworkError {
+    match err {
+        ureq::Error::Timeout(reason) => timeout_error(reason, Some(limits)),
+        ureq::Error::Io(e) => {
+            if e.get_ref().is_some_and(|x| x.is::<ureq::Error>()) {
+                if let Some(inner) = e.into_inner() {
+                    if let Ok(u) = inner.downcast::<ureq::Error>() {
+                        return to_network_error(*u, limits);
+                    }
+                }
+                return NetworkError::NetworkFailure("unknown I/O error".into());
+            }
+            match e.get_ref().and_then(|x| x.downcast_ref::<Interrupt>()) {
+                Some(i) => interrupt_error(*i, Some(limits)),
+                None => classify_io(e),
+            }
+        }
+        ureq::Error::Other(boxed) => other_error(boxed, limits),
+        ureq::Error::HostNotFound => NetworkError::HostNotFound {
+            host: String::new(),
+            reason: "no addresses".into(),
+        },
+        ureq::Error::Protocol(ureq_proto::Error::HttpParseTooManyHeaders) => {
+            NetworkError::ProtocolFailure(format!(
+                "response header block over the limits (more than {MAX_RESPONSE_HEADER_LINES} header lines; at most {} KiB)",
+                limits.header_bytes / 1024
+            ))
+        }
+        ureq::Error::Protocol(e) => NetworkError::ProtocolFailure(e.to_string()),
+        ureq::Error::LargeResponseHeader(_, limit) => NetworkError::ProtocolFailure(format!(
+            "response header block larger than {} KiB",
+            limit / 1024
+        )),
+        ureq::Error::BodyStalled => {
+            NetworkError::ProtocolFailure("response body framing made no progress".into())
+        }
+        ureq::Error::ConnectProxyFailed(why) => {
+            if why.contains(" 407") {
+                NetworkError::ProxyAuthenticationRequired
+            } else {
+                NetworkError::ProxyFailure(why)
+            }
+        }
+        ureq::Error::BadUri(why) => NetworkError::InvalidRequest(why),
+        ureq::Error::Http(e) => NetworkError::InvalidRequest(e.to_string()),
+        ureq::Error::InvalidProxyUrl => NetworkError::InvalidRequest("invalid proxy URL".into()),
+        ureq::Error::TlsRequired => {
+            NetworkError::Unsupported("https:// in a build without the `tls` feature".into())
+        }
+        ureq::Error::BodyExceedsLimit(n) => NetworkError::LocalFile(crate::fs::FileError {
+            path: "upload".into(),
+            op: "send",
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("body longer than its declared length of {n} bytes (file grew?)"),
+            ),
+        }),
+        other => NetworkError::NetworkFailure(other.to_string()),
+    }
+}
+
+fn other_error(
+    boxed: Box<dyn std::error::Error + Send + Sync>,
+    limits: &TimeoutLimits,
+) -> NetworkError {
+    let boxed = match boxed.downcast::<Interrupt>() {
+        Ok(i) => return interrupt_error(*i, Some(limits)),
+        Err(b) => b,
+    };
+    let boxed = match boxed.downcast::<NetworkError>() {
+        Ok(e) => return *e,
+        Err(b) => b,
+    };
+    let boxed = match boxed.downcast::<ResolveError>() {
+        Ok(e) => {
+            return NetworkError::HostNotFound {
+                host: e.host,
+                reason: e.reason,
+            }
+        }
+        Err(b) => b,
+    };
+    let boxed = match boxed.downcast::<ConnectError>() {
+        Ok(e) => return connect_network_error(*e),
+        Err(b) => b,
+    };
+    let boxed = match boxed.downcast::<SocksError>() {
+        Ok(e) => {
+            return match *e {
+                SocksError::NoAcceptableAuth | SocksError::AuthFailed => {
+                    NetworkError::ProxyAuthenticationRequired
+                }
+                SocksError::Refused(5) => NetworkError::ConnectionRefused {
+                    addr: "target (reported by the SOCKS proxy)".into(),
+                },
+                other => NetworkError::ProxyFailure(other.to_string()),
+            }
+        }
+        Err(b) => b,
+    };
+    #[cfg(feature = "tls")]
+    let boxed = match boxed.downcast::<super::tls::TlsSetupError>() {
+        Ok(e) => return NetworkError::SslHandshakeFailed(e.0),
+        Err(b) => b,
+    };
+    NetworkError::NetworkFailure(boxed.to_string())
+}
+
+fn connect_network_error(e: ConnectError) -> NetworkError {
+    let addr = e.addr.to_string();
+    match e.source.kind() {
+        io::ErrorKind::ConnectionRefused if e.to_proxy => {
+            NetworkError::ProxyConnectionRefused { proxy: addr }
+        }
+        io::ErrorKind::ConnectionRefused => NetworkError::ConnectionRefused { addr },
+        io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkDown
+        | io::ErrorKind::AddrNotAvailable => {
+            NetworkError::TemporaryNetworkFailure(format!("{addr}: {}", e.source))
+        }
+        _ => NetworkError::NetworkFailure(format!("connect to {addr}: {}", e.source)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speed_guard_judges_whole_windows() {
+        let t0 = Instant::now();
+        let mut g = SpeedGuard::new(100, Duration::from_secs(2), t0);
+        // 150 bytes in the first 2 s: below 200 required.
+        g.record(150, t0 + Duration::from_millis(500)).unwrap();
+        assert_eq!(
+            g.record(0, t0 + Duration::from_secs(2)),
+            Err(Interrupt::Stalled {
+                limit: 100,
+                window: Duration::from_secs(2)
+            })
+        );
+        // Enough bytes: the window restarts from the judging instant.
+        let mut g = SpeedGuard::new(100, Duration::from_secs(2), t0);
+        g.record(250, t0 + Duration::from_secs(1)).unwrap();
+        g.record(0, t0 + Duration::from_secs(2)).unwrap();
+        assert_eq!(g.window_end(), t0 + Duration::from_secs(4));
+        g.record(199, t0 + Duration::from_secs(3)).unwrap();
+        assert!(g.record(0, t0 + Duration::from_secs(4)).is_err());
+    }
+
+    #[test]
+    fn interrupts_survive_the_trip_through_io_and_ureq() {
+        let limits = TimeoutLimits {
+            connect: Some(Duration::from_secs(3)),
+            total: None,
+            header_bytes: 64 * 1024,
+        };
+        let e = to_ureq(Interrupt::Cancelled.into());
+        assert!(matches!(
+            to_network_error(e, &limits),
+            NetworkError::OperationCanceled
+        ));
+        let e = to_ureq(Interrupt::Timeout(Timeout::Connect).into());
+        assert!(matches!(
+            to_network_error(e, &limits),
+            NetworkError::Timeout {
+                phase: TimeoutPhase::Connect,
+                after: Some(d)
+            } if d == Duration::from_secs(3)
+        ));
+        // ureq wraps its errors in io::Error when they come out of a body reader.
+        let e = ureq::Error::Io(io::Error::other(ureq::Error::Other(Box::new(
+            Interrupt::Stalled {
+                limit: 5,
+                window: Duration::from_secs(1),
+            },
+        ))));
+        assert!(matches!(
+            to_network_error(e, &limits),
+            NetworkError::TransferStalled { limit: 5, .. }
+        ));
+    }
+
+    #[test]
+    fn connect_errors_name_the_address_and_the_proxy() {
+        let err = |kind, to_proxy| {
+            connect_network_error(ConnectError {
+                addr: "127.0.0.1:9".parse().unwrap(),
+                to_proxy,
+                source: io::Error::from(kind),
+            })
+        };
+        assert!(matches!(
+            err(io::ErrorKind::ConnectionRefused, false),
+            NetworkError::ConnectionRefused { addr } if addr == "127.0.0.1:9"
+        ));
+        assert!(matches!(
+            err(io::ErrorKind::ConnectionRefused, true),
+            NetworkError::ProxyConnectionRefused { .. }
+        ));
+        assert!(matches!(
+            err(io::ErrorKind::NetworkUnreachable, false),
+            NetworkError::TemporaryNetworkFailure(_)
+        ));
+    }
+
+    #[test]
+    fn refused_connect_names_the_address() {
+        // A port nothing listens on: bind, note the port, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let opts = ConnectOptions::default();
+        let e = connect_any(&[addr], &opts, NextTimeout::default(), false).unwrap_err();
+        assert!(matches!(
+            to_network_error(e, &TimeoutLimits::default()),
+            NetworkError::ConnectionRefused { .. }
+        ));
+    }
+
+    #[test]
+    fn a_cancelled_token_ends_a_blocked_read() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let opts = ConnectOptions::default();
+        let mut socket = connect_any(&[addr], &opts, NextTimeout::default(), false).unwrap();
+        let _server_side = listener.accept().unwrap();
+        let token = CancelToken::new().unwrap();
+        let transfer = Arc::new(Transfer {
+            cancel: Some(token.clone()),
+            ..Transfer::default()
+        });
+        // Nothing is ever sent: only the cancellation can end this read.
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            token.cancel();
+        });
+        let err = within(&transfer, || socket.read(&mut [0u8; 16])).unwrap_err();
+        canceller.join().unwrap();
+        assert!(matches!(classify_io(err), NetworkError::OperationCanceled));
+    }
+}

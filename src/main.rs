@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    boardnet::cli::main(std::env::args_os())
+}

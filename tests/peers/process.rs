@@ -1,0 +1,248 @@
+//! Running programs (boardnet, curl, …) with a timeout, and privilege checks.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The boardnet binary under test (`CARGO_BIN_EXE_boardnet`).
+pub fn boardnet_path() -> &'static str {
+    env!("CARGO_BIN_EXE_boardnet")
+}
+
+/// Proxy variables cleared by `boardnet()` so tests are hermetic (a test of
+/// proxy support sets the ones it wants again with `.env(..)`).
+pub const PROXY_ENV_VARS: [&str; 8] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// A `Command` for the boardnet binary under test, with the proxy
+/// environment variables removed. Nothing else is changed (note that this
+/// machine sets SSL_CERT_FILE/SSL_CERT_DIR to the system bundle).
+pub fn boardnet() -> Command {
+    let mut c = Command::new(boardnet_path());
+    for v in PROXY_ENV_VARS {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// What a finished (or timed-out) program did.
+pub struct RunOutput {
+    /// Exit code; `None` if killed by a signal (including our timeout kill).
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+    /// True when we killed it because it outlived the timeout.
+    pub timed_out: bool,
+    pub elapsed: Duration,
+    /// Program and arguments, for messages.
+    pub cmdline: String,
+}
+
+impl RunOutput {
+    /// stdout as (lossy) UTF-8.
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// True if it exited with code 0 (and did not time out).
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && !self.timed_out
+    }
+
+    /// Panic (showing everything) unless the exit code is `code`.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert!(
+            self.code == Some(code) && !self.timed_out,
+            "expected exit code {}, got:\n{:?}",
+            code,
+            self
+        );
+        self
+    }
+
+    /// Panic (showing everything) unless it succeeded.
+    pub fn assert_success(&self) -> &Self {
+        self.assert_code(0)
+    }
+}
+
+impl fmt::Debug for RunOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let out = self.stdout_str();
+        let shown: String = if out.len() > 4000 {
+            format!(
+                "{}… ({} bytes)",
+                &out[..floor_char(&out, 4000)],
+                self.stdout.len()
+            )
+        } else {
+            out
+        };
+        write!(
+            f,
+            "$ {}\n  code: {:?}{}  ({:?})\n  stdout: {}\n  stderr: {}",
+            self.cmdline,
+            self.code,
+            if self.timed_out { " TIMED OUT" } else { "" },
+            self.elapsed,
+            shown,
+            self.stderr
+        )
+    }
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        let a = a.to_string_lossy();
+        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '\'') {
+            s.push_str(&format!("{:?}", a));
+        } else {
+            s.push_str(&a);
+        }
+    }
+    s
+}
+
+/// Run `cmd` with stdin from /dev/null, capturing stdout/stderr; kill it
+/// (SIGKILL) after `timeout`. Panics only if it cannot be started.
+pub fn run(cmd: &mut Command, timeout: Duration) -> RunOutput {
+    run_inner(cmd, None, timeout)
+}
+
+/// Like `run`, feeding `input` to its stdin (then closing it).
+pub fn run_with_input(cmd: &mut Command, input: &[u8], timeout: Duration) -> RunOutput {
+    run_inner(cmd, Some(input.to_vec()), timeout)
+}
+
+/// `boardnet ARGS…` with a timeout.
+pub fn run_boardnet<I, S>(args: I, timeout: Duration) -> RunOutput
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run(boardnet().args(args), timeout)
+}
+
+fn run_inner(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> RunOutput {
+    let cmdline = describe(cmd);
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child: Child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start `{}`: {}", cmdline, e));
+    let writer = input.map(|data| {
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        })
+    });
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let deadline = start + timeout;
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) => {}
+            Err(e) => panic!("waiting for `{}`: {}", cmdline, e),
+        }
+        if Instant::now() >= deadline {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().ok();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let elapsed = start.elapsed();
+    let stdout = t_out.join().unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    RunOutput {
+        code: status.and_then(|s| s.code()),
+        stdout,
+        stderr,
+        timed_out,
+        elapsed,
+        cmdline,
+    }
+}
+
+/// Effective uid of this process (from /proc/self/status).
+pub fn euid() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_else(|e| panic!("cannot read /proc/self/status: {}", e));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("no effective Uid in /proc/self/status")
+}
+
+/// Fail (panic) clearly unless running as root. Tests that need root call
+/// this first: they must fail, never silently pass, when not root.
+pub fn require_root_or_fail(what: &str) {
+    let uid = euid();
+    if uid != 0 {
+        panic!(
+            "{} needs root, but this test runs with effective uid {}. \
+             Run the test suite as root (CI does); this is a failure, not a skip.",
+            what, uid
+        );
+    }
+}
+
+/// Fail (panic) clearly unless `program` can be found in PATH.
+pub fn require_program(program: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths).any(|dir| {
+                let p = dir.join(program);
+                p.is_file()
+            })
+        })
+        .unwrap_or(false);
+    if !found {
+        panic!(
+            "`{}` is required by this test but is not in PATH (install it: apt-get -y -q install {})",
+            program, program
+        );
+    }
+}
