@@ -177,8 +177,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Socket read buffer per connection (default 256 KiB: large reads are what makes a
-    /// download to flash fast; smaller saves memory on tiny boards).
+    /// Socket read buffer per connection (default 256 KiB). Large reads make downloads to
+    /// storage fast (1 MiB: about 2.5× the write throughput of 64 KiB here); 64 KiB is as fast
+    /// for streams to a pipe and keeps the resident set small.
     pub fn buffer_size(mut self, bytes: usize) -> Self {
         self.buffer_size = bytes.max(16 * 1024);
         self
@@ -227,7 +228,9 @@ impl ClientBuilder {
             .timeout_connect(self.connect_timeout)
             .timeout_global(self.max_time)
             .max_response_header_size(self.max_header_size)
-            .input_buffer_size(self.buffer_size)
+            // ureq can only tell a header block is too large if it fits in the buffer with
+            // room to spare; a full buffer reads as end of stream.
+            .input_buffer_size(self.buffer_size.max(self.max_header_size + 1024))
             .output_buffer_size(self.buffer_size.min(128 * 1024))
             .build();
         let opts = Arc::new(ConnectOptions {

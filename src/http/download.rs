@@ -10,6 +10,9 @@ use super::reply::Reply;
 use super::request::Request;
 use crate::fs::{part_path, FileError, PartFile};
 
+/// See [`DownloadOptions::buffer_size`].
+const DEFAULT_BUFFER: usize = 1 << 20;
+
 /// How far a transfer got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
@@ -30,7 +33,8 @@ pub struct DownloadOptions<'a> {
     /// On a 4xx/5xx reply, write its body to `DEST.error` (see [`error_body_path`]); `DEST`
     /// and `DEST.part` are left alone.
     pub keep_error_body: bool,
-    /// Body read buffer size (default 256 KiB).
+    /// Size of the pieces read from the reply and written to the file (default 1 MiB: large
+    /// writes plus write-behind are what make a download to flash fast).
     pub buffer_size: Option<usize>,
     pub progress: Option<&'a mut dyn FnMut(&Progress)>,
 }
@@ -204,7 +208,7 @@ fn save(
     offset: u64,
     opts: &mut DownloadOptions<'_>,
 ) -> Result<Saved, NetworkError> {
-    let mut buf = vec![0u8; opts.buffer_size.unwrap_or(256 * 1024).max(4096)];
+    let mut buf = vec![0u8; opts.buffer_size.unwrap_or(DEFAULT_BUFFER).max(4096)];
     let status = reply.status();
     if status == 416 && offset > 0 {
         if let Some((None, Some(total))) = content_range(reply) {
