@@ -21,6 +21,7 @@
 //! (`transport`, `tls`): every wait is a `poll(2)` that a [`CancelToken`](crate::cancel::CancelToken)
 //! or SIGINT can interrupt; no threads are spawned.
 
+mod buffers;
 mod client;
 pub mod cookies;
 mod download;

@@ -12,16 +12,18 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::UnbufferedClientConnection;
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
-use rustls::{CertificateError, ClientConfig, ClientConnection, RootCertStore};
+use rustls::unbuffered::ConnectionState;
+use rustls::{CertificateError, ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
-    TransportAdapter,
+    Buffers, ConnectionDetails, Connector, Either, NextTimeout, Transport, TransportAdapter,
 };
 
+use super::buffers::IoBuffers;
 use super::error::TlsFailure;
 use super::transport::{record_tls_handshake, to_ureq, Conn, Socket};
 
@@ -413,21 +415,23 @@ impl TlsConnector {
     }
 }
 
-/// Ciphertext read from the socket per system call. rustls asks for at most one record (up to
-/// 16 KiB) at a time; reading ahead into this buffer cuts the recv/poll calls of a bulk
-/// transfer by an order of magnitude for one extra copy of ciphertext.
-const CIPHERTEXT_READ_AHEAD: usize = 64 * 1024;
+/// Ciphertext buffer: a system call reads up to this much, so a bulk transfer costs one recv
+/// per ~4 records instead of one per record. Grows (up to [`MAX_INCOMING`]) only for a large
+/// handshake flight.
+const INCOMING: usize = 64 * 1024;
+/// rustls joins handshake messages up to 64 KiB; room for that plus a record.
+const MAX_INCOMING: usize = 64 * 1024 + 18 * 1024;
 
 /// Where TLS records go: straight to our socket, or through a proxy tunnel.
 enum Channel {
-    Direct(std::io::BufReader<Socket>),
+    Direct(Socket),
     Tunnel(TransportAdapter<Box<dyn Transport>>),
 }
 
 impl fmt::Debug for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Channel::Direct(s) => f.debug_tuple("Direct").field(s.get_ref()).finish(),
+            Channel::Direct(s) => f.debug_tuple("Direct").field(s).finish(),
             Channel::Tunnel(t) => f.debug_tuple("Tunnel").field(&t.inner()).finish(),
         }
     }
@@ -436,49 +440,278 @@ impl fmt::Debug for Channel {
 impl Channel {
     fn set_timeout(&mut self, timeout: NextTimeout) {
         match self {
-            Channel::Direct(s) => s.get_mut().set_timeout(timeout),
+            Channel::Direct(s) => s.set_timeout(timeout),
             Channel::Tunnel(t) => t.set_timeout(timeout),
-        }
-    }
-
-    /// Whether ciphertext is waiting in memory (reading it needs no system call).
-    fn has_read_ahead(&self) -> bool {
-        match self {
-            Channel::Direct(s) => !s.buffer().is_empty(),
-            Channel::Tunnel(_) => false,
         }
     }
 
     fn is_open(&mut self) -> bool {
         match self {
-            // Bytes read ahead but never asked for mean the peer sent something unsolicited.
-            Channel::Direct(s) => s.buffer().is_empty() && s.get_ref().is_open(),
+            Channel::Direct(s) => s.is_open(),
             Channel::Tunnel(t) => t.get_mut().is_open(),
         }
     }
-}
 
-impl Read for Channel {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Channel::Direct(s) => s.read(buf),
             Channel::Tunnel(t) => t.read(buf),
         }
     }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Channel::Direct(s) => s.write_all(buf),
+            Channel::Tunnel(t) => t.write_all(buf).and_then(|()| t.flush()),
+        }
+    }
 }
 
-impl Write for Channel {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Channel::Direct(s) => s.get_mut().write(buf),
-            Channel::Tunnel(t) => t.write(buf),
+/// A rustls error as an I/O error (the form [`failure_of_io`] recognises).
+fn rustls_io(e: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// A TLS client connection driven through rustls' unbuffered API: ciphertext is read into our
+/// own buffer in large pieces and decrypted there, and plaintext goes straight into the
+/// caller's buffer — two fewer copies per byte than rustls' buffered `ClientConnection`.
+struct Session {
+    tls: UnbufferedClientConnection,
+    chan: Channel,
+    /// Ciphertext received; `incoming[..in_len]` is not yet processed.
+    incoming: Vec<u8>,
+    in_len: usize,
+    /// Records to send.
+    outgoing: Vec<u8>,
+    /// Plaintext of a record that did not fit the caller's buffer; `backlog[backlog_pos..]`.
+    backlog: Vec<u8>,
+    backlog_pos: usize,
+    /// close_notify received: the stream ended cleanly.
+    peer_closed: bool,
+}
+
+/// What the last `process_tls_records` asked for, once its borrow has ended.
+enum Next {
+    /// Handshake done / nothing to read: the connection can carry application data.
+    Ready,
+    /// The data given to [`Session::step`] was encrypted and sent.
+    Sent,
+    /// More ciphertext is needed.
+    Read,
+    /// Records were handled; look again.
+    Again,
+    Closed,
+}
+
+impl Session {
+    fn new(tls: UnbufferedClientConnection, chan: Channel) -> Self {
+        Session {
+            tls,
+            chan,
+            incoming: vec![0; INCOMING],
+            in_len: 0,
+            outgoing: Vec::new(),
+            backlog: Vec::new(),
+            backlog_pos: 0,
+            peer_closed: false,
         }
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Channel::Direct(s) => s.get_mut().flush(),
-            Channel::Tunnel(t) => t.flush(),
+    /// Read more ciphertext from the channel. `Ok(0)` is end of stream.
+    fn fill(&mut self) -> io::Result<usize> {
+        if self.in_len == self.incoming.len() {
+            if self.incoming.len() >= MAX_INCOMING {
+                return Err(rustls_io(rustls::Error::General(
+                    "TLS message larger than 64 KiB".into(),
+                )));
+            }
+            self.incoming.resize(MAX_INCOMING, 0);
+        }
+        let n = self.chan.read(&mut self.incoming[self.in_len..])?;
+        self.in_len += n;
+        Ok(n)
+    }
+
+    /// One step of the state machine. Plaintext records go to `sink` (which may take part of
+    /// one; the rest is kept in the backlog); records rustls wants sent are sent; when the
+    /// connection can carry data, `send` (if any) is encrypted and sent.
+    fn step(
+        &mut self,
+        sink: &mut dyn FnMut(&[u8]) -> usize,
+        send: Option<&[u8]>,
+    ) -> io::Result<Next> {
+        let Session {
+            tls,
+            chan,
+            incoming,
+            in_len,
+            outgoing,
+            backlog,
+            backlog_pos,
+            peer_closed,
+        } = self;
+        let status = tls.process_tls_records(&mut incoming[..*in_len]);
+        let next = match status.state.map_err(rustls_io)? {
+            ConnectionState::ReadTraffic(mut records) => {
+                while let Some(record) = records.next_record() {
+                    let payload = record.map_err(rustls_io)?.payload;
+                    let took = if *backlog_pos < backlog.len() {
+                        0
+                    } else {
+                        sink(payload)
+                    };
+                    if took < payload.len() {
+                        backlog.extend_from_slice(&payload[took..]);
+                    }
+                }
+                Next::Again
+            }
+            ConnectionState::EncodeTlsData(mut encode) => {
+                let start = outgoing.len();
+                loop {
+                    outgoing.resize(start + 4096.max(outgoing.capacity() - start), 0);
+                    match encode.encode(&mut outgoing[start..]) {
+                        Ok(n) => {
+                            outgoing.truncate(start + n);
+                            break;
+                        }
+                        Err(rustls::unbuffered::EncodeError::InsufficientSize(need)) => {
+                            outgoing.resize(start + need.required_size, 0);
+                        }
+                        Err(e) => return Err(io::Error::other(e.to_string())),
+                    }
+                }
+                Next::Again
+            }
+            ConnectionState::TransmitTlsData(transmit) => {
+                chan.write_all(outgoing)?;
+                outgoing.clear();
+                transmit.done();
+                Next::Again
+            }
+            ConnectionState::BlockedHandshake => Next::Read,
+            ConnectionState::WriteTraffic(mut writer) => match send {
+                None => Next::Ready,
+                Some(data) => {
+                    // Room for the records' headers and tags (at most 16 KiB of data each).
+                    outgoing.clear();
+                    outgoing.resize(data.len() + 64 * (data.len() / 16384 + 1), 0);
+                    let n = match writer.encrypt(data, outgoing) {
+                        Err(rustls::unbuffered::EncryptError::InsufficientSize(need)) => {
+                            outgoing.resize(need.required_size, 0);
+                            writer.encrypt(data, outgoing)
+                        }
+                        other => other,
+                    }
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                    chan.write_all(&outgoing[..n])?;
+                    outgoing.clear();
+                    Next::Sent
+                }
+            },
+            ConnectionState::PeerClosed | ConnectionState::Closed => {
+                *peer_closed = true;
+                Next::Closed
+            }
+            _ => return Err(io::Error::other("unexpected TLS state")),
+        };
+        let discard = status.discard;
+        incoming.copy_within(discard..*in_len, 0);
+        *in_len -= discard;
+        Ok(next)
+    }
+
+    fn handshake(&mut self) -> io::Result<()> {
+        let mut stash = Vec::new();
+        loop {
+            let next = self.step(
+                &mut |p| {
+                    stash.extend_from_slice(p);
+                    p.len()
+                },
+                None,
+            )?;
+            match next {
+                Next::Ready | Next::Sent => break,
+                Next::Again => {}
+                Next::Read => {
+                    if self.fill()? == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
+                Next::Closed => return Err(io::ErrorKind::UnexpectedEof.into()),
+            }
+        }
+        self.backlog = stash;
+        Ok(())
+    }
+
+    /// Plaintext into `out`: everything already decryptable, reading from the channel only
+    /// while nothing was delivered. `Ok(0)` after close_notify; `UnexpectedEof` when the peer
+    /// closed without it.
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        loop {
+            if self.backlog_pos < self.backlog.len() {
+                let n = (self.backlog.len() - self.backlog_pos).min(out.len() - filled);
+                out[filled..filled + n]
+                    .copy_from_slice(&self.backlog[self.backlog_pos..self.backlog_pos + n]);
+                self.backlog_pos += n;
+                filled += n;
+                if self.backlog_pos == self.backlog.len() {
+                    self.backlog.clear();
+                    self.backlog_pos = 0;
+                }
+            }
+            if filled == out.len() || self.peer_closed {
+                return Ok(filled);
+            }
+            let next = self.step(
+                &mut |p| {
+                    let n = p.len().min(out.len() - filled);
+                    out[filled..filled + n].copy_from_slice(&p[..n]);
+                    filled += n;
+                    n
+                },
+                None,
+            )?;
+            match next {
+                Next::Again => {}
+                Next::Closed => return Ok(filled),
+                Next::Ready | Next::Sent | Next::Read => {
+                    if filled > 0 {
+                        return Ok(filled);
+                    }
+                    if self.fill()? == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Encrypt and send `data`. Records that arrive meanwhile are kept for the next read.
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut stash = Vec::new();
+        loop {
+            let next = self.step(
+                &mut |p| {
+                    stash.extend_from_slice(p);
+                    p.len()
+                },
+                Some(data),
+            )?;
+            self.backlog.append(&mut stash);
+            match next {
+                Next::Sent => return Ok(()),
+                Next::Closed => return Err(io::ErrorKind::BrokenPipe.into()),
+                Next::Read => {
+                    if self.fill()? == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
+                Next::Ready | Next::Again => {}
+            }
         }
     }
 }
@@ -511,31 +744,26 @@ impl Connector<Conn> for TlsConnector {
                 "\"{bare}\" is not a valid TLS server name"
             )))))
         })?;
-        let mut tls = ClientConnection::new(config, name)
+        let tls = UnbufferedClientConnection::new(config, name)
             .map_err(|e| ureq::Error::Other(Box::new(TlsSetupError(failure_of(&e, bare)))))?;
         let mut chan = match conn {
-            Conn::Plain(plain) => Channel::Direct(std::io::BufReader::with_capacity(
-                CIPHERTEXT_READ_AHEAD,
-                plain.socket,
-            )),
+            Conn::Plain(plain) => Channel::Direct(plain.socket),
             Conn::Tunnel(tunnel) => {
                 Channel::Tunnel(TransportAdapter::new(tunnel, details.current_time.clone()))
             }
         };
         chan.set_timeout(details.timeout);
-        while tls.is_handshaking() {
-            tls.complete_io(&mut chan).map_err(|e| tls_error(e, bare))?;
-        }
+        let mut session = Session::new(tls, chan);
+        session.handshake().map_err(|e| tls_error(e, bare))?;
         record_tls_handshake(started.elapsed());
         log::debug!(
             "TLS {:?} {:?} with {bare}",
-            tls.protocol_version(),
-            tls.negotiated_cipher_suite().map(|s| s.suite())
+            session.tls.protocol_version(),
+            session.tls.negotiated_cipher_suite().map(|s| s.suite())
         );
         Ok(Some(Either::B(TlsTransport {
-            tls,
-            chan,
-            buffers: LazyBuffers::new(
+            session,
+            buffers: IoBuffers::new(
                 details.config.input_buffer_size(),
                 details.config.output_buffer_size(),
             ),
@@ -544,11 +772,17 @@ impl Connector<Conn> for TlsConnector {
 }
 
 /// An established TLS connection as a ureq transport.
-#[derive(Debug)]
 pub(crate) struct TlsTransport {
-    tls: ClientConnection,
-    chan: Channel,
-    buffers: LazyBuffers,
+    session: Session,
+    buffers: IoBuffers,
+}
+
+impl fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsTransport")
+            .field("chan", &self.session.chan)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Transport for TlsTransport {
@@ -557,67 +791,24 @@ impl Transport for TlsTransport {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        self.chan.set_timeout(timeout);
-        let mut rest = &self.buffers.output()[..amount];
-        while !rest.is_empty() {
-            let n = self.tls.writer().write(rest).map_err(to_ureq)?;
-            rest = &rest[n..];
-            if n == 0 && !self.tls.wants_write() {
-                return Err(ureq::Error::Io(io::ErrorKind::WriteZero.into()));
-            }
-            while self.tls.wants_write() {
-                self.tls
-                    .write_tls(&mut self.chan)
-                    .map_err(|e| tls_error(e, ""))?;
-            }
-        }
-        Ok(())
+        self.session.chan.set_timeout(timeout);
+        let data = &self.buffers.output()[..amount];
+        self.session.write(data).map_err(|e| tls_error(e, ""))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.chan.set_timeout(timeout);
+        self.session.chan.set_timeout(timeout);
         let input = self.buffers.input_append_buf();
-        // Fill the input buffer with every record that is already here (decrypting what was
-        // read ahead costs no system call), so a bulk body is handed on in large pieces
-        // instead of one 16 KiB record per call.
-        let mut filled = 0;
-        loop {
-            match self.tls.reader().read(&mut input[filled..]) {
-                Ok(0) => break,
-                Ok(n) => {
-                    filled += n;
-                    if filled == input.len() {
-                        break;
-                    }
-                    continue;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if filled > 0 && !self.chan.has_read_ahead() {
-                        break;
-                    }
-                }
-                // Delivered data first; the error repeats on the next call.
-                Err(_) if filled > 0 => break,
-                // UnexpectedEof: closed without close_notify; ureq decides if that truncated
-                // the body.
-                Err(e) => return Err(to_ureq(e)),
-            }
-            while self.tls.wants_write() {
-                self.tls
-                    .write_tls(&mut self.chan)
-                    .map_err(|e| tls_error(e, ""))?;
-            }
-            self.tls.read_tls(&mut self.chan).map_err(to_ureq)?;
-            self.tls
-                .process_new_packets()
-                .map_err(|e| ureq::Error::Other(Box::new(TlsSetupError(failure_of(&e, "")))))?;
-        }
-        self.buffers.input_appended(filled);
-        Ok(filled > 0)
+        // UnexpectedEof (closed without close_notify) goes to ureq, which decides whether
+        // that truncated the body.
+        let n = self.session.read(input).map_err(|e| tls_error(e, ""))?;
+        self.buffers.input_appended(n);
+        Ok(n > 0)
     }
 
     fn is_open(&mut self) -> bool {
-        self.chan.is_open()
+        // Ciphertext we hold but nobody asked for means the peer sent something unsolicited.
+        self.session.in_len == 0 && !self.session.peer_closed && self.session.chan.is_open()
     }
 
     fn is_tls(&self) -> bool {

@@ -25,10 +25,11 @@ use ureq::config::{Config, IpFamily};
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
+    Buffers, ConnectionDetails, Connector, Either, NextTimeout, Transport,
 };
 use ureq::Timeout;
 
+use super::buffers::IoBuffers;
 use super::error::{NetworkError, TimeoutPhase};
 use super::socks::{self, SocksError};
 use crate::cancel::{self, CancelToken, Wake};
@@ -104,6 +105,7 @@ fn current() -> Option<Arc<Transfer>> {
 }
 
 /// Account a TLS handshake to the current request.
+#[cfg(feature = "tls")]
 pub(crate) fn record_tls_handshake(took: Duration) {
     if let Some(t) = current() {
         t.record(|p| p.tls += took);
@@ -338,14 +340,14 @@ impl Write for Socket {
 #[derive(Debug)]
 pub(crate) struct PlainTransport {
     pub(crate) socket: Socket,
-    buffers: LazyBuffers,
+    buffers: IoBuffers,
 }
 
 impl PlainTransport {
     fn new(socket: Socket, config: &Config) -> Self {
         PlainTransport {
             socket,
-            buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
+            buffers: IoBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
         }
     }
 }

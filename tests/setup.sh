@@ -1,0 +1,17 @@
+#!/bin/bash
+# Installs what the tests run against (quiet, idempotent): nginx, socat, openssl, curl,
+# python3 (echo and proxy peers), iproute2 (network namespaces), util-linux (unshare).
+# Run as root on Debian/Ubuntu; a second run does nothing.
+set -eu
+need=()
+for pair in nginx:nginx socat:socat openssl:openssl curl:curl python3:python3 ip:iproute2 \
+            unshare:util-linux; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+[ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "tests/setup.sh: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
