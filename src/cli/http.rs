@@ -18,6 +18,7 @@ use super::progress::{Meter, Mode};
 use super::Failure;
 use crate::cancel::CancelToken;
 use crate::error::{Classify, ErrorClass};
+use crate::fs::FileError;
 use crate::http::multipart::Multipart;
 use crate::http::{
     self, url, AddressFamily, Body, Client, DownloadOptions, NetworkError, RedirectPolicy, Reply,
@@ -160,35 +161,21 @@ const STREAM_BUFFER: usize = 64 << 10;
 /// Largest `-d @FILE` read into memory (use --data-binary @FILE or -T to stream more).
 const MAX_INLINE_DATA: u64 = 16 * 1024 * 1024;
 
-fn read_data_file(spec: &str) -> Result<Vec<u8>, Failure> {
+fn read_data_file(spec: &str) -> Result<Vec<u8>, FileError> {
     let mut data = Vec::new();
-    let too_big = || {
-        Failure::usage(format!(
-            "@{spec}: more than 16 MiB; use --data-binary @{spec} or -T to stream it"
-        ))
-    };
-    if spec == "-" {
-        io::stdin()
-            .take(MAX_INLINE_DATA + 1)
-            .read_to_end(&mut data)
-            .map_err(|e| Failure {
-                class: ErrorClass::LocalIo,
-                message: format!("cannot read stdin: {e}"),
-            })?;
+    let path = Path::new(if spec == "-" { "stdin" } else { spec });
+    let read = if spec == "-" {
+        io::stdin().take(MAX_INLINE_DATA + 1).read_to_end(&mut data)
     } else {
-        let file = File::open(spec).map_err(|e| Failure {
-            class: ErrorClass::LocalIo,
-            message: format!("cannot open {spec}: {e}"),
-        })?;
-        file.take(MAX_INLINE_DATA + 1)
-            .read_to_end(&mut data)
-            .map_err(|e| Failure {
-                class: ErrorClass::LocalIo,
-                message: format!("cannot read {spec}: {e}"),
-            })?;
-    }
+        File::open(spec).and_then(|f| f.take(MAX_INLINE_DATA + 1).read_to_end(&mut data))
+    };
+    read.map_err(|e| FileError::new(path, "read", e))?;
     if data.len() as u64 > MAX_INLINE_DATA {
-        return Err(too_big());
+        return Err(FileError::new(
+            path,
+            "read",
+            io::Error::other("more than 16 MiB; use --data-binary @FILE or -T to stream it"),
+        ));
     }
     Ok(data)
 }
@@ -549,7 +536,7 @@ impl HttpArgs {
     }
 
     /// The body for one request (bodies are consumed by sending, so one per URL).
-    fn body(&self) -> Result<Body, Failure> {
+    fn body(&self) -> Result<Body, FileError> {
         if let Some(form) = &self.form {
             return Ok(Body::Multipart(form.clone()));
         }
@@ -569,7 +556,7 @@ impl HttpArgs {
         Ok(Body::Bytes(self.joined_data()?))
     }
 
-    fn joined_data(&self) -> Result<Vec<u8>, Failure> {
+    fn joined_data(&self) -> Result<Vec<u8>, FileError> {
         let mut out = Vec::new();
         for (i, item) in self.data.iter().enumerate() {
             if i > 0 {
@@ -585,7 +572,7 @@ impl HttpArgs {
         Ok(out)
     }
 
-    fn build<'c>(&self, client: &'c Client, url: &str) -> Result<Request<'c>, Failure> {
+    fn build<'c>(&self, client: &'c Client, url: &str) -> Result<Request<'c>, NetworkError> {
         let mut req = client.request(&self.method, url);
         for (name, value) in &self.headers {
             req = req.header(name, value);
@@ -734,7 +721,7 @@ fn raw_stdout() -> ManuallyDrop<File> {
 }
 
 fn stdout_error(e: io::Error) -> NetworkError {
-    NetworkError::LocalFile(crate::fs::FileError::new(Path::new("stdout"), "write", e))
+    NetworkError::LocalFile(FileError::new(Path::new("stdout"), "write", e))
 }
 
 fn write_head(reply: &Reply) -> Result<(), NetworkError> {
@@ -751,73 +738,127 @@ fn write_head(reply: &Reply) -> Result<(), NetworkError> {
         .map_err(stdout_error)
 }
 
-/// Run one URL to stdout.
-fn to_stdout(
-    a: &HttpArgs,
-    req: Request<'_>,
-    report: &mut Report,
-    buf: &mut [u8],
-    mode: Mode,
-    print_head: bool,
-) -> Result<(), NetworkError> {
-    let mut reply = req.send()?;
-    report.record_reply(&reply);
-    if print_head {
-        write_head(&reply)?;
-    }
-    let error = reply.error_for_status();
-    let mut out = raw_stdout();
-    if error.is_none() || a.keep_error_body {
-        let mut meter = Meter::new(mode, &report.url, false);
-        let mut sink = |chunk: &[u8]| out.write_all(chunk).map_err(stdout_error);
-        let mut progress = |p: &http::Progress| meter.update(p);
-        let copied = http::copy_body(&mut reply, buf, 0, &mut sink, Some(&mut progress));
-        meter.finish();
-        report.bytes = reply.bytes_received();
-        report.timings = Some(reply.timings());
-        copied?;
-    }
-    match error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+/// What one invocation shares across its URLs.
+struct Transfers<'a> {
+    args: &'a HttpArgs,
+    client: &'a Client,
+    progress: Mode,
+    json: bool,
+    /// Copy buffer for bodies that go to stdout, reused by every URL.
+    buf: Vec<u8>,
 }
 
-/// Run one URL into a file.
-fn to_file(
-    a: &HttpArgs,
-    req: Request<'_>,
-    dest: &Path,
-    report: &mut Report,
-    mode: Mode,
-) -> Result<(), NetworkError> {
-    report.path = Some(dest.to_path_buf());
-    let mut meter = Meter::new(mode, &report.url, false);
-    let mut progress = |p: &http::Progress| meter.update(p);
-    let opts = DownloadOptions {
-        resume: a.resume,
-        sha256: a.sha256,
-        keep_error_body: a.keep_error_body,
-        buffer_size: Some(FILE_BUFFER),
-        progress: Some(&mut progress),
-    };
-    let result = http::download(req, dest, opts);
-    meter.finish();
-    let done = match result {
-        Ok(done) => done,
-        Err(failure) => {
-            if let Some(reply) = &failure.reply {
-                report.record_reply(reply);
-                report.bytes = reply.bytes_received();
-            }
-            return Err(failure.error);
+impl Transfers<'_> {
+    /// Fetch URL number `index`, filling `report` as far as it got.
+    fn one(&mut self, index: usize, url: &str, report: &mut Report) -> Result<(), NetworkError> {
+        let req = self.args.build(self.client, url)?;
+        if !req.has_body() || self.progress == Mode::Off {
+            return self.deliver(req, index, url, report);
         }
-    };
-    report.record_reply(&done.reply);
-    report.bytes = done.size - done.resumed_from;
-    report.resumed_from = done.resumed_from;
-    report.sha256 = done.sha256;
-    Ok(())
+        let meter = Arc::new(Mutex::new(Meter::new(self.progress, url, true)));
+        let sink = Arc::clone(&meter);
+        let started = std::time::Instant::now();
+        let req = req.upload_progress(Box::new(move |sent, total| {
+            if let Ok(mut m) = sink.lock() {
+                m.update(&http::Progress {
+                    bytes: sent,
+                    total,
+                    elapsed: started.elapsed(),
+                });
+            }
+        }));
+        let result = self.deliver(req, index, url, report);
+        if let Ok(mut m) = meter.lock() {
+            m.finish();
+        }
+        result
+    }
+
+    /// Send `req` and put its body where URL number `index` goes.
+    fn deliver(
+        &mut self,
+        req: Request<'_>,
+        index: usize,
+        url: &str,
+        report: &mut Report,
+    ) -> Result<(), NetworkError> {
+        match self.args.output_for(index) {
+            None => self.save_to_stdout(req, report),
+            Some(Output::File(path)) => self.save_to_file(req, &path, report),
+            Some(Output::RemoteName) => {
+                let target = url::parse(url)?;
+                let name = url::remote_file_name(&target.uri).ok_or_else(|| {
+                    NetworkError::InvalidRequest(format!(
+                        "cannot name a file after {url} (no file name at the end of its path); use -o FILE"
+                    ))
+                })?;
+                self.save_to_file(req, Path::new(&name), report)
+            }
+        }
+    }
+
+    fn save_to_stdout(
+        &mut self,
+        req: Request<'_>,
+        report: &mut Report,
+    ) -> Result<(), NetworkError> {
+        let mut reply = req.send()?;
+        report.record_reply(&reply);
+        // -I and -i print the head as curl does; in JSON mode it is in the result object.
+        if (self.args.include || self.args.method == "HEAD") && !self.json {
+            write_head(&reply)?;
+        }
+        let error = reply.error_for_status();
+        if error.is_none() || self.args.keep_error_body {
+            let mut out = raw_stdout();
+            let mut meter = Meter::new(self.progress, &report.url, false);
+            let mut sink = |chunk: &[u8]| out.write_all(chunk).map_err(stdout_error);
+            let mut progress = |p: &http::Progress| meter.update(p);
+            let copied =
+                http::copy_body(&mut reply, &mut self.buf, 0, &mut sink, Some(&mut progress));
+            meter.finish();
+            report.bytes = reply.bytes_received();
+            report.timings = Some(reply.timings());
+            copied?;
+        }
+        error.map_or(Ok(()), Err)
+    }
+
+    fn save_to_file(
+        &mut self,
+        req: Request<'_>,
+        dest: &Path,
+        report: &mut Report,
+    ) -> Result<(), NetworkError> {
+        report.path = Some(dest.to_path_buf());
+        let mut meter = Meter::new(self.progress, &report.url, false);
+        let mut progress = |p: &http::Progress| meter.update(p);
+        let opts = DownloadOptions {
+            resume: self.args.resume,
+            sha256: self.args.sha256,
+            keep_error_body: self.args.keep_error_body,
+            buffer_size: Some(FILE_BUFFER),
+            progress: Some(&mut progress),
+        };
+        let result = http::download(req, dest, opts);
+        meter.finish();
+        match result {
+            Ok(done) => {
+                report.record_reply(&done.reply);
+                report.bytes = done.size - done.resumed_from;
+                report.resumed_from = done.resumed_from;
+                report.sha256 = done.sha256;
+                Ok(())
+            }
+            Err(failure) => {
+                if let Some(reply) = &failure.reply {
+                    report.record_reply(reply);
+                    report.bytes = reply.bytes_received();
+                }
+                Err(failure.error)
+            }
+        }
+    }
 }
 
 fn load_cookies(a: &HttpArgs, client: &Client) -> Result<(), Failure> {
@@ -877,7 +918,7 @@ pub(crate) fn run(
     parser: &mut lexopt::Parser,
     globals: &mut Globals,
 ) -> Result<ExitCode, Failure> {
-    let Some(a) = HttpArgs::parse(command, parser, globals)? else {
+    let Some(args) = HttpArgs::parse(command, parser, globals)? else {
         return Ok(ExitCode::SUCCESS);
     };
     globals.init_logging();
@@ -887,30 +928,23 @@ pub(crate) fn run(
             class: ErrorClass::Other,
             message: format!("cannot set up signal handling: {e}"),
         })?;
-    let client = a
-        .client(cancel.clone())
-        .map_err(|e| Failure::from_error(&e))?;
-    load_cookies(&a, &client)?;
-    let mode = a.progress.unwrap_or_else(Mode::default_for_stderr);
-    let mut buf = vec![0u8; STREAM_BUFFER];
+    let client = args.client(cancel).map_err(|e| Failure::from_error(&e))?;
+    load_cookies(&args, &client)?;
+    let mut transfers = Transfers {
+        args: &args,
+        client: &client,
+        progress: args.progress.unwrap_or_else(Mode::default_for_stderr),
+        json: globals.json,
+        buf: vec![0u8; STREAM_BUFFER],
+    };
     let mut first_failure: Option<ErrorClass> = None;
-
-    for (index, url) in a.urls.iter().enumerate() {
+    for (index, url) in args.urls.iter().enumerate() {
         let mut report = Report {
             url: url.clone(),
-            method: a.method.clone(),
+            method: args.method.clone(),
             ..Report::default()
         };
-        let result = run_one(
-            &a,
-            &client,
-            url,
-            index,
-            &mut report,
-            &mut buf,
-            mode,
-            globals.json,
-        );
+        let result = transfers.one(index, url, &mut report);
         if let Err(e) = &result {
             report.fail(e);
         }
@@ -927,84 +961,10 @@ pub(crate) fn run(
             }
         }
     }
-    if let Some(path) = &a.cookie_jar {
+    if let Some(path) = &args.cookie_jar {
         save_cookies(path, &client)?;
     }
-    Ok(match first_failure {
-        None => ExitCode::SUCCESS,
-        Some(class) => ExitCode::from(class.exit_code()),
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_one(
-    a: &HttpArgs,
-    client: &Client,
-    url: &str,
-    index: usize,
-    report: &mut Report,
-    buf: &mut [u8],
-    mode: Mode,
-    json: bool,
-) -> Result<(), NetworkError> {
-    let mut req = a.build(client, url).map_err(|f| match f.class {
-        ErrorClass::LocalIo => NetworkError::LocalFile(crate::fs::FileError::new(
-            Path::new(url),
-            "read data for",
-            io::Error::other(f.message),
-        )),
-        _ => NetworkError::InvalidRequest(f.message),
-    })?;
-    if req.has_body() && mode != Mode::Off {
-        let meter = Arc::new(Mutex::new(Meter::new(mode, url, true)));
-        let m = Arc::clone(&meter);
-        let started = std::time::Instant::now();
-        req = req.upload_progress(Box::new(move |sent, total| {
-            if let Ok(mut m) = m.lock() {
-                m.update(&http::Progress {
-                    bytes: sent,
-                    total,
-                    elapsed: started.elapsed(),
-                });
-            }
-        }));
-        let result = dispatch_output(a, req, url, index, report, buf, mode, json);
-        if let Ok(mut m) = meter.lock() {
-            m.finish();
-        }
-        return result;
-    }
-    dispatch_output(a, req, url, index, report, buf, mode, json)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn dispatch_output(
-    a: &HttpArgs,
-    req: Request<'_>,
-    url: &str,
-    index: usize,
-    report: &mut Report,
-    buf: &mut [u8],
-    mode: Mode,
-    json: bool,
-) -> Result<(), NetworkError> {
-    match a.output_for(index) {
-        None => {
-            // -I prints headers (as curl does); in JSON mode they are in the result object.
-            let print_head = (a.include || a.method == "HEAD") && !json;
-            to_stdout(a, req, report, buf, mode, print_head)
-        }
-        Some(Output::File(path)) => to_file(a, req, &path, report, mode),
-        Some(Output::RemoteName) => {
-            let target = url::parse(url)?;
-            let name = url::remote_file_name(&target.uri).ok_or_else(|| {
-                NetworkError::InvalidRequest(format!(
-                    "cannot name a file after {url} (no file name at the end of its path); use -o FILE"
-                ))
-            })?;
-            to_file(a, req, Path::new(&name), report, mode)
-        }
-    }
+    Ok(first_failure.map_or(ExitCode::SUCCESS, |class| ExitCode::from(class.exit_code())))
 }
 
 #[cfg(test)]

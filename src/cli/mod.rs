@@ -36,6 +36,12 @@ impl Failure {
     }
 }
 
+impl From<crate::fs::FileError> for Failure {
+    fn from(e: crate::fs::FileError) -> Self {
+        Failure::from_error(&e)
+    }
+}
+
 impl From<lexopt::Error> for Failure {
     fn from(e: lexopt::Error) -> Self {
         Failure::usage(e.to_string())

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ureq::config::IpFamily;
+use ureq::unversioned::transport::Connector as _;
 use ureq::Agent;
 
 use super::cookies::CookieJar;
@@ -262,8 +263,6 @@ impl ClientBuilder {
         })
     }
 }
-
-use ureq::unversioned::transport::Connector as _;
 
 fn parse_proxy(url: &str) -> Result<ureq::ProxyBuilder, NetworkError> {
     let invalid = |why: String| NetworkError::InvalidRequest(format!("proxy \"{url}\": {why}"));

@@ -171,12 +171,6 @@ impl<'c> Request<'c> {
         self
     }
 
-    fn has_header(&self, name: &str) -> bool {
-        self.headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
-    }
-
     /// Send it, following redirects by the client's policy. A 4xx/5xx answer is an `Ok` reply.
     pub fn send(self) -> Result<Reply, NetworkError> {
         let client = self.client;
@@ -427,11 +421,6 @@ impl Request<'_> {
     /// Whether the request has a body (for callers choosing a default Content-Type).
     pub fn has_body(&self) -> bool {
         !self.body.is_empty()
-    }
-
-    /// Whether a Content-Type header was given.
-    pub fn has_content_type(&self) -> bool {
-        self.has_header("content-type")
     }
 }
 
