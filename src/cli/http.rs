@@ -154,9 +154,10 @@ struct HttpArgs {
 /// Socket buffer when bodies go to files: large reads and writes (measured: 1 MiB writes a
 /// 1 GiB download to ext4 in 0.6 s, 64 KiB in 1.4 s).
 const FILE_BUFFER: usize = 1 << 20;
-/// Socket and copy buffer when bodies go to stdout or a device: as fast, and a small
-/// resident set (what a board running many small requests wants).
-const STREAM_BUFFER: usize = 64 << 10;
+/// Socket and copy buffer when bodies go to stdout or a device (measured, 1 GiB to /dev/null:
+/// 0.40 s with 256 KiB, 0.48 s with 64 or 128 KiB; the buffers are calloc'd, so a small
+/// request keeps only the pages it touches resident).
+const STREAM_BUFFER: usize = 256 << 10;
 
 /// Largest `-d @FILE` read into memory (use --data-binary @FILE or -T to stream more).
 const MAX_INLINE_DATA: u64 = 16 * 1024 * 1024;
