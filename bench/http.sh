@@ -2,9 +2,12 @@
 # boardnet vs curl, side by side against one local nginx, in one run; prints ratios.
 #
 #   bench/http.sh            # all scenarios (about 2 minutes)
-#   RUNS=5 bench/http.sh     # more repetitions (the median run is reported)
+#   RUNS=5 bench/http.sh     # more repetitions (the median run is reported; runs of the two
+#                            # clients alternate, so drift on the machine hits both alike)
 #   DEST_DIR=/data bench/http.sh   # where the "to a file" scenario writes (default: a temp dir)
 #
+# Downloads to a file: boardnet's time includes its fsync (the file is on storage when it
+# exits); curl's does not (its data is still in the page cache).
 # nginx runs with `tcp_nopush off` (Debian's default `on` halves curl's loopback throughput),
 # sendfile on, access log off, one worker. Both clients are asked for the same thing:
 # curl -sf (no progress, fail on HTTP errors) and boardnet -s. Wall time, user+sys CPU and peak RSS come from GNU
@@ -76,20 +79,32 @@ EOF
 nginx -p "$W" -c "$W/nginx.conf" -e "$W/error.log"
 for _ in $(seq 50); do [ -s "$W/nginx.pid" ] && break; sleep 0.1; done
 
-# measure NAME CMD... : run RUNS times, keep the median wall time; sets WALL CPU RSS.
-measure() {
+# once NAME CMD... : one timed run; appends "wall user sys rss" to $W/rows.NAME.
+once() {
   local name=$1; shift
-  local rows=()
-  for _ in $(seq "$RUNS"); do
-    rm -f "$DEST"/out.*
-    /usr/bin/time -f "%e %U %S %M" -o "$W/time" "$@" > /dev/null 2>"$W/stderr" || {
-      echo "bench: $name failed: $*"; cat "$W/stderr" "$W/time"; exit 1; }
-    rows+=("$(tail -1 "$W/time")")
-  done
+  rm -f "$DEST"/out.*
+  # Start each run with no dirty page cache: curl does not fsync, and its leftover writeback
+  # would otherwise land in the next run (boardnet's fsync waits for it).
+  sync
+  /usr/bin/time -f "%e %U %S %M" -o "$W/time" "$@" > /dev/null 2>"$W/stderr" || {
+    echo "bench: $name failed: $*"; cat "$W/stderr" "$W/time"; exit 1; }
+  tail -1 "$W/time" >> "$W/rows.$name"
+}
+
+# median NAME : the run with the median wall time; sets WALL CPU RSS.
+median() {
   local med
-  med=$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
+  med=$(sort -n "$W/rows.$1" | sed -n "$(( ($(wc -l < "$W/rows.$1") + 1) / 2 ))p")
   read -r WALL U S RSS <<<"$med"
   CPU=$(python3 -c "print(round($U+$S,2))")
+  rm -f "$W/rows.$1"
+}
+
+# measure NAME CMD... : RUNS runs, median; for one tool alone.
+measure() {
+  local name=$1; shift
+  for _ in $(seq "$RUNS"); do once "$name" "$@"; done
+  median "$name"
 }
 
 ratio() { python3 -c "a,b=$1,$2; print('%.2f' % (a/b) if b else 'inf')"; }
@@ -109,9 +124,13 @@ side_by_side() {  # label url dest [extra curl args] -- [extra boardnet args]
   while [ $# -gt 0 ] && [ "$1" != -- ]; do cargs+=("$1"); shift; done
   [ "${1:-}" = -- ] && shift
   bargs=("$@")
-  measure "curl $label" "$CURL" -sf "${cargs[@]}" -o "${dest/@/curl}" "$url"
-  local cw=$WALL cc=$CPU cr=$RSS
-  measure "boardnet $label" "$BN" get -s "${bargs[@]}" -o "${dest/@/bn}" "$url"
+  # Interleaved (curl, boardnet, curl, ...) so drift on the machine hits both alike.
+  for _ in $(seq "$RUNS"); do
+    once curl "$CURL" -sf "${cargs[@]}" -o "${dest/@/curl}" "$url"
+    once boardnet "$BN" get -s "${bargs[@]}" -o "${dest/@/bn}" "$url"
+  done
+  median curl; local cw=$WALL cc=$CPU cr=$RSS
+  median boardnet
   report_throughput "$label" "$cw" "$cc" "$cr" "$WALL" "$CPU" "$RSS"
 }
 
@@ -126,9 +145,12 @@ side_by_side "1 GiB https chacha20 -> /dev/null" "https://127.0.0.1:$CHACHA/big.
 # 1000 keep-alive GETs of 1 KiB in one process, bodies to stdout (/dev/null).
 urls=()
 for _ in $(seq 1000); do urls+=("http://127.0.0.1:$HTTP/small.bin"); done
-measure "curl 1000 GETs" "$CURL" -sf "${urls[@]}"
-cw=$WALL cr=$RSS
-measure "boardnet 1000 GETs" "$BN" get -s "${urls[@]}"
+for _ in $(seq "$RUNS"); do
+  once curl "$CURL" -sf "${urls[@]}"
+  once boardnet "$BN" get -s "${urls[@]}"
+done
+median curl; cw=$WALL cr=$RSS
+median boardnet
 printf '%-34s curl %6.0f req/s %6s MiB | boardnet %6.0f req/s %6s MiB | req/s x%s\n' "1000 keep-alive GETs (1 KiB)" \
   "$(python3 -c "print(1000/$cw)")" "$(( cr / 1024 ))" "$(python3 -c "print(1000/$WALL)")" "$(( RSS / 1024 ))" \
   "$(ratio "$cw" "$WALL")"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Installs what the tests run against (quiet, idempotent): nginx, socat, openssl, curl,
-# python3 (echo and proxy peers), iproute2 (network namespaces), util-linux (unshare).
+# python3 (echo and proxy peers), iproute2 (network namespaces), util-linux (unshare), time.
 # Run as root on Debian/Ubuntu; a second run does nothing.
 set -eu
 need=()
@@ -9,6 +9,7 @@ for pair in nginx:nginx socat:socat openssl:openssl curl:curl python3:python3 ip
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+[ -x /usr/bin/time ] || need+=(time)   # GNU time: peak RSS in memory tests
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/setup.sh: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

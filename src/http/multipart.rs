@@ -1373,7 +1373,6 @@ mod tests {
     }
 
     const BIG_LEN: usize = 20 * 1024 * 1024;
-    const RSS_ENV: &str = "MULTIPART_TEST_RSS_FILE";
 
     fn write_big_file(dir: &TempDir) -> PathBuf {
         let path = dir.0.join("big.bin");
@@ -1421,58 +1420,15 @@ mod tests {
         reads
     }
 
-    fn vm_hwm_kib() -> u64 {
-        let status = fs::read_to_string("/proc/self/status").unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-
+    /// Memory stays bounded end to end (boardnet's peak RSS while uploading a 100 MiB part)
+    /// in tests/http/transfer.rs; here: the body comes out in buffer-sized pieces with the
+    /// file's exact bytes.
     #[test]
-    fn twenty_mib_file_streams_in_8k_reads_and_bounded_memory() {
+    fn twenty_mib_file_streams_in_8k_reads() {
         let dir = TempDir::new("big");
         let path = write_big_file(&dir);
         let reads = stream_big(&path);
         assert!(reads >= BIG_LEN / 8192, "{reads} reads");
-
-        // Peak RSS is per process and other tests run in parallel threads, so the memory check
-        // runs this same test binary again with only the child test below.
-        if !cfg!(target_os = "linux") {
-            return;
-        }
-        let module = module_path!()
-            .split_once("::")
-            .map_or(module_path!(), |(_, rest)| rest);
-        let test = format!("{module}::rss_child");
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([test.as_str(), "--exact", "--ignored", "--nocapture"])
-            .args(["--test-threads=1"])
-            .env(RSS_ENV, &path)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{stdout}\n{stderr}");
-        assert!(
-            stdout.contains("rss_child checked"),
-            "child test did not run: {stdout}\n{stderr}"
-        );
-    }
-
-    #[test]
-    #[ignore = "run in its own process by twenty_mib_file_streams_in_8k_reads_and_bounded_memory"]
-    fn rss_child() {
-        let Some(path) = std::env::var_os(RSS_ENV) else {
-            return;
-        };
-        let before = vm_hwm_kib();
-        stream_big(Path::new(&path));
-        let after = vm_hwm_kib();
-        // Reading the file into memory would add 20 MiB; streaming adds a few pages.
-        assert!(
-            after.saturating_sub(before) < 4 * 1024,
-            "peak RSS grew from {before} KiB to {after} KiB"
-        );
-        println!("rss_child checked: peak RSS {before} KiB -> {after} KiB");
     }
 
     fn assert_changed_size(err: &io::Error, path: &Path) {

@@ -774,3 +774,54 @@ fn help_for_every_http_command() {
         out.stdout_str()
     );
 }
+
+/// boardnet's peak resident set (KiB) running `args`, measured by GNU time.
+fn peak_rss_kib(args: &[&str]) -> u64 {
+    let out = run(
+        std::process::Command::new("/usr/bin/time")
+            .args(["-f", "peak-rss-kib %M", boardnet_path()])
+            .args(args),
+        T,
+    );
+    out.assert_success();
+    out.stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak-rss-kib ")?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RSS figure: {}", out.stderr))
+}
+
+#[test]
+fn bodies_stream_with_bounded_memory() {
+    let nginx = Nginx::start();
+    let echo = nginx.echo();
+    let dir = WorkDir::new();
+    let data = pattern(100 << 20);
+    let file = dir.write("big.bin", &data);
+    nginx.put_file("big.bin", &data);
+    drop(data);
+    let file = file.to_str().unwrap();
+    let dest = dir.join("down.bin");
+    // 100 MiB through each path; holding it in memory anywhere would show as > 100 MiB.
+    for args in [
+        vec![
+            "post",
+            "-s",
+            "-F",
+            &format!("f=@{file}"),
+            &echo.url("/form"),
+        ],
+        vec!["put", "-s", "-T", file, &echo.url("/put")],
+        vec![
+            "get",
+            "-s",
+            "-o",
+            dest.to_str().unwrap(),
+            &nginx.http_url("/big.bin"),
+        ],
+    ] {
+        let kib = peak_rss_kib(&args);
+        assert!(kib < 16 * 1024, "{args:?}: peak RSS {kib} KiB");
+    }
+    assert_eq!(std::fs::metadata(&dest).unwrap().len(), 100 << 20);
+}
