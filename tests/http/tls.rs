@@ -347,3 +347,32 @@ fn https_over_ipv6_loopback() {
     );
     assert!(v["timings"]["tls"].as_f64().unwrap() > 0.0, "{:?}", out);
 }
+
+#[test]
+fn trust_store_comes_from_the_environment_with_a_built_in_fallback() {
+    let ng = Nginx::start();
+    let url = ng.https_url("/hello.txt");
+    // SSL_CERT_FILE names the store (rustls-native-certs, like OpenSSL).
+    let out = run(
+        boardnet()
+            .env("SSL_CERT_FILE", ng.pki().ca_cert())
+            .env_remove("SSL_CERT_DIR")
+            .args(["get", &url]),
+        T,
+    );
+    out.assert_success();
+    assert_eq!(out.stdout, HELLO.as_bytes());
+    // A board without any CA certificates: the built-in webpki-roots are used (which do not
+    // know the test CA either, so the answer is an unknown issuer).
+    let empty = WorkDir::new();
+    let out = run(
+        boardnet()
+            .env("SSL_CERT_FILE", empty.write("none.pem", ""))
+            .env("SSL_CERT_DIR", empty.path())
+            .args(["-v", "-v", "get", &url]),
+        T,
+    );
+    out.assert_code(6);
+    assert!(out.stderr.contains("webpki-roots"), "{}", out.stderr);
+    assert!(out.stderr.contains("issuer"), "{}", out.stderr);
+}

@@ -825,3 +825,37 @@ fn bodies_stream_with_bounded_memory() {
     }
     assert_eq!(std::fs::metadata(&dest).unwrap().len(), 100 << 20);
 }
+
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let nginx = Nginx::start();
+    nginx.put_file("p.bin", pattern(4 << 20));
+    let dir = WorkDir::new();
+    let dest = dir.join("p.bin");
+    // script(1) gives boardnet a pseudo-terminal: the meter draws and ends its line.
+    let cmd = format!(
+        "{} get -o {} {}",
+        boardnet_path(),
+        dest.display(),
+        nginx.http_url("/p.bin")
+    );
+    let out = run(
+        std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]),
+        T,
+    );
+    out.assert_success();
+    let tty = out.stdout_str();
+    assert!(tty.contains("4.0 MiB / 4.0 MiB 100.0%"), "{tty:?}");
+    // Without a terminal on stderr: nothing.
+    let out = run_boardnet(
+        [
+            "get",
+            "-o",
+            dest.to_str().unwrap(),
+            &nginx.http_url("/p.bin"),
+        ],
+        T,
+    );
+    out.assert_success();
+    assert!(out.stderr.is_empty(), "{:?}", out.stderr);
+}
