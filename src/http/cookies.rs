@@ -755,13 +755,16 @@ fn canonical_host(host: &str) -> Option<String> {
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     // Empty labels would make `.x` ambiguous with the leading dot of a domain cookie in files.
+    // Only host-name characters (and ':' of an IPv6 literal): anything else could not come
+    // from a URL, and `#…` or `set-cookie:…` would not read back from a cookie file.
+    let name_chars = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
     let valid = !host.is_empty()
         && host.len() <= MAX_HOST_LEN
         && !host.starts_with('.')
         && !host.contains("..")
-        && host
-            .bytes()
-            .all(|b| b > b' ' && b != 0x7F && !matches!(b, b';' | b',' | b'/' | b'='));
+        && (name_chars || host.parse::<std::net::Ipv6Addr>().is_ok());
     valid.then(|| host.to_ascii_lowercase())
 }
 
@@ -1956,5 +1959,29 @@ old.example.com\tFALSE\t/\tFALSE\t1000\texpired\tx\n";
         assert!(!debug.contains("s3cr3t"), "{debug}");
         assert!(debug.contains("value: <6 bytes>"), "{debug}");
         assert!(debug.contains("name: \"token\""), "{debug}");
+    }
+
+    /// Found by fuzz/cookies: domains that are not host names used to be saved in a form that
+    /// reads back as a comment or a rejected header line.
+    #[test]
+    fn only_host_names_survive_and_what_is_saved_loads_back() {
+        for line in [
+            ".#a\tFALSE\t/\tFALSE\t0\tn\tv\n",
+            ".set-cookie:x\tFALSE\t/\tFALSE\t0\tn\tv\n",
+        ] {
+            let mut jar = CookieJar::new();
+            let loaded = jar.load_netscape(line, 0).unwrap_or(0);
+            let saved = jar.to_netscape(0);
+            let mut again = CookieJar::new();
+            let reloaded = again.load_netscape(&saved, 0).unwrap();
+            assert_eq!(jar.len(), again.len(), "{line:?} -> {saved:?}");
+            assert_eq!(jar.len(), 0, "{line:?}: not a host name ({loaded} loaded)");
+            assert_eq!(reloaded, 0);
+        }
+        let mut jar = CookieJar::new();
+        assert_eq!(jar.store_response("#a", "/", false, [&b"n=v"[..]], 0), 0);
+        assert_eq!(jar.store_response("[::1]", "/", false, [&b"n=v"[..]], 0), 1);
+        let mut again = CookieJar::new();
+        assert_eq!(again.load_netscape(&jar.to_netscape(0), 0).unwrap(), 1);
     }
 }

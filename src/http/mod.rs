@@ -45,3 +45,29 @@ pub use reply::{Reply, Timings};
 pub use request::{Body, Request, UploadProgress};
 #[cfg(feature = "tls")]
 pub use tls::{parse_pins, TlsOptions};
+
+/// Entry points for `fuzz/` (cargo-fuzz targets) into crate-private parsers; not API, and may
+/// change or go away at any time.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The SOCKS5 method-choice reply: whether the proxy chose username/password.
+    pub fn socks_method_choice(reply: [u8; 2]) -> Result<bool, String> {
+        super::socks::parse_method_choice(reply).map_err(|e| e.to_string())
+    }
+
+    /// The RFC 1929 authentication reply.
+    pub fn socks_auth_reply(reply: [u8; 2]) -> Result<(), String> {
+        super::socks::parse_auth_reply(reply).map_err(|e| e.to_string())
+    }
+
+    /// The first 5 bytes of the SOCKS5 CONNECT reply: how many bytes follow.
+    pub fn socks_connect_reply_rest(head: [u8; 5]) -> Result<usize, String> {
+        super::socks::connect_reply_rest(head).map_err(|e| e.to_string())
+    }
+
+    /// base64(SHA-256(SubjectPublicKeyInfo)) of a DER certificate, `None` if malformed.
+    #[cfg(feature = "tls")]
+    pub fn spki_pin(cert: &[u8]) -> Option<String> {
+        super::tls::spki_pin(cert)
+    }
+}
