@@ -621,7 +621,10 @@ impl Session {
         Ok(next)
     }
 
-    fn handshake(&mut self) -> io::Result<()> {
+    /// Run the state machine until the connection can carry data (`send` is `None`: the
+    /// handshake) or until `send` went out. Records arriving meanwhile are kept for the next
+    /// read.
+    fn drive(&mut self, send: Option<&[u8]>) -> io::Result<()> {
         let mut stash = Vec::new();
         loop {
             let next = self.step(
@@ -629,21 +632,22 @@ impl Session {
                     stash.extend_from_slice(p);
                     p.len()
                 },
-                None,
+                send,
             )?;
+            self.backlog.append(&mut stash);
             match next {
-                Next::Ready | Next::Sent => break,
-                Next::Again => {}
+                Next::Sent => return Ok(()),
+                Next::Ready if send.is_none() => return Ok(()),
+                Next::Ready | Next::Again => {}
+                Next::Closed if send.is_some() => return Err(io::ErrorKind::BrokenPipe.into()),
+                Next::Closed => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Next::Read => {
                     if self.fill()? == 0 {
                         return Err(io::ErrorKind::UnexpectedEof.into());
                     }
                 }
-                Next::Closed => return Err(io::ErrorKind::UnexpectedEof.into()),
             }
         }
-        self.backlog = stash;
-        Ok(())
     }
 
     /// Plaintext into `out`: everything already decryptable, reading from the channel only
@@ -689,31 +693,6 @@ impl Session {
             }
         }
     }
-
-    /// Encrypt and send `data`. Records that arrive meanwhile are kept for the next read.
-    fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        let mut stash = Vec::new();
-        loop {
-            let next = self.step(
-                &mut |p| {
-                    stash.extend_from_slice(p);
-                    p.len()
-                },
-                Some(data),
-            )?;
-            self.backlog.append(&mut stash);
-            match next {
-                Next::Sent => return Ok(()),
-                Next::Closed => return Err(io::ErrorKind::BrokenPipe.into()),
-                Next::Read => {
-                    if self.fill()? == 0 {
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
-                }
-                Next::Ready | Next::Again => {}
-            }
-        }
-    }
 }
 
 impl Connector<Conn> for TlsConnector {
@@ -754,7 +733,7 @@ impl Connector<Conn> for TlsConnector {
         };
         chan.set_timeout(details.timeout);
         let mut session = Session::new(tls, chan);
-        session.handshake().map_err(|e| tls_error(e, bare))?;
+        session.drive(None).map_err(|e| tls_error(e, bare))?;
         record_tls_handshake(started.elapsed());
         log::debug!(
             "TLS {:?} {:?} with {bare}",
@@ -793,7 +772,7 @@ impl Transport for TlsTransport {
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         self.session.chan.set_timeout(timeout);
         let data = &self.buffers.output()[..amount];
-        self.session.write(data).map_err(|e| tls_error(e, ""))
+        self.session.drive(Some(data)).map_err(|e| tls_error(e, ""))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
