@@ -1,16 +1,18 @@
 //! boardnet: networking for embedded Linux boards.
 //!
 //! What Qt Network gives Qt programs, as a small synchronous Rust library and one busybox-style
-//! binary: HTTP(S) transfers ([`http`]), and — as their issues land — FTP, sockets, DNS and bearer
-//! management. No async runtime and no hidden threads: calls block, and anything that waits on
-//! several things at once uses one `mio` event loop.
+//! binary: HTTP(S) transfers ([`http`]), DNS lookups ([`dns`]), and — as their issues land —
+//! FTP, sockets and bearer management. No async runtime and no hidden threads: calls block,
+//! and anything that waits on several things at once uses one `mio` event loop ([`reactor`]).
 //!
 //! Every module error maps into [`ErrorClass`], the tool-wide exit-code table.
 
 pub mod cancel;
+pub mod dns;
 pub mod error;
 pub mod fs;
 pub mod http;
+pub mod reactor;
 
 #[doc(hidden)]
 pub mod cli;

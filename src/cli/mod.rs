@@ -2,6 +2,7 @@
 //! exit with the class of the first failure (see [`crate::ErrorClass`]).
 
 mod args;
+mod dns;
 mod http;
 mod output;
 mod progress;
@@ -162,6 +163,8 @@ fn dispatch(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCo
         "get" | "head" | "post" | "put" | "delete" | "request" => {
             http::run(&command, parser, globals)
         }
+        "host" => dns::host(parser, globals),
+        "dns" => dns::dns(parser, globals),
         other => Err(Failure::usage(format!("unknown command \"{other}\""))),
     }
 }

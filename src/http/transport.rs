@@ -16,7 +16,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -442,9 +442,9 @@ impl std::error::Error for ResolveError {}
 /// How many addresses ureq's resolver result holds.
 const MAX_ADDRS: usize = 16;
 
-/// getaddrinfo(3) on the calling thread: honours /etc/hosts, nsswitch and search domains.
-/// Its own timeouts come from resolv.conf (`options timeout: attempts:`); no thread is spawned
-/// to bound it, so a second Ctrl-C is how a user leaves a hung lookup.
+/// The system resolver ([`crate::dns::host`]: getaddrinfo on the calling thread, resolv.conf
+/// re-read when it changed). Its own timeouts come from resolv.conf (`options timeout:
+/// attempts:`); no thread is spawned to bound it, so a second Ctrl-C leaves a hung lookup.
 #[derive(Debug, Default)]
 pub(crate) struct SystemResolver;
 
@@ -472,54 +472,35 @@ impl Resolver for SystemResolver {
         config: &Config,
         _timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri_host(uri);
+        use crate::dns::host::{self, Family};
+        let name = uri_host(uri);
         let port = uri_port(uri);
         let started = Instant::now();
-        let mut out = self.empty();
-        let family = config.ip_family();
-        let wanted = |ip: &IpAddr| match family {
-            IpFamily::Ipv4Only => ip.is_ipv4(),
-            IpFamily::Ipv6Only => ip.is_ipv6(),
-            _ => true,
+        let family = match config.ip_family() {
+            IpFamily::Ipv4Only => Family::V4,
+            IpFamily::Ipv6Only => Family::V6,
+            _ => Family::Any,
         };
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            if wanted(&ip) {
-                out.push(SocketAddr::new(ip, port));
-            }
-        } else {
-            let hints = dns_lookup::AddrInfoHints {
-                socktype: libc::SOCK_STREAM,
-                address: match family {
-                    IpFamily::Ipv4Only => libc::AF_INET,
-                    IpFamily::Ipv6Only => libc::AF_INET6,
-                    _ => libc::AF_UNSPEC,
-                },
-                flags: libc::AI_ADDRCONFIG,
-                protocol: 0,
-            };
-            let lookup = dns_lookup::getaddrinfo(Some(host), None, Some(hints)).map_err(|e| {
-                ureq::Error::Other(Box::new(ResolveError {
-                    host: host.to_string(),
-                    reason: e.to_string(),
-                }))
-            })?;
-            for info in lookup.flatten() {
-                let addr = SocketAddr::new(info.sockaddr.ip(), port);
-                if wanted(&addr.ip()) && !out.contains(&addr) && out.len() < MAX_ADDRS {
-                    out.push(addr);
-                }
-            }
-        }
+        let found = host::addresses(name, family);
         if let Some(t) = current() {
             t.record(|p| p.dns += started.elapsed());
         }
-        if out.is_empty() {
-            return Err(ureq::Error::Other(Box::new(ResolveError {
-                host: host.to_string(),
-                reason: "no address of the requested family".into(),
-            })));
+        let addresses = found.map_err(|e| {
+            let reason = match e {
+                crate::dns::HostError::HostNotFound { reason, .. }
+                | crate::dns::HostError::Unknown { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            ureq::Error::Other(Box::new(ResolveError {
+                host: name.to_string(),
+                reason,
+            }))
+        })?;
+        let mut out = self.empty();
+        for ip in addresses.into_iter().take(MAX_ADDRS) {
+            out.push(SocketAddr::new(ip, port));
         }
-        log::debug!("resolved {host}: {:?}", &out[..]);
+        log::debug!("resolved {name}: {:?}", &out[..]);
         Ok(out)
     }
 }

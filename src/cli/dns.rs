@@ -1,0 +1,612 @@
+//! `boardnet host` (system resolver) and `boardnet dns` (typed lookups on the reactor).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::{self, BufRead, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use lexopt::prelude::*;
+use serde_json::{json, Value};
+
+use super::args::{number, seconds, text, Globals};
+use super::output::json_line;
+use super::Failure;
+use crate::dns::{
+    Answer, DnsError, Family, HostError, HostInfo, LookupId, Name, Record, RecordType, Resolver,
+    ResolverOptions, Transport,
+};
+use crate::error::{Classify, ErrorClass};
+use crate::reactor::{Reactor, Ready};
+
+const HOST_HELP: &str = "\
+Usage: boardnet host [-4|-6] [-f FILE|-] NAME...
+       boardnet host -x ADDRESS...
+
+Addresses of host names from the system resolver (getaddrinfo: /etc/hosts, nsswitch, the
+search list), one per line; an IP address resolves to itself. resolv.conf is re-read when it
+changes, so a long-running batch follows a bearer change.
+
+  -4, -6           IPv4 or IPv6 addresses only
+  -x               reverse lookup: the name of each ADDRESS (getnameinfo)
+  -f FILE|-        more names, one per line (- is stdin, read as lines arrive)
+  -v               \"NAME has address ADDRESS\" lines
+  --json           one object per name: name, canonical_name, addresses (or error)
+
+Exit: 0 all found, 3 a name was not found (the resolver's reason on stderr), 2 bad input.
+";
+
+const DNS_HELP: &str = "\
+Usage: boardnet dns [-t TYPE] [-s SERVER[:PORT]]... [--tcp] [--timeout S] [--tries N]
+                    [-x ADDRESS]... [-f FILE|-] [--parallel N] NAME...
+
+Typed DNS lookups (dig +short style: one record per line) with boardnet's own resolver: UDP
+with EDNS0, TCP when the answer is truncated, servers and options from /etc/resolv.conf
+(nameserver order, search, ndots:, timeout:, attempts:, rotate), replies checked against the
+query. Several names are looked up at once on one event loop; results print in input order.
+
+  -t, --type TYPE      A (default), AAAA, ANY, CNAME, MX, NS, PTR, SOA, SRV, TXT or TYPEnnn
+  -s, --server ADDR    ask this server (port 53 unless given; [v6]:port) instead of resolv.conf's
+      --tcp            always TCP
+      --timeout S      per try (default: resolv.conf's timeout:, 5 s)
+      --tries N        rounds over the servers (default: resolv.conf's attempts:, 2)
+  -x ADDRESS           PTR lookup of ADDRESS (in-addr.arpa / ip6.arpa)
+  -f FILE|-            more names, one per line (- is stdin, looked up as lines arrive)
+      --parallel N     lookups in flight at once (default 64)
+  -v                   full records: NAME TTL IN TYPE DATA, and the server that answered
+      --json           one object per name: name, type, server, transport, records (typed)
+
+MX records print by preference, SRV records by priority then RFC 2782 weighted order.
+Exit: 0 answered (also when the name has no records of the type), 8 NXDOMAIN/SERVFAIL/REFUSED,
+5 no answer in time, 7 malformed reply, 4 no server reachable, 2 bad input.
+";
+
+/// Standard input as an unbuffered file (never closed: ManuallyDrop).
+fn raw_stdin() -> std::mem::ManuallyDrop<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fd 0 stays open for the life of the process; ManuallyDrop never closes it.
+    std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) })
+}
+
+/// Lines from a pipe or terminal on fd 0, read as the event loop reports it readable.
+#[derive(Default)]
+struct StdinLines {
+    partial: Vec<u8>,
+}
+
+impl StdinLines {
+    /// Read everything that is there now, handing each complete name to `sink`; `false` at
+    /// the end of input. Stdin stays in blocking mode (it is shared with the shell), so
+    /// after each read a zero-timeout poll says whether another read would block — the
+    /// event loop's readiness is edge-triggered and would not report the rest again.
+    fn pump(&mut self, sink: &mut dyn FnMut(String)) -> bool {
+        let mut stdin = raw_stdin();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = match stdin.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => 0,
+            };
+            if n == 0 {
+                let rest = std::mem::take(&mut self.partial);
+                self.emit(&rest, sink);
+                return false;
+            }
+            self.partial.extend_from_slice(&buf[..n]);
+            while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.partial.drain(..=pos).collect();
+                self.emit(&line, sink);
+            }
+            let more = crate::cancel::wait(0, libc::POLLIN, None, Some(Duration::ZERO));
+            if !matches!(more, Ok(crate::cancel::Wake::Ready)) {
+                return true;
+            }
+        }
+    }
+
+    fn emit(&self, line: &[u8], sink: &mut dyn FnMut(String)) {
+        let line = String::from_utf8_lossy(line);
+        if !is_comment_or_blank(&line) {
+            sink(line.trim().to_string());
+        }
+    }
+}
+
+/// Names to look up: from the command line, then a file or stdin.
+enum Source {
+    Done,
+    /// A regular file read at once (epoll cannot watch regular files).
+    Lines(VecDeque<String>),
+    /// A pipe or terminal, read as lines arrive.
+    Stream,
+}
+
+fn is_comment_or_blank(line: &str) -> bool {
+    let t = line.trim();
+    t.is_empty() || t.starts_with('#') || t.starts_with(';')
+}
+
+/// Lines of `path`, or `None` when it is `-` on a pipe/terminal (read incrementally).
+fn read_names_file(path: &str) -> Result<Option<Vec<String>>, Failure> {
+    let read_all = |r: &mut dyn Read| -> io::Result<Vec<String>> {
+        let mut lines = Vec::new();
+        for line in io::BufReader::new(r).lines() {
+            let line = line?;
+            if !is_comment_or_blank(&line) {
+                lines.push(line.trim().to_string());
+            }
+        }
+        Ok(lines)
+    };
+    let local_io = |e: io::Error| Failure {
+        class: ErrorClass::LocalIo,
+        message: format!("cannot read {path}: {e}"),
+    };
+    if path == "-" {
+        let regular = std::fs::metadata("/dev/stdin").is_ok_and(|m| m.is_file());
+        if !regular {
+            return Ok(None);
+        }
+        return read_all(&mut io::stdin()).map(Some).map_err(local_io);
+    }
+    let mut file = std::fs::File::open(path).map_err(local_io)?;
+    read_all(&mut file).map(Some).map_err(local_io)
+}
+
+// ---------------------------------------------------------------------------------------------
+// boardnet host
+
+pub(crate) fn host(
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<ExitCode, Failure> {
+    let mut family = Family::Any;
+    let mut reverse = false;
+    let mut names: Vec<String> = Vec::new();
+    let mut file: Option<String> = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{HOST_HELP}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Short('4') => family = Family::V4,
+            Short('6') => family = Family::V6,
+            Short('x') => reverse = true,
+            Short('f') | Long("file") => file = Some(text(parser, "-f")?),
+            Value(v) => names.push(
+                v.into_string()
+                    .map_err(|_| Failure::usage("names must be valid UTF-8"))?,
+            ),
+            other => {
+                if !globals.accept(&other) {
+                    return Err(other.unexpected().into());
+                }
+            }
+        }
+    }
+    globals.init_logging();
+    if names.is_empty() && file.is_none() {
+        return Err(Failure::usage("host: give a NAME (or -f FILE)"));
+    }
+    let mut first_failure = None;
+    let mut run = |name: &str| {
+        let result = if reverse {
+            match name.parse::<IpAddr>() {
+                Ok(ip) => HostInfo::from_address(ip),
+                Err(_) => Err(HostError::InvalidName(format!(
+                    "-x needs an IP address, not \"{name}\""
+                ))),
+            }
+        } else {
+            HostInfo::lookup(name, family)
+        };
+        if let Err(e) = &result {
+            first_failure.get_or_insert(e.class());
+        }
+        print_host(name, reverse, &result, globals);
+    };
+    for name in &names {
+        run(name);
+    }
+    if let Some(path) = file {
+        match read_names_file(&path)? {
+            Some(lines) => lines.iter().for_each(|n| run(n)),
+            None => {
+                // Line by line as they arrive: a long-running batch (resolv.conf may change).
+                for line in io::stdin().lock().lines() {
+                    let line = line.map_err(|e| Failure {
+                        class: ErrorClass::LocalIo,
+                        message: format!("cannot read stdin: {e}"),
+                    })?;
+                    if !is_comment_or_blank(&line) {
+                        run(line.trim());
+                    }
+                }
+            }
+        }
+    }
+    Ok(first_failure.map_or(ExitCode::SUCCESS, |c: ErrorClass| {
+        ExitCode::from(c.exit_code())
+    }))
+}
+
+fn print_host(name: &str, reverse: bool, result: &Result<HostInfo, HostError>, g: &Globals) {
+    match result {
+        Ok(info) if g.json => json_line(&json!({
+            "name": if reverse { name } else { &info.name },
+            "host_name": reverse.then_some(&info.name),
+            "canonical_name": info.canonical_name,
+            "addresses": info.addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })),
+        Ok(info) => {
+            let mut out = io::stdout().lock();
+            if reverse {
+                let _ = writeln!(out, "{}", info.name);
+            } else {
+                for addr in &info.addresses {
+                    let _ = if g.verbose > 0 {
+                        writeln!(
+                            out,
+                            "{} has {} address {addr}",
+                            info.name,
+                            if addr.is_ipv4() { "IPv4" } else { "IPv6" }
+                        )
+                    } else {
+                        writeln!(out, "{addr}")
+                    };
+                }
+                if let (Some(c), true) = (&info.canonical_name, g.verbose > 0) {
+                    let _ = writeln!(out, "{} is an alias for {c}", info.name);
+                }
+            }
+            let _ = out.flush();
+        }
+        Err(e) => {
+            if g.json {
+                json_line(
+                    &json!({"name": name, "error": error_json(e.class(), e.name(), &e.to_string())}),
+                );
+            } else {
+                eprintln!("boardnet: {e}");
+            }
+        }
+    }
+}
+
+fn error_json(class: ErrorClass, kind: &str, message: &str) -> Value {
+    json!({"class": class.name(), "code": class.exit_code(), "kind": kind, "message": message})
+}
+
+// ---------------------------------------------------------------------------------------------
+// boardnet dns
+
+struct DnsArgs {
+    rtype: RecordType,
+    names: Vec<(String, RecordType)>,
+    file: Option<String>,
+    options: ResolverOptions,
+    parallel: usize,
+}
+
+fn parse_server(spec: &str) -> Result<SocketAddr, Failure> {
+    if let Ok(addr) = spec.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = match spec.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| Failure::usage(format!("-s {spec}: bad port \"{p}\"")))?,
+        ),
+        _ => (spec, 53),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = match host.parse::<IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) => *HostInfo::from_name(host)
+            .map_err(|e| Failure::from_error(&e))?
+            .addresses
+            .first()
+            .ok_or_else(|| Failure::usage(format!("-s {spec}: no address")))?,
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn parse_dns(
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<Option<DnsArgs>, Failure> {
+    let mut a = DnsArgs {
+        rtype: RecordType::A,
+        names: Vec::new(),
+        file: None,
+        options: ResolverOptions::default(),
+        parallel: 64,
+    };
+    let mut plain: Vec<String> = Vec::new();
+    let mut reverse: Vec<String> = Vec::new();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{DNS_HELP}");
+                return Ok(None);
+            }
+            Short('t') | Long("type") => {
+                a.rtype = text(parser, "-t")?
+                    .parse()
+                    .map_err(|e: DnsError| Failure::from_error(&e))?
+            }
+            Short('s') | Long("server") => {
+                let addr = parse_server(&text(parser, "-s")?)?;
+                a.options.servers.get_or_insert_with(Vec::new).push(addr);
+            }
+            Long("tcp") => a.options.tcp = true,
+            Long("timeout") => {
+                let t = seconds(parser, "--timeout")?;
+                if t.is_zero() {
+                    return Err(Failure::usage("--timeout must be more than 0"));
+                }
+                a.options.timeout = Some(t);
+            }
+            Long("tries") => {
+                let n: u8 = number(parser, "--tries")?;
+                if n == 0 {
+                    return Err(Failure::usage("--tries must be at least 1"));
+                }
+                a.options.attempts = Some(n);
+            }
+            Short('x') => {
+                let addr = text(parser, "-x")?;
+                let ip: IpAddr = addr
+                    .parse()
+                    .map_err(|_| Failure::usage(format!("-x: \"{addr}\" is not an IP address")))?;
+                reverse.push(Name::reverse(ip).to_string());
+            }
+            Short('f') | Long("file") => a.file = Some(text(parser, "-f")?),
+            Long("parallel") => {
+                a.parallel = number::<usize>(parser, "--parallel")?.max(1);
+            }
+            Value(v) => plain.push(
+                v.into_string()
+                    .map_err(|_| Failure::usage("names must be valid UTF-8"))?,
+            ),
+            other => {
+                if !globals.accept(&other) {
+                    return Err(other.unexpected().into());
+                }
+            }
+        }
+    }
+    let rtype = a.rtype;
+    a.names.extend(plain.into_iter().map(|n| (n, rtype)));
+    a.names
+        .extend(reverse.into_iter().map(|n| (n, RecordType::PTR)));
+    if a.names.is_empty() && a.file.is_none() {
+        return Err(Failure::usage("dns: give a NAME, -x ADDRESS or -f FILE"));
+    }
+    Ok(Some(a))
+}
+
+/// Results are printed in input order: `results[i]` waits until everything before it printed.
+struct Printer<'g> {
+    globals: &'g Globals,
+    next: usize,
+    waiting: BTreeMap<usize, (String, RecordType, Result<Answer, DnsError>, Duration)>,
+    first_failure: Option<ErrorClass>,
+}
+
+impl Printer<'_> {
+    fn add(
+        &mut self,
+        index: usize,
+        item: (String, RecordType, Result<Answer, DnsError>, Duration),
+    ) {
+        self.waiting.insert(index, item);
+        while let Some(item) = self.waiting.remove(&self.next) {
+            self.print(&item.0, item.1, &item.2, item.3);
+            self.next += 1;
+        }
+    }
+
+    fn print(
+        &mut self,
+        name: &str,
+        rtype: RecordType,
+        result: &Result<Answer, DnsError>,
+        took: Duration,
+    ) {
+        let g = self.globals;
+        let answer = match result {
+            Ok(a) => a,
+            Err(e) => {
+                self.first_failure.get_or_insert(e.class());
+                if g.json {
+                    json_line(&json!({"name": name, "type": rtype.to_string(),
+                        "error": error_json(e.class(), e.name(), &e.to_string())}));
+                } else {
+                    eprintln!("boardnet: {name} {rtype}: {e}");
+                }
+                return;
+            }
+        };
+        let records = display_order(answer);
+        if g.json {
+            json_line(&json!({
+                "name": name,
+                "type": rtype.to_string(),
+                "answered_name": answer.name.to_string(),
+                "server": answer.server.to_string(),
+                "transport": if answer.transport == Transport::Tcp { "tcp" } else { "udp" },
+                "authoritative": answer.authoritative,
+                "time": super::output::secs(took),
+                "records": records.iter().map(record_json).collect::<Vec<_>>(),
+            }));
+            return;
+        }
+        let mut out = io::stdout().lock();
+        for r in &records {
+            let _ = if g.verbose > 0 {
+                writeln!(out, "{}\t{}\tIN\t{}\t{r}", r.name(), r.ttl(), r.type_name())
+            } else {
+                writeln!(out, "{r}")
+            };
+        }
+        if g.verbose > 0 {
+            let transport = if answer.transport == Transport::Tcp {
+                "TCP"
+            } else {
+                "UDP"
+            };
+            let _ = writeln!(
+                out,
+                ";; {} {rtype}: {} record(s) from {} over {transport} in {} ms",
+                answer.name,
+                records.len(),
+                answer.server,
+                took.as_millis()
+            );
+        }
+        let _ = out.flush();
+    }
+}
+
+/// Records as printed: MX by preference, SRV in RFC 2782 order, everything else as received.
+fn display_order(answer: &Answer) -> Vec<Record> {
+    let mut mx = answer.mail_exchanges().into_iter().map(Record::Mx);
+    let mut srv = answer.services().into_iter().map(Record::Srv);
+    answer
+        .records
+        .iter()
+        .map(|r| match r {
+            Record::Mx(_) => mx.next().unwrap_or_else(|| r.clone()),
+            Record::Srv(_) => srv.next().unwrap_or_else(|| r.clone()),
+            other => other.clone(),
+        })
+        .collect()
+}
+
+fn record_json(r: &Record) -> Value {
+    let mut v = json!({"name": r.name().to_string(), "type": r.type_name(), "ttl": r.ttl(), "data": r.to_string()});
+    let fields = match r {
+        Record::Address(a) => json!({"address": a.address.to_string()}),
+        Record::Cname(c) => json!({"target": c.target.to_string()}),
+        Record::Mx(m) => json!({"preference": m.preference, "exchange": m.exchange.to_string()}),
+        Record::Ns(n) => json!({"host": n.host.to_string()}),
+        Record::Ptr(p) => json!({"target": p.target.to_string()}),
+        Record::Srv(s) => {
+            json!({"priority": s.priority, "weight": s.weight, "port": s.port, "target": s.target.to_string()})
+        }
+        Record::Txt(t) => {
+            json!({"strings": t.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>()})
+        }
+        Record::Other { rtype, .. } => json!({"type_code": rtype}),
+    };
+    if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), fields) {
+        obj.extend(extra);
+    }
+    v
+}
+
+pub(crate) fn dns(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCode, Failure> {
+    let Some(args) = parse_dns(parser, globals)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    globals.init_logging();
+    let io_failure = |e: io::Error| Failure {
+        class: ErrorClass::Other,
+        message: format!("event loop: {e}"),
+    };
+    let mut reactor = Reactor::new().map_err(io_failure)?;
+    reactor.handle_signals().map_err(io_failure)?;
+    let mut resolver = Resolver::new(args.options).map_err(|e| Failure::from_error(&e))?;
+
+    let mut inputs: VecDeque<(String, RecordType)> = args.names.into_iter().collect();
+    let mut source = Source::Done;
+    let stdin_token = reactor.token();
+    if let Some(path) = &args.file {
+        source = match read_names_file(path)? {
+            Some(lines) => Source::Lines(lines.into()),
+            None => {
+                let fd = io::stdin().as_raw_fd();
+                reactor
+                    .registry()
+                    .register(
+                        &mut mio::unix::SourceFd(&fd),
+                        stdin_token,
+                        mio::Interest::READABLE,
+                    )
+                    .map_err(io_failure)?;
+                Source::Stream
+            }
+        };
+    }
+    let mut printer = Printer {
+        globals,
+        next: 0,
+        waiting: BTreeMap::new(),
+        first_failure: None,
+    };
+    let mut started: HashMap<LookupId, (usize, String, RecordType, Instant)> = HashMap::new();
+    let mut index = 0usize;
+    let mut stdin_lines = StdinLines::default();
+    let mut events = Vec::with_capacity(64);
+    loop {
+        // Feed lookups up to the parallelism limit.
+        while resolver.in_flight() < args.parallel {
+            if inputs.is_empty() {
+                if let Source::Lines(lines) = &mut source {
+                    match lines.pop_front() {
+                        Some(l) => inputs.push_back((l, args.rtype)),
+                        None => source = Source::Done,
+                    }
+                }
+            }
+            let Some((name, rtype)) = inputs.pop_front() else {
+                break;
+            };
+            match resolver.start(&mut reactor, &name, rtype) {
+                Ok(id) => {
+                    started.insert(id, (index, name, rtype, Instant::now()));
+                }
+                Err(e) => printer.add(index, (name, rtype, Err(e), Duration::ZERO)),
+            }
+            index += 1;
+        }
+        while let Some((id, result)) = resolver.next_done() {
+            if let Some((i, name, rtype, t0)) = started.remove(&id) {
+                printer.add(i, (name, rtype, result, t0.elapsed()));
+            }
+        }
+        let more_input = !inputs.is_empty() || !matches!(source, Source::Done);
+        if resolver.in_flight() == 0 && !more_input {
+            break;
+        }
+        events.clear();
+        reactor.turn(&mut events, None).map_err(io_failure)?;
+        for ready in &events {
+            match ready {
+                Ready::Signal(_) => {
+                    return Ok(ExitCode::from(ErrorClass::Cancelled.exit_code()));
+                }
+                Ready::Io { token, .. } if *token == stdin_token => {
+                    let rtype = args.rtype;
+                    let open = stdin_lines.pump(&mut |line| inputs.push_back((line, rtype)));
+                    if !open {
+                        let fd = io::stdin().as_raw_fd();
+                        let _ = reactor.deregister(&mut mio::unix::SourceFd(&fd));
+                        source = Source::Done;
+                    }
+                }
+                other => {
+                    resolver.handle(&mut reactor, other);
+                }
+            }
+        }
+    }
+    Ok(printer
+        .first_failure
+        .map_or(ExitCode::SUCCESS, |c| ExitCode::from(c.exit_code())))
+}
