@@ -259,3 +259,23 @@ fn ipv6_server() {
     out.assert_success();
     assert_eq!(out.stdout_str().trim(), "2001:db8::10");
 }
+
+#[test]
+fn knot_answers_the_same_as_dig_says() {
+    let knot = Knot::start();
+    let server = knot.addr().to_string();
+    for (rtype, name) in [
+        ("A", "multi.example.test"),
+        ("MX", "example.test"),
+        ("TXT", "bytes.example.test"),
+        ("SRV", "_multi._tcp.example.test"),
+        ("A", "big.example.test"),
+    ] {
+        let out = run_boardnet(["dns", "-s", &server, "-t", rtype, name], T);
+        out.assert_success();
+        let lines = out.stdout_str().lines().map(str::to_string).collect();
+        let mut oracle = knot.dig_short(&["+tcp", "-t", rtype, name]);
+        oracle.sort();
+        assert_eq!(sorted(lines), oracle, "{rtype} {name}");
+    }
+}
