@@ -13,6 +13,8 @@ pub mod error;
 pub mod fs;
 pub mod http;
 pub mod reactor;
+pub mod socket;
+pub mod tls;
 
 #[doc(hidden)]
 pub mod cli;

@@ -5,12 +5,17 @@ use std::time::Duration;
 use lexopt::Arg;
 
 use super::Failure;
+use crate::error::ErrorClass;
+use crate::tls::{parse_pins, TlsOptions, TlsProblem};
 
 /// Flags every subcommand accepts, wherever they appear.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Globals {
     pub(crate) verbose: u8,
     pub(crate) json: bool,
+    /// The command's stdout carries data (connect, listen): JSON events and the final
+    /// error object go to stderr instead.
+    pub(crate) events_on_stderr: bool,
 }
 
 impl Globals {
@@ -37,6 +42,94 @@ impl Globals {
             .format_timestamp(None)
             .format_target(false)
             .try_init();
+    }
+}
+
+/// A TLS client flag, recognised before its value is read (lexopt's `Arg` borrows the parser).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsFlag {
+    CaCert,
+    Cert,
+    Key,
+    PinnedPubKey,
+    IgnoreError,
+    Insecure,
+}
+
+impl TlsFlag {
+    pub(crate) fn of(arg: &Arg<'_>) -> Option<TlsFlag> {
+        Some(match arg {
+            Arg::Long("cacert") => TlsFlag::CaCert,
+            Arg::Short('E') | Arg::Long("cert") => TlsFlag::Cert,
+            Arg::Long("key") => TlsFlag::Key,
+            Arg::Long("pinnedpubkey") => TlsFlag::PinnedPubKey,
+            Arg::Long("ignore-tls-error") => TlsFlag::IgnoreError,
+            Arg::Short('k') | Arg::Long("insecure") => TlsFlag::Insecure,
+            _ => return None,
+        })
+    }
+}
+
+/// The TLS client flags every client command shares: curl's spelling, plus Qt's per-problem
+/// ignore list (`--ignore-tls-error expired`).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct TlsFlags {
+    pub(crate) options: TlsOptions,
+}
+
+impl TlsFlags {
+    pub(crate) fn set(
+        &mut self,
+        flag: TlsFlag,
+        parser: &mut lexopt::Parser,
+    ) -> Result<(), Failure> {
+        let o = &mut self.options;
+        match flag {
+            TlsFlag::CaCert => o.ca_file = Some(text(parser, "--cacert")?.into()),
+            TlsFlag::Cert => o.client_cert = Some(text(parser, "--cert")?.into()),
+            TlsFlag::Key => o.client_key = Some(text(parser, "--key")?.into()),
+            TlsFlag::PinnedPubKey => {
+                let v = text(parser, "--pinnedpubkey")?;
+                o.pinned_keys.extend(
+                    parse_pins(&v).map_err(|e| Failure::usage(format!("--pinnedpubkey: {e}")))?,
+                );
+            }
+            TlsFlag::IgnoreError => {
+                let v = text(parser, "--ignore-tls-error")?;
+                o.ignore.push(
+                    v.parse::<TlsProblem>()
+                        .map_err(|e| Failure::usage(format!("--ignore-tls-error: {e}")))?,
+                );
+            }
+            TlsFlag::Insecure => o.insecure = true,
+        }
+        Ok(())
+    }
+
+    /// Any TLS flag was given.
+    pub(crate) fn given(&self) -> bool {
+        let o = &self.options;
+        o.ca_file.is_some()
+            || o.client_cert.is_some()
+            || o.client_key.is_some()
+            || !o.pinned_keys.is_empty()
+            || !o.ignore.is_empty()
+            || o.insecure
+    }
+
+    /// Combinations that cannot work, and TLS flags in a build without TLS.
+    pub(crate) fn check(&self) -> Result<(), Failure> {
+        if self.options.client_key.is_some() && self.options.client_cert.is_none() {
+            return Err(Failure::usage("--key needs --cert"));
+        }
+        if !cfg!(feature = "tls") && self.given() {
+            return Err(Failure {
+                help_hint: false,
+                class: ErrorClass::Unsupported,
+                message: "TLS options given, but this build has no TLS (feature tls)".into(),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -141,6 +141,7 @@ fn read_names_file(path: &str) -> Result<Option<Vec<String>>, Failure> {
         Ok(lines)
     };
     let local_io = |e: io::Error| Failure {
+        help_hint: false,
         class: ErrorClass::LocalIo,
         message: format!("cannot read {path}: {e}"),
     };
@@ -218,6 +219,7 @@ pub(crate) fn host(
                 // Line by line as they arrive: a long-running batch (resolv.conf may change).
                 for line in io::stdin().lock().lines() {
                     let line = line.map_err(|e| Failure {
+                        help_hint: false,
                         class: ErrorClass::LocalIo,
                         message: format!("cannot read stdin: {e}"),
                     })?;
@@ -516,6 +518,7 @@ pub(crate) fn dns(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<
     };
     globals.init_logging();
     let io_failure = |e: io::Error| Failure {
+        help_hint: false,
         class: ErrorClass::Other,
         message: format!("event loop: {e}"),
     };

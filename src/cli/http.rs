@@ -12,7 +12,7 @@ use std::time::Duration;
 use lexopt::prelude::*;
 use serde_json::{json, Value};
 
-use super::args::{number, seconds, text, Globals};
+use super::args::{number, seconds, text, Globals, TlsFlag, TlsFlags};
 use super::output::{json_line, secs};
 use super::progress::{Meter, Mode};
 use super::Failure;
@@ -80,6 +80,9 @@ TLS:
       --cacert FILE           trust only the CAs in FILE (default: system store)
       --cert FILE             client certificate (PEM); --key FILE its key
       --pinnedpubkey sha256//BASE64[;sha256//...]  require one of these server keys
+      --ignore-tls-error NAME  accept a certificate whose only problems are the named ones
+                              (unknown-issuer, expired, not-yet-valid, hostname-mismatch;
+                              repeatable; each is judged on its own)
   -k, --insecure              do not verify the server certificate (pins still apply)
 
 Network:
@@ -135,11 +138,7 @@ struct HttpArgs {
     location_trusted: bool,
     cookies_in: Vec<String>,
     cookie_jar: Option<PathBuf>,
-    cacert: Option<PathBuf>,
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-    pins: Vec<String>,
-    insecure: bool,
+    tls: TlsFlags,
     interface: Option<String>,
     proxy: Option<String>,
     noproxy: Option<String>,
@@ -249,6 +248,10 @@ impl HttpArgs {
         };
         let mut verb_pending = command == "request";
         while let Some(arg) = parser.next()? {
+            if let Some(flag) = TlsFlag::of(&arg) {
+                a.tls.set(flag, parser)?;
+                continue;
+            }
             match arg {
                 Short('h') | Long("help") => {
                     print!("{HELP}");
@@ -326,12 +329,14 @@ impl HttpArgs {
                     let spec = text(parser, "-F")?;
                     if a.form.is_none() {
                         a.form = Some(Multipart::new().map_err(|e| Failure {
+                            help_hint: false,
                             class: ErrorClass::Other,
                             message: format!("multipart boundary: {e}"),
                         })?);
                     }
                     if let Some(form) = a.form.as_mut() {
                         form.add_curl_spec(&spec).map_err(|e| Failure {
+                            help_hint: false,
                             class: if e.to_string().contains("No such file") {
                                 ErrorClass::LocalIo
                             } else {
@@ -386,14 +391,6 @@ impl HttpArgs {
                 Long("location-trusted") => a.location_trusted = true,
                 Short('b') | Long("cookie") => a.cookies_in.push(text(parser, "-b")?),
                 Short('c') | Long("cookie-jar") => a.cookie_jar = Some(text(parser, "-c")?.into()),
-                Long("cacert") => a.cacert = Some(text(parser, "--cacert")?.into()),
-                Short('E') | Long("cert") => a.cert = Some(text(parser, "--cert")?.into()),
-                Long("key") => a.key = Some(text(parser, "--key")?.into()),
-                Long("pinnedpubkey") => {
-                    let v = text(parser, "--pinnedpubkey")?;
-                    a.pins.extend(pins(&v)?);
-                }
-                Short('k') | Long("insecure") => a.insecure = true,
                 Long("interface") => a.interface = Some(text(parser, "--interface")?),
                 Short('x') | Long("proxy") => a.proxy = Some(text(parser, "--proxy")?),
                 Long("noproxy") => a.noproxy = Some(text(parser, "--noproxy")?),
@@ -456,18 +453,9 @@ impl HttpArgs {
         if (self.sha256.is_some() || self.resume) && !has_file_output {
             return Err(Failure::usage("--sha256 and -C - need -o FILE or -O"));
         }
-        if self.key.is_some() && self.cert.is_none() {
-            return Err(Failure::usage("--key needs --cert"));
-        }
+        self.tls.check()?;
         if self.speed_limit == Some(0) {
             return Err(Failure::usage("--speed-limit must be at least 1 byte/s"));
-        }
-        #[cfg(not(feature = "tls"))]
-        if self.cacert.is_some() || self.cert.is_some() || !self.pins.is_empty() || self.insecure {
-            return Err(Failure {
-                class: ErrorClass::Unsupported,
-                message: "TLS options given, but this build has no TLS (feature tls)".into(),
-            });
         }
         Ok(())
     }
@@ -525,13 +513,7 @@ impl HttpArgs {
         }
         #[cfg(feature = "tls")]
         {
-            builder = builder.tls(http::TlsOptions {
-                ca_file: self.cacert.clone(),
-                client_cert: self.cert.clone(),
-                client_key: self.key.clone(),
-                pinned_keys: self.pins.clone(),
-                insecure: self.insecure,
-            });
+            builder = builder.tls(self.tls.options.clone());
         }
         builder.build()
     }
@@ -610,21 +592,6 @@ impl HttpArgs {
             }
         }
         Ok(req.body(body))
-    }
-}
-
-fn pins(spec: &str) -> Result<Vec<String>, Failure> {
-    #[cfg(feature = "tls")]
-    {
-        http::parse_pins(spec).map_err(|e| Failure::usage(format!("--pinnedpubkey: {e}")))
-    }
-    #[cfg(not(feature = "tls"))]
-    {
-        let _ = spec;
-        Err(Failure {
-            class: ErrorClass::Unsupported,
-            message: "--pinnedpubkey needs the tls feature".into(),
-        })
     }
 }
 
@@ -893,6 +860,7 @@ fn load_cookies(a: &HttpArgs, client: &Client) -> Result<(), Failure> {
             }
             Err(e) => {
                 return Err(Failure {
+                    help_hint: false,
                     class: ErrorClass::LocalIo,
                     message: format!("cannot read cookie file {spec}: {e}"),
                 })
@@ -926,6 +894,7 @@ pub(crate) fn run(
     let cancel = CancelToken::new()
         .and_then(|c| c.cancel_on_termination_signals().map(|()| c))
         .map_err(|e| Failure {
+            help_hint: false,
             class: ErrorClass::Other,
             message: format!("cannot set up signal handling: {e}"),
         })?;
@@ -1010,7 +979,7 @@ mod tests {
         assert_eq!(a.user, Some(("u".into(), "p:w".into())));
         assert_eq!(a.joined_data().unwrap(), b"x=1&y=2");
         assert_eq!(a.outputs, vec![Output::File("out".into())]);
-        assert!(a.resume && a.insecure);
+        assert!(a.resume && a.tls.options.insecure);
         assert_eq!(a.max_time, Some(Duration::from_millis(2500)));
     }
 

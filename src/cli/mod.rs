@@ -6,6 +6,8 @@ mod dns;
 mod http;
 mod output;
 mod progress;
+mod socket;
+mod stdin;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -19,6 +21,8 @@ pub(crate) use args::Globals;
 pub(crate) struct Failure {
     pub(crate) class: ErrorClass,
     pub(crate) message: String,
+    /// A command-line mistake: point at --help.
+    pub(crate) help_hint: bool,
 }
 
 impl Failure {
@@ -26,6 +30,7 @@ impl Failure {
         Failure {
             class: ErrorClass::Usage,
             message: message.into(),
+            help_hint: true,
         }
     }
 
@@ -33,6 +38,7 @@ impl Failure {
         Failure {
             class: e.class(),
             message: e.to_string(),
+            help_hint: false,
         }
     }
 }
@@ -59,6 +65,16 @@ const COMMANDS: &[(&str, &str)] = &[
     (
         "request",
         "send a request with any method (PROPFIND, PATCH, ...)",
+    ),
+    ("host", "addresses of host names (system resolver)"),
+    ("dns", "typed DNS lookups (A, AAAA, MX, SRV, TXT, ...)"),
+    (
+        "connect",
+        "connect to tcp/tls/udp/sctp/unix endpoints: stdin <-> socket",
+    ),
+    (
+        "listen",
+        "serve tcp/tls/udp/sctp/unix endpoints (stdio, echo, discard)",
     ),
 ];
 
@@ -117,17 +133,22 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Err(failure) => {
             // Logging may not be set up if parsing failed early; print directly.
             if globals.json {
-                output::json_line(&serde_json::json!({
+                let error = serde_json::json!({
                     "event": "error",
                     "error": {
                         "class": failure.class.name(),
                         "code": failure.class.exit_code(),
                         "message": failure.message,
                     }
-                }));
+                });
+                if globals.events_on_stderr {
+                    output::json_line_stderr(&error);
+                } else {
+                    output::json_line(&error);
+                }
             }
             eprintln!("boardnet: {}", failure.message);
-            if failure.class == ErrorClass::Usage {
+            if failure.help_hint {
                 eprintln!("Try 'boardnet --help'.");
             }
             ExitCode::from(failure.class.exit_code())
@@ -165,6 +186,8 @@ fn dispatch(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCo
         }
         "host" => dns::host(parser, globals),
         "dns" => dns::dns(parser, globals),
+        "connect" => socket::connect(parser, globals),
+        "listen" => socket::listen(parser, globals),
         other => Err(Failure::usage(format!("unknown command \"{other}\""))),
     }
 }

@@ -12,11 +12,13 @@ use super::cookies::CookieJar;
 use super::error::NetworkError;
 use super::request::Request;
 #[cfg(feature = "tls")]
-use super::tls::{TlsConnector, TlsOptions};
+use super::tls::TlsConnector;
 use super::transport::{
     ConnectOptions, SocksConnector, SystemResolver, TcpConnector, TimeoutLimits,
 };
 use crate::cancel::CancelToken;
+#[cfg(feature = "tls")]
+use crate::tls::TlsOptions;
 
 /// The default `User-Agent`.
 pub const USER_AGENT: &str = concat!("boardnet/", env!("CARGO_PKG_VERSION"));

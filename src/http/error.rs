@@ -9,6 +9,7 @@ use crate::error::{Classify, ErrorClass};
 use crate::fs::FileError;
 
 use super::url::UrlError;
+pub use crate::tls::TlsFailure;
 
 /// Which deadline expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,68 +20,6 @@ pub enum TimeoutPhase {
     Total,
     /// No progress from the server within the read/write limit.
     Idle,
-}
-
-/// Why certificate verification or the TLS handshake failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TlsFailure {
-    /// The chain does not lead to a trusted CA (self-signed, or wrong `--cacert`).
-    UnknownIssuer,
-    /// The certificate's notAfter is in the past.
-    Expired,
-    /// The certificate's notBefore is in the future (check the board's clock).
-    NotYetValid,
-    /// The certificate is not valid for the host name in the URL.
-    HostnameMismatch { host: String },
-    /// The server's public key does not match `--pinnedpubkey`.
-    PinMismatch {
-        expected: Vec<String>,
-        actual: String,
-    },
-    /// The certificate was revoked.
-    Revoked,
-    /// Another certificate problem (bad signature, wrong usage, unsupported algorithm…).
-    BadCertificate(String),
-    /// The peer sent a TLS alert (often: it wanted a client certificate).
-    PeerAlert(String),
-    /// The handshake failed for another reason (no common cipher or version, garbage).
-    Handshake(String),
-    /// Local TLS set-up failed: unreadable CA file, client cert/key mismatch, no trust anchors.
-    Config(String),
-}
-
-impl fmt::Display for TlsFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TlsFailure::UnknownIssuer => f.write_str(
-                "certificate issuer is unknown (self-signed or not trusted; give the CA with --cacert)",
-            ),
-            TlsFailure::Expired => f.write_str("certificate has expired"),
-            TlsFailure::NotYetValid => {
-                f.write_str("certificate is not yet valid (is the board's clock set?)")
-            }
-            TlsFailure::HostnameMismatch { host } => {
-                write!(f, "certificate is not valid for host name \"{host}\"")
-            }
-            TlsFailure::PinMismatch { expected, actual } => write!(
-                f,
-                "public key pin mismatch: server key is sha256//{actual}, expected {}",
-                expected
-                    .iter()
-                    .map(|p| format!("sha256//{p}"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ),
-            TlsFailure::Revoked => f.write_str("certificate has been revoked"),
-            TlsFailure::BadCertificate(why) => write!(f, "bad certificate: {why}"),
-            TlsFailure::PeerAlert(alert) => write!(
-                f,
-                "server rejected the handshake with alert \"{alert}\" (does it require a client certificate? use --cert/--key)"
-            ),
-            TlsFailure::Handshake(why) => write!(f, "handshake failed: {why}"),
-            TlsFailure::Config(why) => write!(f, "TLS configuration: {why}"),
-        }
-    }
 }
 
 /// A failed request. HTTP 4xx/5xx replies are *not* errors of [`Client::send`](super::Client):

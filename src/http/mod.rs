@@ -35,6 +35,7 @@ mod tls;
 mod transport;
 pub mod url;
 
+pub use crate::tls::{parse_pins, TlsOptions, TlsProblem};
 pub use client::{AddressFamily, Client, ClientBuilder, RedirectPolicy, USER_AGENT};
 pub use download::{
     copy_body, download, error_body_path, hex, parse_sha256, Download, DownloadError,
@@ -43,8 +44,6 @@ pub use download::{
 pub use error::{NetworkError, StatusKind, TimeoutPhase, TlsFailure};
 pub use reply::{Reply, Timings};
 pub use request::{Body, Request, UploadProgress};
-#[cfg(feature = "tls")]
-pub use tls::{parse_pins, TlsOptions};
 
 /// Entry points for `fuzz/` (cargo-fuzz targets) into crate-private parsers; not API, and may
 /// change or go away at any time.
@@ -68,6 +67,6 @@ pub mod fuzzing {
     /// base64(SHA-256(SubjectPublicKeyInfo)) of a DER certificate, `None` if malformed.
     #[cfg(feature = "tls")]
     pub fn spki_pin(cert: &[u8]) -> Option<String> {
-        super::tls::spki_pin(cert)
+        crate::tls::spki_pin(cert)
     }
 }

@@ -796,7 +796,7 @@ pub(crate) fn classify_io(err: io::Error) -> NetworkError {
         return interrupt_error(*interrupt, None);
     }
     #[cfg(feature = "tls")]
-    if let Some(tls) = super::tls::failure_of_io(&err) {
+    if let Some(tls) = crate::tls::failure_of_io(&err) {
         return NetworkError::SslHandshakeFailed(tls);
     }
     use io::ErrorKind as K;
@@ -955,7 +955,7 @@ fn other_error(
         Err(b) => b,
     };
     #[cfg(feature = "tls")]
-    let boxed = match boxed.downcast::<super::tls::TlsSetupError>() {
+    let boxed = match boxed.downcast::<crate::tls::TlsSetupError>() {
         Ok(e) => return NetworkError::SslHandshakeFailed(e.0),
         Err(b) => b,
     };

@@ -68,6 +68,8 @@ pub struct Reactor {
     next_token: usize,
     waker: Arc<Waker>,
     signals: Option<Signals>,
+    /// Events a blocking helper received for other sources, handed out by the next turn.
+    deferred: Vec<Ready>,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -90,6 +92,7 @@ impl Reactor {
             next_token: 0,
             waker,
             signals: None,
+            deferred: Vec::new(),
         })
     }
 
@@ -164,6 +167,13 @@ impl Reactor {
         Ok(())
     }
 
+    /// Give events back to be reported by the next [`turn`](Self::turn): a blocking helper
+    /// (a socket's `wait_for_*`) turns the loop for one source and must not lose the others'
+    /// events, which are edge-triggered and would not come again.
+    pub fn defer(&mut self, events: impl IntoIterator<Item = Ready>) {
+        self.deferred.extend(events);
+    }
+
     /// Wait until something happens (or `until` passes) and append what happened to `out`.
     /// Timers that are due are reported even when I/O is ready too.
     pub fn turn(&mut self, out: &mut Vec<Ready>, until: Option<Instant>) -> io::Result<()> {
@@ -173,7 +183,11 @@ impl Reactor {
             (a, b) => a.or(b),
         };
         // mio rounds sub-millisecond timeouts up, so a close timer does not spin.
-        let timeout = wake.map(|w| w.saturating_duration_since(now));
+        let mut timeout = wake.map(|w| w.saturating_duration_since(now));
+        if !self.deferred.is_empty() {
+            out.append(&mut self.deferred);
+            timeout = Some(std::time::Duration::ZERO);
+        }
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -250,6 +264,23 @@ mod tests {
             .unwrap();
         assert!(out.contains(&Ready::Woken), "{out:?}");
         assert_ne!(r.token(), token, "tokens are never reused");
+    }
+
+    #[test]
+    fn deferred_events_come_first_without_waiting() {
+        let mut r = Reactor::new().unwrap();
+        let owner = r.token();
+        let id = r.timer(Instant::now() + Duration::from_secs(60), owner);
+        r.defer([Ready::Timer { owner, id }, Ready::Woken]);
+        let mut out = Vec::new();
+        let t0 = Instant::now();
+        r.turn(&mut out, None).unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(5), "must not block");
+        assert_eq!(out, vec![Ready::Timer { owner, id }, Ready::Woken]);
+        out.clear();
+        r.turn(&mut out, Some(Instant::now() + Duration::from_millis(10)))
+            .unwrap();
+        assert!(out.is_empty(), "handed out once: {out:?}");
     }
 
     #[test]
