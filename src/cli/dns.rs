@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, BufRead, Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -12,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::args::{number, seconds, text, Globals};
 use super::output::json_line;
+use super::stdin::{Input, StdinSource};
 use super::Failure;
 use crate::dns::{
     Answer, DnsError, Family, HostError, HostInfo, LookupId, Name, Record, RecordType, Resolver,
@@ -62,46 +62,33 @@ Exit: 0 answered (also when the name has no records of the type), 8 NXDOMAIN/SER
 5 no answer in time, 7 malformed reply, 4 no server reachable, 2 bad input.
 ";
 
-/// Standard input as an unbuffered file (never closed: ManuallyDrop).
-fn raw_stdin() -> std::mem::ManuallyDrop<std::fs::File> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: fd 0 stays open for the life of the process; ManuallyDrop never closes it.
-    std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) })
-}
-
 /// Lines from a pipe or terminal on fd 0, read as the event loop reports it readable.
-#[derive(Default)]
 struct StdinLines {
+    source: StdinSource,
     partial: Vec<u8>,
 }
 
 impl StdinLines {
     /// Read everything that is there now, handing each complete name to `sink`; `false` at
-    /// the end of input. Stdin stays in blocking mode (it is shared with the shell), so
-    /// after each read a zero-timeout poll says whether another read would block — the
-    /// event loop's readiness is edge-triggered and would not report the rest again.
-    fn pump(&mut self, sink: &mut dyn FnMut(String)) -> bool {
-        let mut stdin = raw_stdin();
+    /// the end of input.
+    fn pump(&mut self, reactor: &mut Reactor, sink: &mut dyn FnMut(String)) -> bool {
         let mut buf = [0u8; 8192];
         loop {
-            let n = match stdin.read(&mut buf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => 0,
-            };
-            if n == 0 {
-                let rest = std::mem::take(&mut self.partial);
-                self.emit(&rest, sink);
-                return false;
-            }
-            self.partial.extend_from_slice(&buf[..n]);
-            while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.partial.drain(..=pos).collect();
-                self.emit(&line, sink);
-            }
-            let more = crate::cancel::wait(0, libc::POLLIN, None, Some(Duration::ZERO));
-            if !matches!(more, Ok(crate::cancel::Wake::Ready)) {
-                return true;
+            match self.source.read(reactor, &mut buf) {
+                Ok(Input::Data(n)) => {
+                    self.partial.extend_from_slice(&buf[..n]);
+                    while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = self.partial.drain(..=pos).collect();
+                        self.emit(&line, sink);
+                    }
+                }
+                Ok(Input::Empty) => return true,
+                Ok(Input::End) | Err(_) => {
+                    self.source.finish(reactor);
+                    let rest = std::mem::take(&mut self.partial);
+                    self.emit(&rest, sink);
+                    return false;
+                }
             }
         }
     }
@@ -528,23 +515,25 @@ pub(crate) fn dns(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<
 
     let mut inputs: VecDeque<(String, RecordType)> = args.names.into_iter().collect();
     let mut source = Source::Done;
-    let stdin_token = reactor.token();
+    let mut stdin_lines = None;
     if let Some(path) = &args.file {
         source = match read_names_file(path)? {
             Some(lines) => Source::Lines(lines.into()),
             None => {
-                let fd = io::stdin().as_raw_fd();
-                reactor
-                    .registry()
-                    .register(
-                        &mut mio::unix::SourceFd(&fd),
-                        stdin_token,
-                        mio::Interest::READABLE,
-                    )
-                    .map_err(io_failure)?;
+                stdin_lines = Some(StdinLines {
+                    source: StdinSource::register(&mut reactor).map_err(io_failure)?,
+                    partial: Vec::new(),
+                });
                 Source::Stream
             }
         };
+    }
+    // A character device such as /dev/null is always readable and epoll refuses it: read
+    // it now.
+    if let Some(lines) = stdin_lines.as_mut().filter(|l| l.source.token().is_none()) {
+        let rtype = args.rtype;
+        lines.pump(&mut reactor, &mut |line| inputs.push_back((line, rtype)));
+        source = Source::Done;
     }
     let mut printer = Printer {
         globals,
@@ -554,7 +543,6 @@ pub(crate) fn dns(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<
     };
     let mut started: HashMap<LookupId, (usize, String, RecordType, Instant)> = HashMap::new();
     let mut index = 0usize;
-    let mut stdin_lines = StdinLines::default();
     let mut events = Vec::with_capacity(64);
     loop {
         // Feed lookups up to the parallelism limit.
@@ -594,13 +582,14 @@ pub(crate) fn dns(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<
                 Ready::Signal(_) => {
                     return Ok(ExitCode::from(ErrorClass::Cancelled.exit_code()));
                 }
-                Ready::Io { token, .. } if *token == stdin_token => {
+                Ready::Io { token, .. }
+                    if stdin_lines.as_ref().and_then(|l| l.source.token()) == Some(*token) =>
+                {
                     let rtype = args.rtype;
-                    let open = stdin_lines.pump(&mut |line| inputs.push_back((line, rtype)));
-                    if !open {
-                        let fd = io::stdin().as_raw_fd();
-                        let _ = reactor.deregister(&mut mio::unix::SourceFd(&fd));
-                        source = Source::Done;
+                    if let Some(lines) = stdin_lines.as_mut() {
+                        if !lines.pump(&mut reactor, &mut |line| inputs.push_back((line, rtype))) {
+                            source = Source::Done;
+                        }
                     }
                 }
                 other => {

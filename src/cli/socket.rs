@@ -944,6 +944,8 @@ struct StreamServer<'a> {
     stdin_ended: bool,
     /// With --once: the one client's result.
     outcome: Option<Result<(), Failure>>,
+    /// Accepting stopped at --max-connections.
+    paused: bool,
 }
 
 fn listen_stream(args: &Args, report: &Reporter) -> Result<ExitCode, Failure> {
@@ -993,6 +995,7 @@ fn listen_stream(args: &Args, report: &Reporter) -> Result<ExitCode, Failure> {
         buf: vec![0u8; CHUNK],
         stdin_ended: false,
         outcome: None,
+        paused: false,
     };
     let mut events = Vec::with_capacity(256);
     let mut touched: Vec<Token> = Vec::with_capacity(256);
@@ -1003,10 +1006,12 @@ fn listen_stream(args: &Args, report: &Reporter) -> Result<ExitCode, Failure> {
         }
         // Stdin → every client.
         if let Some(input) = stdin.as_mut() {
-            let room = state
-                .clients
-                .values()
-                .all(|c| c.sock.bytes_to_write() < HIGH_WATER);
+            // Stdin waits for a client: nc -l sends it to whoever connects.
+            let room = !state.clients.is_empty()
+                && state
+                    .clients
+                    .values()
+                    .all(|c| c.sock.bytes_to_write() < HIGH_WATER);
             if stdin_ready && room && !input.ended() {
                 let mut data = vec![0u8; CHUNK];
                 match input
@@ -1035,6 +1040,16 @@ fn listen_stream(args: &Args, report: &Reporter) -> Result<ExitCode, Failure> {
         }
         for token in touched.drain(..) {
             state.service(&mut reactor, token);
+        }
+        if state.paused
+            && args
+                .max_connections
+                .is_some_and(|max| state.clients.len() < max)
+        {
+            state.paused = false;
+            server.resume_accepting(&mut reactor);
+            state.accept(&mut reactor, &mut server, &mut touched);
+            continue;
         }
         if state.outcome.is_some() {
             continue;
@@ -1114,6 +1129,7 @@ impl StreamServer<'_> {
                 .is_some_and(|max| self.clients.len() >= max)
             {
                 server.pause_accepting();
+                self.paused = true;
                 return;
             }
             let Some(sock) = server.next_pending_connection(reactor) else {

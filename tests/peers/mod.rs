@@ -21,8 +21,22 @@
 //! * [`NetnsDns`] — two nsd on port 53 in a network namespace with its own
 //!   resolv.conf (root).
 //! * [`DnsFault`] / [`DnsScript`] — in-process misbehaving DNS server.
+//! * [`SocatEcho`] — socat echo servers per endpoint kind (TCP4/6, UDP4/6,
+//!   unix path, abstract, TLS, mutual TLS) with their boardnet URL;
+//!   [`socat_address`] / [`socat_tls_address`] / [`socat_send`] — socat as the
+//!   client end against a boardnet listener; [`GroupKillOnDrop`].
+//! * [`OpenSslServer`] (`openssl s_server -rev`: ALPN, client auth, version
+//!   pin) and [`openssl_client`] (s_client, parsed into [`TlsClientInfo`]:
+//!   ALPN, verification, alerts, data).
+//! * [`ResetPeer`], [`SilentPeer`], [`SilentClient`] — in-process misbehaving
+//!   socket peers; [`Netns`] (namespace + `run_in` via setns),
+//!   [`HangingConnectTarget`] (TCP connects hang) and [`MulticastNetns`] (two
+//!   namespaces over veth for multicast) — root.
 //! * [`boardnet`], [`run_boardnet`], [`run`], [`RunOutput`] — run programs with
 //!   a timeout; [`require_root_or_fail`], [`require_program`].
+//! * [`run_in_guest`], [`run_test_in_guest`], [`kernel_has_sctp`], [`in_guest`]
+//!   — run a program (or this very test) in the x86_64 QEMU guest of
+//!   `board/qemu-x64/`, whose kernel has SCTP and mac80211_hwsim.
 #![allow(dead_code)]
 #![allow(unused_imports)]
 
@@ -31,14 +45,18 @@ pub mod dns_wire;
 mod dns_zones;
 mod echo;
 mod fault;
+mod guest;
 mod knot;
 mod net;
 mod netns_dns;
 mod nginx;
 mod nsd;
+mod openssl;
 mod pki;
 mod process;
 mod proxy;
+mod socat;
+mod sockfault;
 mod workdir;
 
 pub use dns_fault::{
@@ -51,6 +69,11 @@ pub use dns_zones::{
 };
 pub use echo::{python3, EchoServer, KillOnDrop, ECHO_SERVER_PY};
 pub use fault::{Fault, FaultServer, HUGE_HEADERS_BYTES};
+pub use guest::{
+    guest_board_dir, guest_command, in_guest, kernel_has_sctp, require_guest_or_fail,
+    run_guest_command, run_in_guest, run_test_in_guest, GUEST_NOT_RUN, GUEST_TIMED_OUT,
+    IN_GUEST_ENV,
+};
 pub use knot::Knot;
 pub use net::{
     free_port, free_ports, ipv6_available, is_listening, refused_url, wait_for_port,
@@ -59,10 +82,24 @@ pub use net::{
 pub use netns_dns::{NetnsDns, NETNS_SERVER1, NETNS_SERVER1_V6, NETNS_SERVER2, NETNS_SERVER2_V6};
 pub use nginx::{find_program, Nginx, AUTH_PASSWORD, AUTH_USER, HELLO, SECRET};
 pub use nsd::{dig_at, dig_short_at, kdig_at, Nsd, TermOnDrop, DIG_TIMEOUT};
+pub use openssl::{
+    openssl_client, parse_msg_dump, rev_reply, ClientAuth, OpenSslClientOpts, OpenSslServer,
+    OpenSslServerOpts, TlsClientInfo, TlsVersion,
+};
 pub use pki::{base64, spki_sha256_base64, Pki};
 pub use process::{
     boardnet, boardnet_path, euid, require_program, require_root_or_fail, run, run_boardnet,
     run_with_input, RunOutput, PROXY_ENV_VARS,
 };
 pub use proxy::{ProxyServer, PROXY_PY};
+pub use socat::{
+    socat_address, socat_client_args, socat_send, socat_send_with, socat_tls_address, EchoKind,
+    GroupKillOnDrop, SocatEcho, SocatTls, UDP_REPLY_WAIT,
+};
+pub use sockfault::{
+    HangingConnectTarget, MulticastNetns, Netns, PeerClosed, ResetOpts, ResetPeer, Side,
+    SilentClient, SilentPeer, HANG_IFACE, HANG_LOCAL_V4, HANG_LOCAL_V6, HANG_PORT, HANG_TARGET_MAC,
+    HANG_TARGET_V4, HANG_TARGET_V6, MCAST_A_V4, MCAST_A_V6, MCAST_B_V4, MCAST_B_V6, MCAST_GROUP_V4,
+    MCAST_GROUP_V6, MCAST_IFACE_A, MCAST_IFACE_B,
+};
 pub use workdir::{read_lossy, write_file, WorkDir, KEEP_ENV};
