@@ -29,6 +29,8 @@ BN=$root/target/release/boardnet
 
 W=$(mktemp -d /tmp/boardnet-sockbench.XXXXXX)
 SHM=$(mktemp -d /dev/shm/boardnet-sockbench.XXXXXX)
+# The timed clients run in `bash -c`: they need these.
+export BN SHM
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -87,7 +89,12 @@ echo "   (MiB/s counts both directions: ${ECHO_MB} MiB out and back)"
 # ---------------------------------------------------------------------------------------------
 echo
 echo "== 2. $CONNS idle TCP connections to boardnet listen --echo"
-ulimit -n 65536
+# As many descriptors as allowed (containers may cap the hard limit below CONNS).
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -le $((CONNS + 100)) ]; then
+  CONNS=$(( $(ulimit -n) - 100 ))
+  echo "   (descriptor limit $(ulimit -n): $CONNS connections)"
+fi
 P3=$(free_port)
 "$BN" listen "tcp://127.0.0.1:$P3" --echo 2>/dev/null & server=$!; pids+=($server)
 wait_port "$P3"
@@ -95,7 +102,6 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 python3 - "$P3" "$CONNS" "$server" <<'EOF'
 import socket, sys, time, resource
 port, n, server = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
 def rss():
     for l in open(f"/proc/{server}/status"):
         if l.startswith("VmRSS"):

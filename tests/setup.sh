@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs what the tests run against (quiet, idempotent): nginx, socat, openssl, curl,
 # python3 (echo and proxy peers), iproute2 (network namespaces), util-linux (unshare), time,
-# nsd and knot (DNS servers), dig and kdig (DNS oracles).
+# nsd and knot (DNS servers), dig and kdig (DNS oracles), and the QEMU test guest.
 # Run as root on Debian/Ubuntu; a second run does nothing.
 set -eu
 need=()
@@ -17,3 +17,6 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
 fi
+# The x86_64 QEMU guest (Debian's kernel with SCTP and mac80211_hwsim modules) for the tests
+# this host's kernel cannot run; idempotent, under a second when current.
+"$(dirname "$0")/../board/qemu-x64/setup.sh" >/dev/null

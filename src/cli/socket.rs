@@ -1039,7 +1039,7 @@ fn listen_stream(args: &Args, report: &Reporter) -> Result<ExitCode, Failure> {
             }
         }
         for token in touched.drain(..) {
-            state.service(&mut reactor, token);
+            state.service(token);
         }
         if state.paused
             && args
@@ -1076,7 +1076,7 @@ fn listen_stream(args: &Args, report: &Reporter) -> Result<ExitCode, Failure> {
                     return Ok(ExitCode::SUCCESS);
                 }
                 Ready::Timer { owner, .. } if *owner == sweep_owner => {
-                    state.sweep_idle(&mut reactor, &mut touched);
+                    state.sweep_idle(&mut touched);
                     if let Some(every) = sweep {
                         reactor.timer(Instant::now() + every, sweep_owner);
                     }
@@ -1173,7 +1173,7 @@ impl StreamServer<'_> {
         }
     }
 
-    fn sweep_idle(&mut self, reactor: &mut Reactor, touched: &mut Vec<Token>) {
+    fn sweep_idle(&mut self, touched: &mut Vec<Token>) {
         let Some(limit) = self.args.idle else {
             return;
         };
@@ -1193,11 +1193,10 @@ impl StreamServer<'_> {
                 touched.push(*token);
             }
         }
-        let _ = reactor;
     }
 
     /// Move one client's data along and act on its events.
-    fn service(&mut self, reactor: &mut Reactor, token: Token) {
+    fn service(&mut self, token: Token) {
         let Some(c) = self.clients.get_mut(&token) else {
             return;
         };
@@ -1276,7 +1275,6 @@ impl StreamServer<'_> {
                     None => Ok(()),
                 });
             }
-            let _ = reactor;
         }
     }
 }
