@@ -69,20 +69,31 @@ EOF
 echo
 echo "== 1. TCP echo throughput, ${ECHO_MB} MiB per run, $RUNS runs each"
 P1=$(free_port); P2=$(free_port)
-"$BN" listen "tcp://127.0.0.1:$P1" --echo 2>/dev/null & pids+=($!)
-socat "TCP4-LISTEN:$P2,bind=127.0.0.1,reuseaddr,fork" EXEC:cat,nofork & pids+=($!)
+"$BN" listen "tcp://127.0.0.1:$P1" --echo 2>/dev/null & bn_server=$!; pids+=($!)
+socat "TCP4-LISTEN:$P2,bind=127.0.0.1,reuseaddr,fork" EXEC:cat,nofork & so_server=$!; pids+=($!)
 wait_port "$P1"; wait_port "$P2"
+# CPU seconds a server used so far, its reaped children (socat's forked cat) included.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15 + $16 + $17) / hz}' "/proc/$1/stat"; }
+# Run a client against one server: wall seconds to $3, the server's CPU seconds to $4.
+echo_run() {
+  local before; before=$(cpu_s "$2")
+  timed bash -c "$(declare -f client_$client); client_$client $1" >> "$3"
+  sleep 0.2   # socat reaps its child
+  python3 -c "print($(cpu_s "$2") - $before)" >> "$4"
+}
 client_socat() { socat -b 262144 -t 5 - "TCP:127.0.0.1:$1" < "$SHM/echo.bin"; }
 client_boardnet() { "$BN" connect "tcp://127.0.0.1:$1" < "$SHM/echo.bin"; }
 for client in socat boardnet; do
-  : > "$W/bn"; : > "$W/so"
+  : > "$W/bn"; : > "$W/so"; : > "$W/bn_cpu"; : > "$W/so_cpu"
   for _ in $(seq "$RUNS"); do
-    timed bash -c "$(declare -f client_$client); client_$client $P1" >> "$W/bn"
-    timed bash -c "$(declare -f client_$client); client_$client $P2" >> "$W/so"
+    echo_run "$P1" "$bn_server" "$W/bn" "$W/bn_cpu"
+    echo_run "$P2" "$so_server" "$W/so" "$W/so_cpu"
   done
   bn=$(median < "$W/bn"); so=$(median < "$W/so")
-  printf '   client %-8s boardnet listen %6.2f s (%s MiB/s)   socat %6.2f s (%s MiB/s)   boardnet/socat throughput x%s\n' \
-    "$client" "$bn" "$(mbps $((ECHO_MB * 2)) "$bn")" "$so" "$(mbps $((ECHO_MB * 2)) "$so")" "$(ratio "$so" "$bn")"
+  bn_cpu=$(median < "$W/bn_cpu"); so_cpu=$(median < "$W/so_cpu")
+  printf '   client %-8s boardnet listen %6.2f s (%s MiB/s, server %.2f CPU-s)   socat %6.2f s (%s MiB/s, server %.2f CPU-s)   throughput x%s  server CPU x%s\n' \
+    "$client" "$bn" "$(mbps $((ECHO_MB * 2)) "$bn")" "$bn_cpu" "$so" "$(mbps $((ECHO_MB * 2)) "$so")" "$so_cpu" \
+    "$(ratio "$so" "$bn")" "$(ratio "$bn_cpu" "$so_cpu")"
 done
 echo "   (MiB/s counts both directions: ${ECHO_MB} MiB out and back)"
 

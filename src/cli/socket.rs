@@ -101,7 +101,7 @@ writable, 11 no kernel SCTP.
 /// Stop reading a peer while this much is queued for it (back-pressure).
 const HIGH_WATER: usize = 256 * 1024;
 /// Read size for stream data and stdin.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 128 * 1024;
 /// For udp:// and sctp:// after stdin ends: how long to wait for replies.
 const DEFAULT_LINGER: Duration = Duration::from_secs(2);
 
@@ -1221,7 +1221,10 @@ impl StreamServer<'_> {
                     _ => {}
                 }
             }
-            while c.sock.is_readable() && c.sock.bytes_to_write() < HIGH_WATER {
+            // Echo reads only what it can send at once: like cat, it waits for the kernel to
+            // take the last piece instead of copying more into the socket's queue.
+            let queue_limit = if mode == Mode::Echo { 1 } else { HIGH_WATER };
+            while c.sock.is_readable() && c.sock.bytes_to_write() < queue_limit {
                 let got = if c.messages {
                     read_stream(&mut c.sock, &mut self.buf)
                 } else {
