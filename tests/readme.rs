@@ -18,7 +18,16 @@ fn readme() -> String {
 #[test]
 fn readme_carries_every_option_list_verbatim() {
     let readme = readme();
-    for command in ["get", "host", "dns", "connect", "listen"] {
+    for command in [
+        "get",
+        "host",
+        "dns",
+        "connect",
+        "listen",
+        "status",
+        "bearer",
+        "wait-online",
+    ] {
         let out = run_boardnet([command, "--help"], T);
         out.assert_success();
         let help = out.stdout_str();

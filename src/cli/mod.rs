@@ -2,6 +2,7 @@
 //! exit with the class of the first failure (see [`crate::ErrorClass`]).
 
 mod args;
+mod bearer;
 mod dns;
 mod http;
 mod output;
@@ -43,6 +44,27 @@ impl Failure {
     }
 }
 
+/// A failure of the operating system outside any capability (event loop, signals).
+pub(crate) fn os_failure(what: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
+    move |e| Failure {
+        help_hint: false,
+        class: ErrorClass::Other,
+        message: format!("{what}: {e}"),
+    }
+}
+
+/// An event loop that reports SIGINT/SIGTERM/SIGHUP as events.
+pub(crate) fn new_reactor() -> Result<crate::reactor::Reactor, Failure> {
+    let mut reactor = crate::reactor::Reactor::new().map_err(os_failure("event loop"))?;
+    reactor.handle_signals().map_err(os_failure("signals"))?;
+    Ok(reactor)
+}
+
+/// Signals that end a command (SIGHUP does not).
+pub(crate) fn signal_exit(sig: libc::c_int) -> bool {
+    sig == libc::SIGINT || sig == libc::SIGTERM
+}
+
 impl From<crate::fs::FileError> for Failure {
     fn from(e: crate::fs::FileError) -> Self {
         Failure::from_error(&e)
@@ -57,6 +79,18 @@ impl From<lexopt::Error> for Failure {
 
 /// Subcommands: name, one-line summary (for `boardnet --help`).
 const COMMANDS: &[(&str, &str)] = &[
+    (
+        "status",
+        "this board's bearers, default configuration, reachability",
+    ),
+    (
+        "bearer",
+        "list or watch network configurations (list, watch)",
+    ),
+    (
+        "wait-online",
+        "wait until the board reaches local/site/online (for init)",
+    ),
     ("get", "download URLs (HTTP/HTTPS) to stdout or files"),
     ("head", "show the response headers of URLs"),
     ("post", "send data or a form with POST"),
@@ -86,7 +120,7 @@ fn top_help() -> String {
         env!("CARGO_PKG_VERSION")
     );
     for (name, summary) in COMMANDS {
-        s.push_str(&format!("  {name:<10} {summary}\n"));
+        s.push_str(&format!("  {name:<12} {summary}\n"));
     }
     s.push_str(
         "\nGlobal options (accepted before or after the command):\n\
@@ -186,6 +220,9 @@ fn dispatch(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCo
         }
         "host" => dns::host(parser, globals),
         "dns" => dns::dns(parser, globals),
+        "status" => bearer::status(parser, globals),
+        "bearer" => bearer::bearer(parser, globals),
+        "wait-online" => bearer::wait_online(parser, globals),
         "connect" => socket::connect(parser, globals),
         "listen" => socket::listen(parser, globals),
         other => Err(Failure::usage(format!("unknown command \"{other}\""))),

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::args::{number, seconds, text, Globals, TlsFlag, TlsFlags};
 use super::output::json_line_stderr;
 use super::stdin::{Input, StdinSource};
-use super::Failure;
+use super::{new_reactor, os_failure, signal_exit, Failure};
 use crate::dns::Family;
 use crate::error::{Classify, ErrorClass};
 use crate::reactor::{Reactor, Ready, TimerId, Token};
@@ -535,14 +535,6 @@ fn address_json(a: Option<Address>) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Shared plumbing
 
-fn os_failure(what: &str) -> impl Fn(io::Error) -> Failure + '_ {
-    move |e| Failure {
-        help_hint: false,
-        class: ErrorClass::Other,
-        message: format!("{what}: {e}"),
-    }
-}
-
 /// Standard output as an unbuffered file (data goes out as it arrives).
 fn raw_stdout() -> ManuallyDrop<std::fs::File> {
     // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop never closes it.
@@ -555,12 +547,6 @@ fn to_stdout(data: &[u8]) -> Result<(), Failure> {
         class: ErrorClass::LocalIo,
         message: format!("writing stdout: {e}"),
     })
-}
-
-fn new_reactor() -> Result<Reactor, Failure> {
-    let mut reactor = Reactor::new().map_err(os_failure("event loop"))?;
-    reactor.handle_signals().map_err(os_failure("signals"))?;
-    Ok(reactor)
 }
 
 /// An idle deadline on the reactor: re-armed lazily from the last activity.
@@ -621,10 +607,6 @@ impl IdleClock {
     fn is_mine(&self, ready: &Ready) -> bool {
         matches!(ready, Ready::Timer { owner, .. } if *owner == self.owner)
     }
-}
-
-fn signal_exit(sig: libc::c_int) -> bool {
-    sig == libc::SIGINT || sig == libc::SIGTERM
 }
 
 // ---------------------------------------------------------------------------------------------

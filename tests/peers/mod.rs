@@ -18,6 +18,8 @@
 //! * [`Nsd`] / [`Knot`] — authoritative DNS on 127.0.0.1 + [::1] (free
 //!   port) serving the zones described in `dns_zones.rs`; [`dig_at`],
 //!   [`dig_short_at`], [`kdig_at`] as oracles; [`dns_wire`] = tiny wire helpers.
+//! * [`LinkLab`] — a namespace with veth pairs for link/address/route events;
+//!   [`JsonLines`] — a running `boardnet … --json` read line by line.
 //! * [`NetnsDns`] — two nsd on port 53 in a network namespace with its own
 //!   resolv.conf (root).
 //! * [`DnsFault`] / [`DnsScript`] — in-process misbehaving DNS server.
@@ -40,6 +42,7 @@
 #![allow(dead_code)]
 #![allow(unused_imports)]
 
+mod bearer;
 mod dns_fault;
 pub mod dns_wire;
 mod dns_zones;
@@ -59,6 +62,7 @@ mod socat;
 mod sockfault;
 mod workdir;
 
+pub use bearer::{JsonLines, LinkLab};
 pub use dns_fault::{
     fault_tcp_answers, DnsFault, DnsScript, DnsTransport, FAULT_ANSWER, FAULT_DECOY,
     FAULT_TCP_ANSWER_COUNT, FAULT_TTL, FAULT_WRONG_QUESTION,

@@ -1,0 +1,400 @@
+//! What the bearer manager knows: configurations (Qt's QNetworkConfiguration), their bearer
+//! types and cumulative state flags, reachability levels, capabilities and events.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// The link technology behind a configuration (Qt's QNetworkConfiguration::BearerType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BearerType {
+    /// Not known (a virtual link, or a cellular modem whose generation nobody reported).
+    Unknown,
+    Ethernet,
+    Wlan,
+    Bearer2G,
+    Cdma2000,
+    Wcdma,
+    Hspa,
+    Bluetooth,
+    Wimax,
+    Evdo,
+    Lte,
+    Bearer3G,
+    Bearer4G,
+}
+
+impl BearerType {
+    /// Lower-case name as printed and in JSON (`ethernet`, `wlan`, `2g`, `lte`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            BearerType::Unknown => "unknown",
+            BearerType::Ethernet => "ethernet",
+            BearerType::Wlan => "wlan",
+            BearerType::Bearer2G => "2g",
+            BearerType::Cdma2000 => "cdma2000",
+            BearerType::Wcdma => "wcdma",
+            BearerType::Hspa => "hspa",
+            BearerType::Bluetooth => "bluetooth",
+            BearerType::Wimax => "wimax",
+            BearerType::Evdo => "evdo",
+            BearerType::Lte => "lte",
+            BearerType::Bearer3G => "3g",
+            BearerType::Bearer4G => "4g",
+        }
+    }
+
+    /// The family a type belongs to (Qt's bearerTypeFamily).
+    pub fn family(self) -> BearerFamily {
+        match self {
+            BearerType::Unknown => BearerFamily::Other,
+            BearerType::Ethernet => BearerFamily::Ethernet,
+            BearerType::Wlan => BearerFamily::Wlan,
+            BearerType::Bluetooth => BearerFamily::Bluetooth,
+            BearerType::Wimax => BearerFamily::Wimax,
+            BearerType::Bearer2G
+            | BearerType::Cdma2000
+            | BearerType::Wcdma
+            | BearerType::Hspa
+            | BearerType::Evdo
+            | BearerType::Lte
+            | BearerType::Bearer3G
+            | BearerType::Bearer4G => BearerFamily::Cellular,
+        }
+    }
+}
+
+/// Bearer families: what `wait-online --bearer` selects by. A cellular modem is `Cellular`
+/// even when its generation (the [`BearerType`]) is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BearerFamily {
+    Ethernet,
+    Wlan,
+    Cellular,
+    Bluetooth,
+    Wimax,
+    Other,
+}
+
+impl BearerFamily {
+    pub fn name(self) -> &'static str {
+        match self {
+            BearerFamily::Ethernet => "ethernet",
+            BearerFamily::Wlan => "wlan",
+            BearerFamily::Cellular => "cellular",
+            BearerFamily::Bluetooth => "bluetooth",
+            BearerFamily::Wimax => "wimax",
+            BearerFamily::Other => "other",
+        }
+    }
+
+    /// Parse a family name as the CLI accepts it (`wifi` is an alias of `wlan`).
+    pub fn parse(text: &str) -> Option<BearerFamily> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "ethernet" => BearerFamily::Ethernet,
+            "wlan" | "wifi" => BearerFamily::Wlan,
+            "cellular" => BearerFamily::Cellular,
+            "bluetooth" => BearerFamily::Bluetooth,
+            "wimax" => BearerFamily::Wimax,
+            "other" => BearerFamily::Other,
+            _ => return None,
+        })
+    }
+}
+
+/// Cumulative configuration state (Qt's QNetworkConfiguration::StateFlags): `Active` implies
+/// `Discovered` implies `Defined`, so the flags form a ladder and compare by rung.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StateFlags {
+    /// Nothing is known about it (a configuration that is gone).
+    Undefined,
+    /// The system knows it (a link that exists, a saved ConnMan service).
+    Defined,
+    /// It can be used now (carrier present, network in range).
+    Discovered,
+    /// It is up and has a usable address.
+    Active,
+}
+
+impl StateFlags {
+    pub fn name(self) -> &'static str {
+        match self {
+            StateFlags::Undefined => "undefined",
+            StateFlags::Defined => "defined",
+            StateFlags::Discovered => "discovered",
+            StateFlags::Active => "active",
+        }
+    }
+
+    /// Qt's bit values (Defined 0x2, Discovered 0x6, Active 0xe).
+    pub fn bits(self) -> u8 {
+        match self {
+            StateFlags::Undefined => 0x0,
+            StateFlags::Defined => 0x2,
+            StateFlags::Discovered => 0x6,
+            StateFlags::Active => 0xe,
+        }
+    }
+
+    /// The flag names a state contains (`active` → defined, discovered, active).
+    pub fn flag_names(self) -> Vec<&'static str> {
+        [
+            StateFlags::Defined,
+            StateFlags::Discovered,
+            StateFlags::Active,
+        ]
+        .into_iter()
+        .filter(|f| *f <= self && self != StateFlags::Undefined)
+        .map(StateFlags::name)
+        .collect()
+    }
+
+    pub fn parse(text: &str) -> Option<StateFlags> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "undefined" => StateFlags::Undefined,
+            "defined" => StateFlags::Defined,
+            "discovered" => StateFlags::Discovered,
+            "active" => StateFlags::Active,
+            _ => return None,
+        })
+    }
+}
+
+/// Qt's QNetworkConfiguration::Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConfigurationType {
+    /// One network interface or ConnMan service.
+    InternetAccessPoint,
+    /// A group of access points (not produced by the current backends).
+    ServiceNetwork,
+    /// Qt's placeholder for "let the user choose" (never produced).
+    UserChoice,
+}
+
+impl ConfigurationType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConfigurationType::InternetAccessPoint => "internet-access-point",
+            ConfigurationType::ServiceNetwork => "service-network",
+            ConfigurationType::UserChoice => "user-choice",
+        }
+    }
+}
+
+/// How far the board can reach (Qt 6's QNetworkInformation::Reachability). Ordered: each level
+/// includes the ones below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reachability {
+    /// No active configuration.
+    Disconnected,
+    /// A link is up with an address, but there is no default route.
+    Local,
+    /// A default route goes out through an active configuration.
+    Site,
+    /// The connectivity check answered (only with a check URL, or ConnMan's "online").
+    Online,
+}
+
+impl Reachability {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reachability::Disconnected => "disconnected",
+            Reachability::Local => "local",
+            Reachability::Site => "site",
+            Reachability::Online => "online",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Reachability> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "disconnected" => Reachability::Disconnected,
+            "local" => Reachability::Local,
+            "site" => Reachability::Site,
+            "online" => Reachability::Online,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Reachability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the running backends really do (Qt's QNetworkConfigurationManager::Capabilities).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities(u16);
+
+impl Capabilities {
+    pub const CAN_START_AND_STOP_INTERFACES: Capabilities = Capabilities(0x1);
+    pub const DIRECT_CONNECTION_ROUTING: Capabilities = Capabilities(0x2);
+    pub const SYSTEM_SESSION_SUPPORT: Capabilities = Capabilities(0x4);
+    pub const APPLICATION_LEVEL_ROAMING: Capabilities = Capabilities(0x8);
+    pub const FORCED_ROAMING: Capabilities = Capabilities(0x10);
+    pub const DATA_STATISTICS: Capabilities = Capabilities(0x20);
+    pub const NETWORK_SESSION_REQUIRED: Capabilities = Capabilities(0x40);
+
+    const NAMES: [(Capabilities, &'static str); 7] = [
+        (
+            Capabilities::CAN_START_AND_STOP_INTERFACES,
+            "CanStartAndStopInterfaces",
+        ),
+        (
+            Capabilities::DIRECT_CONNECTION_ROUTING,
+            "DirectConnectionRouting",
+        ),
+        (Capabilities::SYSTEM_SESSION_SUPPORT, "SystemSessionSupport"),
+        (
+            Capabilities::APPLICATION_LEVEL_ROAMING,
+            "ApplicationLevelRoaming",
+        ),
+        (Capabilities::FORCED_ROAMING, "ForcedRoaming"),
+        (Capabilities::DATA_STATISTICS, "DataStatistics"),
+        (
+            Capabilities::NETWORK_SESSION_REQUIRED,
+            "NetworkSessionRequired",
+        ),
+    ];
+
+    pub fn contains(self, other: Capabilities) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        Self::NAMES
+            .iter()
+            .filter(|(c, _)| self.contains(*c))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+}
+
+impl std::ops::BitOr for Capabilities {
+    type Output = Capabilities;
+    fn bitor(self, rhs: Capabilities) -> Capabilities {
+        Capabilities(self.0 | rhs.0)
+    }
+}
+
+/// An address on a configuration's interface, with its prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InterfaceAddress {
+    pub address: IpAddr,
+    pub prefix_len: u8,
+}
+
+impl fmt::Display for InterfaceAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix_len)
+    }
+}
+
+/// One way of reaching a network (Qt's QNetworkConfiguration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configuration {
+    /// Stable across restarts: `netlink:IFNAME` for kernel links.
+    pub id: String,
+    /// What a user calls it (the interface name for kernel links).
+    pub name: String,
+    pub kind: ConfigurationType,
+    pub bearer: BearerType,
+    pub family: BearerFamily,
+    pub state: StateFlags,
+    pub interface: Option<String>,
+    pub addresses: Vec<InterfaceAddress>,
+    /// A default route leaves through this configuration's interface.
+    pub default_route: bool,
+    /// Which backend reports it (`netlink`, `connman`).
+    pub backend: &'static str,
+}
+
+impl Configuration {
+    /// The bearer as printed: the type, or the family when the type is unknown (a cellular
+    /// modem without a reported generation prints `cellular`).
+    pub fn bearer_name(&self) -> &'static str {
+        if self.bearer == BearerType::Unknown {
+            self.family.name()
+        } else {
+            self.bearer.name()
+        }
+    }
+
+    /// The reachability this configuration alone gives.
+    pub fn reachability(&self) -> Reachability {
+        match (self.state, self.default_route) {
+            (StateFlags::Active, true) => Reachability::Site,
+            (StateFlags::Active, false) => Reachability::Local,
+            _ => Reachability::Disconnected,
+        }
+    }
+}
+
+/// What the manager reports (Qt's QNetworkConfigurationManager signals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BearerEvent {
+    ConfigurationAdded(String),
+    ConfigurationRemoved(String),
+    ConfigurationChanged(String),
+    /// The preferred (default) configuration changed: a chance to migrate (roam).
+    PreferredConfigurationChanged(Option<String>),
+    ReachabilityChanged(Reachability),
+    /// `is_online` flipped.
+    OnlineStateChanged(bool),
+    /// The first full picture is complete (after the initial dumps).
+    UpdateCompleted,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_flags_are_cumulative_with_qt_bits() {
+        assert!(StateFlags::Active > StateFlags::Discovered);
+        assert_eq!(
+            StateFlags::Active.bits() & StateFlags::Discovered.bits(),
+            0x6
+        );
+        assert_eq!(
+            StateFlags::Active.flag_names(),
+            ["defined", "discovered", "active"]
+        );
+        assert!(StateFlags::Undefined.flag_names().is_empty());
+        assert_eq!(
+            StateFlags::parse("Discovered"),
+            Some(StateFlags::Discovered)
+        );
+    }
+
+    #[test]
+    fn cellular_types_share_a_family_and_unknown_prints_its_family() {
+        assert_eq!(BearerType::Lte.family(), BearerFamily::Cellular);
+        assert_eq!(BearerType::Hspa.family(), BearerFamily::Cellular);
+        let mut c = Configuration {
+            id: "netlink:wwan0".into(),
+            name: "wwan0".into(),
+            kind: ConfigurationType::InternetAccessPoint,
+            bearer: BearerType::Unknown,
+            family: BearerFamily::Cellular,
+            state: StateFlags::Active,
+            interface: Some("wwan0".into()),
+            addresses: vec![],
+            default_route: false,
+            backend: "netlink",
+        };
+        assert_eq!(c.bearer_name(), "cellular");
+        assert_eq!(c.reachability(), Reachability::Local);
+        c.default_route = true;
+        assert_eq!(c.reachability(), Reachability::Site);
+        c.bearer = BearerType::Lte;
+        assert_eq!(c.bearer_name(), "lte");
+    }
+
+    #[test]
+    fn capabilities_name_only_what_is_set() {
+        let c = Capabilities::DIRECT_CONNECTION_ROUTING | Capabilities::DATA_STATISTICS;
+        assert_eq!(c.names(), ["DirectConnectionRouting", "DataStatistics"]);
+        assert!(!c.contains(Capabilities::FORCED_ROAMING));
+        assert!(Capabilities::default().names().is_empty());
+    }
+}

@@ -1,0 +1,552 @@
+//! `boardnet status`, `boardnet bearer list|watch`, `boardnet wait-online`: bearer management
+//! for init scripts.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lexopt::prelude::*;
+use serde_json::{json, Value};
+
+use super::args::{seconds, text, Globals};
+use super::output::{json_line, secs};
+use super::{new_reactor, signal_exit, Failure};
+use crate::bearer::{
+    BearerEvent, BearerFamily, Configuration, Manager, ManagerOptions, Reachability, StateFlags,
+};
+use crate::reactor::{Reactor, Ready};
+
+const STATUS_HELP: &str = "\
+Usage: boardnet status [--check-url URL] [--json]
+
+This board's bearers: every network configuration (one per interface, loopback left out)
+with its bearer type, state and addresses; the default (preferred) configuration; the
+reachability level; the capabilities and backends in use.
+
+  --check-url URL      connectivity check: `online` only if a GET of URL answers 2xx
+  --json               one object: reachability, online, default, backends, capabilities,
+                       configurations
+
+States: defined (the interface exists), discovered (carrier / in range), active (carrier and
+an address usable beyond the link). Reachability: disconnected, local (an active
+configuration), site (a default route through one), online (--check-url answered).
+";
+
+const BEARER_HELP: &str = "\
+Usage: boardnet bearer list [--state STATE] [--json]
+       boardnet bearer watch [--check-url URL] [--json]
+
+list: the configurations, one per line (ID BEARER STATE INTERFACE ADDRESSES; * marks the
+default one). --state defined|discovered|active shows only those at least that far.
+watch: the configurations, then every change as it happens (added, changed, removed,
+preferred, reachability, online), one line each with the time, until SIGINT/SIGTERM (exit 0).
+Events come from the kernel (rtnetlink), never from polling.
+";
+
+const WAIT_ONLINE_HELP: &str = "\
+Usage: boardnet wait-online [--timeout S] [--level local|site|online] [--check-url URL]
+                            [--interface IF]... [--any] [--bearer FAMILY]
+
+Exit 0 as soon as the board reaches the level (event-driven: no sleep loop), 5 on timeout
+with what was seen. By default any one interface suffices, so an unplugged second port never
+holds up the boot.
+
+  --timeout S          give up after S seconds (default 120; 0 waits forever)
+  --level L            local (an address), site (default, a default route) or online (needs
+                       --check-url; the default level when it is given)
+  --check-url URL      connectivity check: online when a GET of URL answers 2xx
+  --interface IF       only this interface counts (repeatable: all of them must reach the
+                       level, unless --any)
+  --any                with several --interface: one of them is enough
+  --bearer FAMILY      only configurations of this family count: ethernet, wlan, cellular,
+                       bluetooth
+
+Exit: 0 reached, 5 timed out, 2 bad input, 12 interrupted.
+";
+
+/// How long `status` and `list` wait for the kernel's first full answer.
+const DUMP_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn bearer_failure(e: &crate::bearer::BearerError) -> Failure {
+    Failure::from_error(e)
+}
+
+fn open_manager(reactor: &mut Reactor, check_url: Option<String>) -> Result<Manager, Failure> {
+    let options = ManagerOptions {
+        check_url,
+        ..ManagerOptions::default()
+    };
+    Manager::open(reactor, options).map_err(|e| bearer_failure(&e))
+}
+
+fn configuration_json(c: &Configuration, default: bool) -> Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "type": c.kind.name(),
+        "bearer": c.bearer_name(),
+        "family": c.family.name(),
+        "state": c.state.name(),
+        "flags": c.state.flag_names(),
+        "interface": c.interface,
+        "addresses": c.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "default_route": c.default_route,
+        "default": default,
+        "backend": c.backend,
+    })
+}
+
+/// ID BEARER STATE INTERFACE ADDRESSES, in columns.
+fn configuration_line(c: &Configuration) -> String {
+    let addresses: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
+    format!(
+        "{:<20} {:<10} {:<11} {:<10} {}",
+        c.id,
+        c.bearer_name(),
+        c.state.name(),
+        c.interface.as_deref().unwrap_or("-"),
+        if addresses.is_empty() {
+            "-".to_string()
+        } else {
+            addresses.join(" ")
+        }
+    )
+}
+
+fn is_default(manager: &Manager, c: &Configuration) -> bool {
+    manager.default_configuration().map(|d| &d.id) == Some(&c.id)
+}
+
+pub(crate) fn status(
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<ExitCode, Failure> {
+    let mut check_url = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{STATUS_HELP}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Long("check-url") => check_url = Some(text(parser, "--check-url")?),
+            other => {
+                if !globals.accept(&other) {
+                    return Err(other.unexpected().into());
+                }
+            }
+        }
+    }
+    globals.init_logging();
+    let mut reactor = new_reactor()?;
+    let mut manager = open_manager(&mut reactor, check_url.clone())?;
+    manager
+        .wait_for_update(&mut reactor, DUMP_TIMEOUT)
+        .map_err(|e| bearer_failure(&e))?;
+    let default = manager.default_configuration().map(|c| c.id.clone());
+    if globals.json {
+        let configs: Vec<Value> = manager
+            .configurations(StateFlags::Defined)
+            .map(|c| configuration_json(c, is_default(&manager, c)))
+            .collect();
+        json_line(&json!({
+            "reachability": manager.reachability().name(),
+            "online": manager.is_online(),
+            "default": default,
+            "backends": manager.backends(),
+            "capabilities": manager.capabilities().names(),
+            "configurations": configs,
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let via = manager
+        .default_configuration()
+        .map(|c| format!(" (default route via {})", c.name))
+        .unwrap_or_default();
+    println!("reachability: {}{via}", manager.reachability());
+    let online = match (manager.is_online(), &check_url) {
+        (true, Some(url)) => format!("yes ({url} answered)"),
+        (false, Some(url)) => format!("no ({url} did not answer)"),
+        (_, None) => "not checked (give --check-url URL)".to_string(),
+    };
+    println!("online:       {online}");
+    println!("default:      {}", default.as_deref().unwrap_or("none"));
+    println!("backends:     {}", manager.backends().join(", "));
+    let caps = manager.capabilities().names();
+    println!(
+        "capabilities: {}",
+        if caps.is_empty() {
+            "none".to_string()
+        } else {
+            caps.join(", ")
+        }
+    );
+    println!();
+    print_table(&manager, StateFlags::Defined);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(manager: &Manager, at_least: StateFlags) {
+    println!(
+        " {:<20} {:<10} {:<11} {:<10} ADDRESSES",
+        "ID", "BEARER", "STATE", "INTERFACE"
+    );
+    for c in manager.configurations(at_least) {
+        let mark = if is_default(manager, c) { "*" } else { " " };
+        println!("{mark}{}", configuration_line(c));
+    }
+}
+
+pub(crate) fn bearer(
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<ExitCode, Failure> {
+    let mut action: Option<String> = None;
+    let mut ids: Vec<String> = Vec::new();
+    let mut at_least = StateFlags::Defined;
+    let mut check_url = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{BEARER_HELP}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Long("state") => {
+                let v = text(parser, "--state")?;
+                at_least = StateFlags::parse(&v).ok_or_else(|| {
+                    Failure::usage(format!(
+                        "--state: \"{v}\" is not one of defined, discovered, active"
+                    ))
+                })?;
+            }
+            Long("check-url") => check_url = Some(text(parser, "--check-url")?),
+            Value(v) if action.is_none() => action = Some(v.string()?),
+            Value(v) => ids.push(v.string()?),
+            other => {
+                if !globals.accept(&other) {
+                    return Err(other.unexpected().into());
+                }
+            }
+        }
+    }
+    globals.init_logging();
+    let takes_ids = matches!(action.as_deref(), Some("open" | "close"));
+    if takes_ids && ids.len() != 1 {
+        return Err(Failure::usage(
+            "bearer open|close: give one configuration ID",
+        ));
+    }
+    if !takes_ids && !ids.is_empty() {
+        return Err(Failure::usage(format!("bearer: unexpected \"{}\"", ids[0])));
+    }
+    match action.as_deref() {
+        Some("list") => bearer_list(globals, at_least),
+        Some("watch") => bearer_watch(globals, check_url),
+        Some("open" | "close") => Err(Failure::from_error(
+            &crate::bearer::BearerError::Unsupported(
+                "sessions need the ConnMan backend, which this build cannot reach yet: \
+                 the netlink backend cannot start or stop interfaces"
+                    .into(),
+            ),
+        )),
+        Some(other) => Err(Failure::usage(format!(
+            "bearer: unknown action \"{other}\" (list, watch, open, close)"
+        ))),
+        None => Err(Failure::usage("bearer: give an action (list or watch)")),
+    }
+}
+
+fn bearer_list(globals: &Globals, at_least: StateFlags) -> Result<ExitCode, Failure> {
+    let mut reactor = new_reactor()?;
+    let mut manager = open_manager(&mut reactor, None)?;
+    manager
+        .wait_for_update(&mut reactor, DUMP_TIMEOUT)
+        .map_err(|e| bearer_failure(&e))?;
+    if globals.json {
+        for c in manager.configurations(at_least) {
+            json_line(&configuration_json(c, is_default(&manager, c)));
+        }
+    } else {
+        print_table(&manager, at_least);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Wall-clock time of day (UTC) with milliseconds, for event lines.
+fn clock() -> (f64, String) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let s = now.as_secs();
+    let text = format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60,
+        now.subsec_millis()
+    );
+    ((now.as_secs_f64() * 1e3).round() / 1e3, text)
+}
+
+fn print_event(manager: &Manager, event: &BearerEvent, json: bool) {
+    let (unix, time) = clock();
+    let config = |id: &str| manager.configuration(id);
+    let (name, human, mut object) = match event {
+        BearerEvent::ConfigurationAdded(id) | BearerEvent::ConfigurationChanged(id) => {
+            let name = if matches!(event, BearerEvent::ConfigurationAdded(_)) {
+                "added"
+            } else {
+                "changed"
+            };
+            let Some(c) = config(id) else { return };
+            let default = is_default(manager, c);
+            (
+                name,
+                configuration_line(c),
+                json!({"configuration": configuration_json(c, default)}),
+            )
+        }
+        BearerEvent::ConfigurationRemoved(id) => ("removed", id.clone(), json!({"id": id})),
+        BearerEvent::PreferredConfigurationChanged(id) => (
+            "preferred",
+            id.clone().unwrap_or_else(|| "none".into()),
+            json!({"id": id}),
+        ),
+        BearerEvent::ReachabilityChanged(level) => (
+            "reachability",
+            level.name().to_string(),
+            json!({"level": level.name()}),
+        ),
+        BearerEvent::OnlineStateChanged(online) => (
+            "online",
+            if *online { "yes" } else { "no" }.to_string(),
+            json!({"online": online}),
+        ),
+        BearerEvent::UpdateCompleted => ("update-completed", String::new(), json!({})),
+    };
+    if json {
+        if let Value::Object(map) = &mut object {
+            map.insert("event".into(), name.into());
+            map.insert("time".into(), unix.into());
+        }
+        json_line(&object);
+    } else {
+        println!("{time} {name} {human}");
+    }
+}
+
+fn bearer_watch(globals: &Globals, check_url: Option<String>) -> Result<ExitCode, Failure> {
+    let mut reactor = new_reactor()?;
+    let mut manager = open_manager(&mut reactor, check_url)?;
+    let mut ready = Vec::new();
+    loop {
+        while let Some(event) = manager.next_event() {
+            print_event(&manager, &event, globals.json);
+        }
+        reactor
+            .turn(&mut ready, None)
+            .map_err(super::os_failure("event loop"))?;
+        for r in ready.drain(..) {
+            if let Ready::Signal(sig) = r {
+                if signal_exit(sig) {
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            manager.handle(&r).map_err(|e| bearer_failure(&e))?;
+        }
+    }
+}
+
+/// What `wait-online` waits for.
+struct Condition {
+    level: Reachability,
+    interfaces: Vec<String>,
+    any: bool,
+    family: Option<BearerFamily>,
+}
+
+impl Condition {
+    /// The level one configuration gives (online: the check passed through it).
+    fn level_of(manager: &Manager, c: &Configuration) -> Reachability {
+        let level = c.reachability();
+        if level == Reachability::Site && manager.is_online() && is_default(manager, c) {
+            Reachability::Online
+        } else {
+            level
+        }
+    }
+
+    fn counts(&self, c: &Configuration) -> bool {
+        self.family.is_none_or(|f| c.family == f)
+            && (self.interfaces.is_empty()
+                || c.interface
+                    .as_ref()
+                    .is_some_and(|i| self.interfaces.contains(i)))
+    }
+
+    /// The configuration that satisfies the condition (for "all": the last of them).
+    fn met<'m>(&self, manager: &'m Manager) -> Option<&'m Configuration> {
+        let mut reached = manager
+            .configurations(StateFlags::Defined)
+            .filter(|c| self.counts(c) && Self::level_of(manager, c) >= self.level);
+        if self.interfaces.len() > 1 && !self.any {
+            let all: Vec<&Configuration> = reached.collect();
+            let every = self
+                .interfaces
+                .iter()
+                .all(|i| all.iter().any(|c| c.interface.as_ref() == Some(i)));
+            return every.then(|| all.last().copied()).flatten();
+        }
+        reached.next()
+    }
+
+    /// What was seen, for the timeout message.
+    fn seen(&self, manager: &Manager) -> String {
+        let mut parts: Vec<String> = manager
+            .configurations(StateFlags::Defined)
+            .filter(|c| self.counts(c))
+            .map(|c| {
+                format!(
+                    "{} {} ({})",
+                    c.name,
+                    c.state.name(),
+                    Self::level_of(manager, c)
+                )
+            })
+            .collect();
+        for i in &self.interfaces {
+            if !manager
+                .configurations(StateFlags::Defined)
+                .any(|c| c.interface.as_ref() == Some(i))
+            {
+                parts.push(format!("{i} absent"));
+            }
+        }
+        if parts.is_empty() {
+            "no matching interface".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+pub(crate) fn wait_online(
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<ExitCode, Failure> {
+    let mut timeout = Some(Duration::from_secs(120));
+    let mut level = None;
+    let mut check_url = None;
+    let mut interfaces = Vec::new();
+    let mut any = false;
+    let mut family = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{WAIT_ONLINE_HELP}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Long("timeout") => {
+                let t = seconds(parser, "--timeout")?;
+                timeout = (!t.is_zero()).then_some(t);
+            }
+            Long("level") => {
+                let v = text(parser, "--level")?;
+                level = Some(match Reachability::parse(&v) {
+                    Some(l) if l != Reachability::Disconnected => l,
+                    _ => {
+                        return Err(Failure::usage(format!(
+                            "--level: \"{v}\" is not one of local, site, online"
+                        )))
+                    }
+                });
+            }
+            Long("check-url") => check_url = Some(text(parser, "--check-url")?),
+            Long("interface") => interfaces.push(text(parser, "--interface")?),
+            Long("any") => any = true,
+            Long("bearer") => {
+                let v = text(parser, "--bearer")?;
+                family = Some(BearerFamily::parse(&v).ok_or_else(|| {
+                    Failure::usage(format!(
+                        "--bearer: \"{v}\" is not one of ethernet, wlan, cellular, bluetooth"
+                    ))
+                })?);
+            }
+            other => {
+                if !globals.accept(&other) {
+                    return Err(other.unexpected().into());
+                }
+            }
+        }
+    }
+    globals.init_logging();
+    let level = match (level, &check_url) {
+        (Some(Reachability::Online), None) => {
+            return Err(Failure::usage(
+                "--level online needs --check-url URL: boardnet checks connectivity only \
+                 against a URL you choose",
+            ))
+        }
+        (Some(l), _) => l,
+        (None, Some(_)) => Reachability::Online,
+        (None, None) => Reachability::Site,
+    };
+    let condition = Condition {
+        level,
+        interfaces,
+        any,
+        family,
+    };
+    let started = Instant::now();
+    let deadline = timeout.map(|t| started + t);
+    let mut reactor = new_reactor()?;
+    let mut manager = open_manager(&mut reactor, check_url)?;
+    let mut ready = Vec::new();
+    loop {
+        while manager.next_event().is_some() {}
+        if manager.is_complete() {
+            if let Some(c) = condition.met(&manager) {
+                let took = started.elapsed();
+                if globals.json {
+                    json_line(&json!({
+                        "event": "reached",
+                        "level": level.name(),
+                        "configuration": c.id,
+                        "interface": c.interface,
+                        "seconds": secs(took),
+                    }));
+                } else {
+                    log::info!(
+                        "{} reached via {} after {:.3} s",
+                        level,
+                        c.name,
+                        took.as_secs_f64()
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Failure {
+                class: crate::ErrorClass::Timeout,
+                message: format!(
+                    "wait-online: not {level} after {:.1} s: {}",
+                    started.elapsed().as_secs_f64(),
+                    condition.seen(&manager)
+                ),
+                help_hint: false,
+            });
+        }
+        reactor
+            .turn(&mut ready, deadline)
+            .map_err(super::os_failure("event loop"))?;
+        for r in ready.drain(..) {
+            if let Ready::Signal(sig) = r {
+                if signal_exit(sig) {
+                    return Err(Failure::from_error(
+                        &crate::bearer::BearerError::Interrupted,
+                    ));
+                }
+            }
+            manager.handle(&r).map_err(|e| bearer_failure(&e))?;
+        }
+    }
+}

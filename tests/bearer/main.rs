@@ -1,0 +1,8 @@
+//! Bearer management against the real kernel: veth pairs in a network namespace the test
+//! creates (root), links going up and down, addresses and default routes added, moved and
+//! removed while `boardnet` watches, waits or reports.
+
+#[path = "../peers/mod.rs"]
+mod peers;
+
+mod netlink;
