@@ -13,7 +13,9 @@ pub enum BearerError {
     Netlink(io::Error),
     /// The kernel refused a request (a negative errno in NLMSG_ERROR).
     KernelRefused { request: &'static str, errno: i32 },
-    /// The first full picture did not arrive in time.
+    /// A netlink message was malformed.
+    Malformed(String),
+    /// The first full picture (or an answer) did not arrive in time.
     Timeout(Duration),
     /// The running backends cannot do this (e.g. start an interface with netlink alone).
     Unsupported(String),
@@ -32,9 +34,10 @@ impl fmt::Display for BearerError {
                 "the kernel refused the {request}: {}",
                 io::Error::from_raw_os_error(errno.saturating_abs())
             ),
+            BearerError::Malformed(what) => write!(f, "malformed netlink message: {what}"),
             BearerError::Timeout(after) => write!(
                 f,
-                "no complete picture of the network links after {:.1} s",
+                "no answer from the kernel after {:.1} s",
                 after.as_secs_f64()
             ),
             BearerError::Unsupported(what) => f.write_str(what),
@@ -53,6 +56,7 @@ impl Classify for BearerError {
                 ErrorClass::Unsupported
             }
             BearerError::Unsupported(_) => ErrorClass::Unsupported,
+            BearerError::Malformed(_) => ErrorClass::Protocol,
             BearerError::Timeout(_) => ErrorClass::Timeout,
             BearerError::Interrupted => ErrorClass::Cancelled,
             BearerError::Netlink(_)

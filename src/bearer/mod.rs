@@ -26,6 +26,7 @@ mod error;
 mod manager;
 mod model;
 mod netlink;
+pub mod wifi;
 
 pub use error::BearerError;
 pub use manager::{Manager, ManagerOptions};

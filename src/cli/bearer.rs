@@ -1,5 +1,5 @@
-//! `boardnet status`, `boardnet bearer list|watch`, `boardnet wait-online`: bearer management
-//! for init scripts.
+//! `boardnet status`, `boardnet bearer list|watch`, `boardnet wait-online`, `boardnet wifi`:
+//! bearer management for init scripts.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 use super::args::{seconds, text, Globals};
 use super::output::{json_line, secs};
 use super::{new_reactor, signal_exit, Failure};
+use crate::bearer::wifi::{
+    mac_text, ssid_text, AccessPoint, ScanEvent, StationInfo, Wifi, WifiInterface, WifiMode,
+};
 use crate::bearer::{
     BearerEvent, BearerFamily, Configuration, Manager, ManagerOptions, Reachability, StateFlags,
 };
@@ -549,4 +552,236 @@ pub(crate) fn wait_online(
             manager.handle(&r).map_err(|e| bearer_failure(&e))?;
         }
     }
+}
+
+const WIFI_HELP: &str = "\
+Usage: boardnet wifi status [--json]
+       boardnet wifi scan [--trigger] [--interface IF] [--timeout S] [--json]
+
+Wi-Fi from the kernel (nl80211).
+status: every wireless interface with its mode and, for a station, the access point it is
+  associated with: SSID, BSSID, frequency, signal (dBm), bitrates.
+scan: the networks nearby from the kernel's scan results, strongest first: SSID, BSSID,
+  frequency (MHz), signal (dBm), security (none, wep, psk, sae, ieee8021x, owe), age;
+  * marks the one associated with. --trigger starts a fresh scan first (needs root) and
+  waits for the kernel's scan-done event (up to --timeout, default 15 s).
+
+Exit: 0 ok, 11 no wireless devices or no nl80211 in this kernel, 5 scan timed out,
+1 not permitted to scan (not root) or the interface is down.
+";
+
+/// Limit for one nl80211 request (dumps answer in milliseconds).
+const WIFI_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) fn wifi(
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<ExitCode, Failure> {
+    let mut action: Option<String> = None;
+    let mut trigger = false;
+    let mut only: Option<String> = None;
+    let mut timeout = Duration::from_secs(15);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{WIFI_HELP}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Long("trigger") => trigger = true,
+            Long("interface") => only = Some(text(parser, "--interface")?),
+            Long("timeout") => timeout = seconds(parser, "--timeout")?,
+            Value(v) if action.is_none() => action = Some(v.string()?),
+            other => {
+                if !globals.accept(&other) {
+                    return Err(other.unexpected().into());
+                }
+            }
+        }
+    }
+    globals.init_logging();
+    let scan = match action.as_deref() {
+        Some("status") => false,
+        Some("scan") => true,
+        Some(other) => {
+            return Err(Failure::usage(format!(
+                "wifi: unknown action \"{other}\" (status, scan)"
+            )))
+        }
+        None => return Err(Failure::usage("wifi: give an action (status or scan)")),
+    };
+    if !scan && (trigger || only.is_some()) {
+        return Err(Failure::usage(
+            "--trigger and --interface go with wifi scan",
+        ));
+    }
+    let mut reactor = new_reactor()?;
+    let fail = |e: crate::bearer::BearerError| bearer_failure(&e);
+    let mut wifi = Wifi::open(&mut reactor, WIFI_REQUEST_TIMEOUT).map_err(fail)?;
+    let mut interfaces = wifi
+        .interfaces(&mut reactor, WIFI_REQUEST_TIMEOUT)
+        .map_err(fail)?;
+    if let Some(name) = &only {
+        interfaces.retain(|i| &i.name == name);
+        if interfaces.is_empty() {
+            return Err(Failure::usage(format!(
+                "--interface {name}: not a wireless interface"
+            )));
+        }
+    }
+    if interfaces.is_empty() {
+        return Err(Failure::from_error(
+            &crate::bearer::BearerError::Unsupported("no wireless devices".into()),
+        ));
+    }
+    if !scan {
+        for i in &interfaces {
+            let station = if i.mode == WifiMode::Station {
+                wifi.station(&mut reactor, i.index, WIFI_REQUEST_TIMEOUT)
+                    .map_err(fail)?
+            } else {
+                None
+            };
+            let mut i = i.clone();
+            // Right after association the interface may not name its SSID yet; the scan
+            // entry of the associated BSS does.
+            if let (Some(s), None) = (&station, &i.ssid) {
+                i.ssid = wifi
+                    .scan_results(&mut reactor, i.index, WIFI_REQUEST_TIMEOUT)
+                    .map_err(fail)?
+                    .into_iter()
+                    .find(|ap| ap.bssid == s.bssid)
+                    .map(|ap| ap.ssid);
+            }
+            print_wifi_interface(&i, station.as_ref(), globals.json);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Scan results are per station-mode interface (an AP does not scan for others).
+    interfaces.retain(|i| i.mode == WifiMode::Station);
+    if interfaces.is_empty() {
+        return Err(Failure::from_error(
+            &crate::bearer::BearerError::Unsupported(
+                "no wireless interface in station mode to scan with".into(),
+            ),
+        ));
+    }
+    if trigger {
+        for i in &interfaces {
+            wifi.trigger_scan(&mut reactor, i.index, WIFI_REQUEST_TIMEOUT)
+                .map_err(|e| match e {
+                    crate::bearer::BearerError::KernelRefused { errno, .. }
+                        if errno == -libc::ENETDOWN =>
+                    {
+                        Failure {
+                            class: crate::ErrorClass::Other,
+                            message: format!(
+                                "{} is down: bring it up to scan (ip link set {} up)",
+                                i.name, i.name
+                            ),
+                            help_hint: false,
+                        }
+                    }
+                    other => bearer_failure(&other),
+                })?;
+        }
+        for i in &interfaces {
+            match wifi
+                .wait_for_scan(&mut reactor, i.index, timeout)
+                .map_err(fail)?
+            {
+                ScanEvent::Aborted(_) => log::warn!("{}: the scan was aborted", i.name),
+                _ => log::info!("{}: scan done", i.name),
+            }
+        }
+    }
+    if !globals.json {
+        println!(
+            " {:<24} {:<17} {:>5} {:>7} {:<12} {:>6} INTERFACE",
+            "SSID", "BSSID", "MHZ", "DBM", "SECURITY", "AGE"
+        );
+    }
+    for i in &interfaces {
+        for ap in wifi
+            .scan_results(&mut reactor, i.index, WIFI_REQUEST_TIMEOUT)
+            .map_err(fail)?
+        {
+            print_access_point(i, &ap, globals.json);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_wifi_interface(i: &WifiInterface, station: Option<&StationInfo>, json: bool) {
+    let ssid = i.ssid.as_deref().map(ssid_text);
+    if json {
+        json_line(&json!({
+            "interface": i.name,
+            "index": i.index,
+            "mode": i.mode.name(),
+            "mac": i.mac.as_ref().map(mac_text),
+            "ssid": ssid,
+            "frequency_mhz": i.frequency_mhz,
+            "associated": station.is_some(),
+            "bssid": station.map(|s| mac_text(&s.bssid)),
+            "signal_dbm": station.and_then(|s| s.signal_dbm),
+            "tx_bitrate_mbps": station.and_then(|s| s.tx_bitrate_mbps),
+            "rx_bitrate_mbps": station.and_then(|s| s.rx_bitrate_mbps),
+            "connected_seconds": station.and_then(|s| s.connected_secs),
+        }));
+        return;
+    }
+    let mac = i.mac.as_ref().map(mac_text).unwrap_or_else(|| "-".into());
+    let freq = i
+        .frequency_mhz
+        .map(|f| format!(", {f} MHz"))
+        .unwrap_or_default();
+    let what = match (i.mode, station, &ssid) {
+        (WifiMode::Station, Some(s), _) => format!(
+            "connected to \"{}\" ({}){freq}, signal {}, tx {}",
+            ssid.as_deref().unwrap_or("?"),
+            mac_text(&s.bssid),
+            s.signal_dbm
+                .map(|d| format!("{d} dBm"))
+                .unwrap_or_else(|| "?".into()),
+            s.tx_bitrate_mbps
+                .map(|r| format!("{r:.1} Mbit/s"))
+                .unwrap_or_else(|| "?".into()),
+        ),
+        (WifiMode::Station, None, _) => "not connected".into(),
+        (WifiMode::AccessPoint, _, Some(ssid)) => format!("serving \"{ssid}\"{freq}"),
+        (_, _, _) => String::new(),
+    };
+    println!("{:<10} {:<8} {mac}  {what}", i.name, i.mode.name());
+}
+
+fn print_access_point(i: &WifiInterface, ap: &AccessPoint, json: bool) {
+    let ssid = ssid_text(&ap.ssid);
+    if json {
+        json_line(&json!({
+            "interface": i.name,
+            "ssid": ssid,
+            "bssid": mac_text(&ap.bssid),
+            "frequency_mhz": ap.frequency_mhz,
+            "signal_dbm": ap.signal_dbm,
+            "security": ap.security,
+            "age_ms": ap.age_ms,
+            "associated": ap.associated,
+        }));
+        return;
+    }
+    println!(
+        "{}{:<24} {:<17} {:>5} {:>7} {:<12} {:>6} {}",
+        if ap.associated { "*" } else { " " },
+        if ssid.is_empty() { "(hidden)" } else { &ssid },
+        mac_text(&ap.bssid),
+        ap.frequency_mhz,
+        ap.signal_dbm
+            .map(|d| format!("{d:.1}"))
+            .unwrap_or_else(|| "?".into()),
+        ap.security.join(","),
+        ap.age_ms
+            .map(|a| format!("{:.1}s", a as f64 / 1000.0))
+            .unwrap_or_else(|| "?".into()),
+        i.name
+    );
 }

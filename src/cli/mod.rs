@@ -88,6 +88,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "list or watch network configurations (list, watch)",
     ),
     (
+        "wifi",
+        "Wi-Fi interfaces and networks nearby (status, scan)",
+    ),
+    (
         "wait-online",
         "wait until the board reaches local/site/online (for init)",
     ),
@@ -223,6 +227,7 @@ fn dispatch(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCo
         "status" => bearer::status(parser, globals),
         "bearer" => bearer::bearer(parser, globals),
         "wait-online" => bearer::wait_online(parser, globals),
+        "wifi" => bearer::wifi(parser, globals),
         "connect" => socket::connect(parser, globals),
         "listen" => socket::listen(parser, globals),
         other => Err(Failure::usage(format!("unknown command \"{other}\""))),

@@ -6,3 +6,4 @@
 mod peers;
 
 mod netlink;
+mod wifi;

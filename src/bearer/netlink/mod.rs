@@ -2,8 +2,10 @@
 //! links, addresses and routes once, then follows the multicast groups — pushed events, no
 //! polling.
 
+pub(crate) mod nl80211;
 pub(crate) mod route;
 pub(crate) mod sysfs;
+pub(crate) mod wire;
 
 use std::io;
 use std::os::fd::AsRawFd;

@@ -13,6 +13,8 @@ use neli::consts::rtnl::{Ifa, Ifla, RtAddrFamily, RtTable, Rta, Rtn};
 use neli::rtnl::{Ifaddrmsg, Ifinfomsg, Rtmsg};
 use neli::FromBytesWithInput;
 
+use super::wire::{self, u32_at, DecodeError, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR};
+
 /// Multicast groups the monitor joins: links, IPv4/IPv6 addresses and routes.
 pub(crate) const GROUPS: [u32; 5] = [
     libc::RTNLGRP_LINK,
@@ -116,41 +118,12 @@ pub(crate) enum RouteMessage {
     Ignored,
 }
 
-/// Why a datagram could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DecodeError(pub(crate) String);
-
-/// NLM_F_DUMP_INTR: the dump was interrupted by a change and is inconsistent.
-const NLM_F_DUMP_INTR: u16 = 0x10;
-const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
-const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
-
-/// Size of `struct nlmsghdr`.
-const HEADER_LEN: usize = 16;
-
-/// Decode every message in one netlink datagram. The framing (lengths, types, errors) is
-/// checked here before any payload reaches neli's decoders, whose header arithmetic is not
-/// guarded against short lengths. Stops at the first malformed message: lengths after it
-/// cannot be trusted.
+/// Decode every message in one netlink datagram (framing checked by [`wire::frames`] before
+/// neli's payload decoders see anything: its own header decoder underflows on short lengths).
 pub(crate) fn decode(datagram: &[u8], out: &mut Vec<RouteMessage>) -> Result<(), DecodeError> {
-    let mut rest = datagram;
-    while !rest.is_empty() {
-        let header = rest
-            .get(..HEADER_LEN)
-            .ok_or_else(|| DecodeError(format!("{} bytes left, less than a header", rest.len())))?;
-        let len = u32_at(header).unwrap_or_default() as usize;
-        if len < HEADER_LEN || len > rest.len() {
-            return Err(DecodeError(format!(
-                "message length {len} with {} bytes left",
-                rest.len()
-            )));
-        }
-        let kind = u16::from_ne_bytes([header[4], header[5]]);
-        let flags = u16::from_ne_bytes([header[6], header[7]]);
-        let seq = u32_at(&header[8..]).unwrap_or_default();
-        out.push(decode_one(kind, flags, seq, &rest[HEADER_LEN..len])?);
-        // Messages start on 4-byte boundaries.
-        rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
+    for frame in wire::frames(datagram) {
+        let f = frame?;
+        out.push(decode_one(f.kind, f.flags, f.seq, f.payload)?);
     }
     Ok(())
 }
@@ -168,9 +141,13 @@ fn decode_one(
             interrupted: flags & NLM_F_DUMP_INTR != 0,
         },
         NLMSG_ERROR => {
-            let errno = u32_at(payload)
-                .ok_or_else(|| DecodeError("error message without a code".into()))?
-                as i32;
+            let errno = wire::Frame {
+                kind,
+                flags,
+                seq,
+                payload,
+            }
+            .error_code()?;
             if errno == 0 {
                 // An acknowledgement.
                 RouteMessage::Ignored
@@ -208,10 +185,6 @@ fn decode_one(
         }
         _ => RouteMessage::Ignored,
     })
-}
-
-fn u32_at(bytes: &[u8]) -> Option<u32> {
-    Some(u32::from_ne_bytes(bytes.get(..4)?.try_into().ok()?))
 }
 
 fn ip_of(family: RtAddrFamily, bytes: &[u8]) -> Option<IpAddr> {
@@ -307,17 +280,7 @@ fn default_route_of(info: &Rtmsg) -> Option<DefaultRoute> {
 /// A dump request: header + a zeroed family header of `body_len` bytes (AF_UNSPEC: every
 /// family).
 pub(crate) fn dump_request(kind: u16, body_len: usize, seq: u32) -> Vec<u8> {
-    const HEADER: usize = 16;
-    let len = HEADER + body_len;
-    let mut msg = Vec::with_capacity(len);
-    msg.extend_from_slice(&(len as u32).to_ne_bytes());
-    msg.extend_from_slice(&kind.to_ne_bytes());
-    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
-    msg.extend_from_slice(&flags.to_ne_bytes());
-    msg.extend_from_slice(&seq.to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes());
-    msg.resize(len, 0);
-    msg
+    wire::request(kind, libc::NLM_F_DUMP as u16, seq, &vec![0; body_len], &[])
 }
 
 /// The three dumps that build a full picture, in order: links first so addresses and routes
@@ -417,21 +380,7 @@ mod tests {
 
     /// Wire bytes of one netlink message: header + body + attributes (type, payload).
     fn message(kind: u16, flags: u16, seq: u32, body: &[u8], attrs: &[(u16, &[u8])]) -> Vec<u8> {
-        let mut m = vec![0u8; 16];
-        m.extend_from_slice(body);
-        for (t, p) in attrs {
-            let len = 4 + p.len();
-            m.extend_from_slice(&(len as u16).to_ne_bytes());
-            m.extend_from_slice(&t.to_ne_bytes());
-            m.extend_from_slice(p);
-            m.resize(m.len().next_multiple_of(4), 0);
-        }
-        let len = m.len() as u32;
-        m[0..4].copy_from_slice(&len.to_ne_bytes());
-        m[4..6].copy_from_slice(&kind.to_ne_bytes());
-        m[6..8].copy_from_slice(&flags.to_ne_bytes());
-        m[8..12].copy_from_slice(&seq.to_ne_bytes());
-        m
+        wire::request(kind, flags, seq, body, attrs)
     }
 
     fn ifinfo(index: i32, hw: u16, flags: u32) -> Vec<u8> {

@@ -1,0 +1,210 @@
+//! Wi-Fi (nl80211): this host's kernel has no wireless at all, so these tests rerun in the
+//! QEMU x86_64 guest, whose kernel loads mac80211_hwsim (two radios: wlan0, wlan1). hostapd
+//! runs a WPA2-PSK access point on wlan1; wpa_supplicant associates wlan0 with it.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::peers::*;
+
+const GUEST_TIMEOUT: Duration = Duration::from_secs(240);
+const T: Duration = Duration::from_secs(30);
+const SSID: &str = "boardnet-lab";
+const PASSPHRASE: &str = "boardnet-pass-1";
+
+fn has_wifi() -> bool {
+    Path::new("/sys/class/net/wlan0/phy80211").exists()
+}
+
+/// On a host without wireless: run `name` in the guest and return true (the caller returns).
+fn ran_in_guest(name: &str) -> bool {
+    if has_wifi() {
+        return false;
+    }
+    assert!(
+        !in_guest(),
+        "the QEMU guest must have mac80211_hwsim radios (wlan0, wlan1)"
+    );
+    run_test_in_guest(name, GUEST_TIMEOUT);
+    true
+}
+
+fn json_lines(out: &RunOutput) -> Vec<Value> {
+    out.stdout_str()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn mac_of(iface: &str) -> String {
+    std::fs::read_to_string(format!("/sys/class/net/{iface}/address"))
+        .expect("interface address")
+        .trim()
+        .to_string()
+}
+
+/// hostapd serving a WPA2-PSK network on wlan1 (killed on drop).
+fn access_point(dir: &Path) -> KillOnDrop {
+    require_program("hostapd");
+    let conf = dir.join("hostapd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "interface=wlan1\ndriver=nl80211\nssid={SSID}\nhw_mode=g\nchannel=1\nwpa=2\n\
+             wpa_passphrase={PASSPHRASE}\nwpa_key_mgmt=WPA-PSK\nrsn_pairwise=CCMP\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new("hostapd")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hostapd");
+    let ap = KillOnDrop { child };
+    // Serving once the interface is in AP mode with the SSID.
+    let deadline = Instant::now() + T;
+    loop {
+        let out = run_boardnet(["--json", "wifi", "status"], T);
+        let serving = json_lines(&out)
+            .iter()
+            .any(|i| i["interface"] == "wlan1" && i["mode"] == "ap" && i["ssid"] == SSID);
+        if serving {
+            return ap;
+        }
+        assert!(Instant::now() < deadline, "hostapd never served: {out:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn wifi_needs_kernel_support_and_says_so() {
+    if has_wifi() {
+        return;
+    }
+    // This host has no cfg80211: a clear exit 11, for status and scan.
+    for action in ["status", "scan"] {
+        let out = run_boardnet(["wifi", action], T);
+        out.assert_code(11);
+        assert!(out.stderr.contains("no nl80211"), "{}", out.stderr);
+    }
+    let out = run_boardnet(["wifi", "fly"], T);
+    out.assert_code(2);
+}
+
+#[test]
+fn scan_sees_the_access_point_and_status_shows_the_association() {
+    if ran_in_guest("wifi::scan_sees_the_access_point_and_status_shows_the_association") {
+        return;
+    }
+    let wd = WorkDir::new();
+    // Before anything runs: two radios in station mode, neither associated; both are wlan
+    // configurations for the bearer manager.
+    let out = run_boardnet(["--json", "wifi", "status"], T);
+    out.assert_success();
+    let ifaces = json_lines(&out);
+    assert!(
+        ifaces.iter().any(|i| i["interface"] == "wlan0"
+            && i["mode"] == "station"
+            && i["associated"] == false),
+        "{ifaces:?}"
+    );
+    let status = run_boardnet(["--json", "status"], T);
+    status.assert_success();
+    let s: Value = serde_json::from_str(status.stdout_str().trim()).unwrap();
+    let wlan0 = s["configurations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "netlink:wlan0")
+        .unwrap_or_else(|| panic!("{s}"));
+    assert_eq!(wlan0["bearer"], "wlan", "{s}");
+
+    let _ap = access_point(wd.path());
+    // Scanning needs the interface up; down, the kernel refuses and boardnet says why.
+    let down = run_boardnet(["wifi", "scan", "--trigger", "--interface", "wlan0"], T);
+    down.assert_code(1);
+    assert!(down.stderr.contains("wlan0 is down"), "{}", down.stderr);
+    let up = run(Command::new("ip").args(["link", "set", "wlan0", "up"]), T);
+    assert!(up.success(), "{up:?}");
+    // A fresh scan (trigger + the scan-done event on the reactor) finds it with its security.
+    let out = run_boardnet(
+        [
+            "--json",
+            "wifi",
+            "scan",
+            "--trigger",
+            "--interface",
+            "wlan0",
+        ],
+        T,
+    );
+    out.assert_success();
+    let aps = json_lines(&out);
+    let ap = aps
+        .iter()
+        .find(|a| a["ssid"] == SSID)
+        .unwrap_or_else(|| panic!("{SSID} not in the scan: {aps:?}"));
+    assert_eq!(ap["bssid"], mac_of("wlan1"), "{ap}");
+    assert_eq!(ap["frequency_mhz"], 2412, "channel 1");
+    assert_eq!(ap["security"], serde_json::json!(["psk"]), "{ap}");
+    assert!(ap["signal_dbm"].as_f64().is_some(), "{ap}");
+    assert_eq!(ap["associated"], false);
+    // Human output: a table row with the SSID.
+    let text = run_boardnet(["wifi", "scan", "--interface", "wlan0"], T);
+    text.assert_success();
+    assert!(text.stdout_str().contains(SSID), "{}", text.stdout_str());
+
+    // Associate wlan0 and see it in status: SSID, BSSID, signal, bitrate.
+    require_program("wpa_supplicant");
+    let conf = wd.path().join("wpa.conf");
+    std::fs::write(
+        &conf,
+        format!("network={{\n ssid=\"{SSID}\"\n psk=\"{PASSPHRASE}\"\n}}\n"),
+    )
+    .unwrap();
+    let _sta = KillOnDrop {
+        child: Command::new("wpa_supplicant")
+            .args(["-i", "wlan0", "-D", "nl80211", "-c"])
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("wpa_supplicant"),
+    };
+    let deadline = Instant::now() + T;
+    let station = loop {
+        let out = run_boardnet(["--json", "wifi", "status"], T);
+        out.assert_success();
+        if let Some(i) = json_lines(&out)
+            .into_iter()
+            .find(|i| i["interface"] == "wlan0" && i["associated"] == true)
+        {
+            break i;
+        }
+        assert!(Instant::now() < deadline, "wlan0 never associated: {out:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(station["ssid"], SSID, "{station}");
+    assert_eq!(station["bssid"], mac_of("wlan1"), "{station}");
+    assert!(station["signal_dbm"].as_i64().is_some(), "{station}");
+    assert!(station["tx_bitrate_mbps"].as_f64().is_some(), "{station}");
+    let text = run_boardnet(["wifi", "status"], T);
+    assert!(
+        text.stdout_str()
+            .contains(&format!("connected to \"{SSID}\"")),
+        "{}",
+        text.stdout_str()
+    );
+    // The scan results now mark the associated network.
+    let out = run_boardnet(["--json", "wifi", "scan", "--interface", "wlan0"], T);
+    assert!(
+        json_lines(&out)
+            .iter()
+            .any(|a| a["ssid"] == SSID && a["associated"] == true),
+        "{out:?}"
+    );
+}
