@@ -27,6 +27,7 @@ fn readme_carries_every_option_list_verbatim() {
         "status",
         "bearer",
         "wait-online",
+        "wifi",
     ] {
         let out = run_boardnet([command, "--help"], T);
         out.assert_success();

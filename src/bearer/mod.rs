@@ -34,3 +34,28 @@ pub use model::{
     BearerEvent, BearerFamily, BearerType, Capabilities, Configuration, ConfigurationType,
     InterfaceAddress, Reachability, StateFlags,
 };
+
+/// Entry points for `fuzz/`, not API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::netlink::route::{self, RouteTable};
+    use super::netlink::{nl80211, wire};
+
+    /// Decode `datagram` as rtnetlink (applying what decodes to a table) and every frame of
+    /// it as nl80211; returns how many messages decoded. Nothing may panic.
+    pub fn decode_netlink(datagram: &[u8]) -> usize {
+        let mut messages = Vec::new();
+        let _ = route::decode(datagram, &mut messages);
+        let mut table = RouteTable::default();
+        for m in &messages {
+            table.apply(m);
+        }
+        let _ = table.preferred_default();
+        let mut decoded = messages.len();
+        for frame in wire::frames(datagram).flatten() {
+            decoded += usize::from(nl80211::decode(&frame).is_ok());
+            let _ = nl80211::decode_family(&frame);
+        }
+        decoded
+    }
+}

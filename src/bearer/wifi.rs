@@ -33,6 +33,20 @@ pub enum ScanEvent {
     Aborted(u32),
 }
 
+/// What a station-mode interface is connected to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WifiLink {
+    pub ssid: Vec<u8>,
+    pub bssid: [u8; 6],
+    pub frequency_mhz: Option<u32>,
+    pub signal_dbm: Option<i8>,
+    pub tx_bitrate_mbps: Option<f32>,
+    pub rx_bitrate_mbps: Option<f32>,
+    pub connected_secs: Option<u32>,
+    /// From the scan entry of the BSS (empty when the kernel has none).
+    pub security: Vec<&'static str>,
+}
+
 /// An nl80211 connection.
 pub struct Wifi {
     sock: NlSocket,
@@ -145,6 +159,44 @@ impl Wifi {
             }
         })?;
         Ok(out)
+    }
+
+    /// The access point `iface` is connected to, with SSID, signal and security (None: a
+    /// station that is not associated, or not a station).
+    pub fn link(
+        &mut self,
+        reactor: &mut Reactor,
+        iface: &WifiInterface,
+        timeout: Duration,
+    ) -> Result<Option<WifiLink>, BearerError> {
+        if iface.mode != WifiMode::Station {
+            return Ok(None);
+        }
+        let Some(station) = self.station(reactor, iface.index, timeout)? else {
+            return Ok(None);
+        };
+        // The scan entry of the BSS has its security, and its SSID right after association,
+        // before the interface names it.
+        let entry = self
+            .scan_results(reactor, iface.index, timeout)?
+            .into_iter()
+            .find(|ap| ap.bssid == station.bssid);
+        Ok(Some(WifiLink {
+            ssid: iface
+                .ssid
+                .clone()
+                .or_else(|| entry.as_ref().map(|e| e.ssid.clone()))
+                .unwrap_or_default(),
+            bssid: station.bssid,
+            frequency_mhz: iface
+                .frequency_mhz
+                .or_else(|| entry.as_ref().map(|e| e.frequency_mhz)),
+            signal_dbm: station.signal_dbm,
+            tx_bitrate_mbps: station.tx_bitrate_mbps,
+            rx_bitrate_mbps: station.rx_bitrate_mbps,
+            connected_secs: station.connected_secs,
+            security: entry.map(|e| e.security).unwrap_or_default(),
+        }))
     }
 
     /// What the kernel's scans saw on `ifindex` (strongest first).

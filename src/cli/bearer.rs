@@ -11,7 +11,7 @@ use super::args::{seconds, text, Globals};
 use super::output::{json_line, secs};
 use super::{new_reactor, signal_exit, Failure};
 use crate::bearer::wifi::{
-    mac_text, ssid_text, AccessPoint, ScanEvent, StationInfo, Wifi, WifiInterface, WifiMode,
+    mac_text, ssid_text, AccessPoint, ScanEvent, Wifi, WifiInterface, WifiLink, WifiMode,
 };
 use crate::bearer::{
     BearerEvent, BearerFamily, Configuration, Manager, ManagerOptions, Reachability, StateFlags,
@@ -145,10 +145,18 @@ pub(crate) fn status(
         .wait_for_update(&mut reactor, DUMP_TIMEOUT)
         .map_err(|e| bearer_failure(&e))?;
     let default = manager.default_configuration().map(|c| c.id.clone());
+    let links = wifi_links(&mut reactor, &manager);
     if globals.json {
         let configs: Vec<Value> = manager
             .configurations(StateFlags::Defined)
-            .map(|c| configuration_json(c, is_default(&manager, c)))
+            .map(|c| {
+                let mut v = configuration_json(c, is_default(&manager, c));
+                let link = c.interface.as_ref().and_then(|i| links.get(i));
+                if let (Value::Object(map), Some(l)) = (&mut v, link) {
+                    map.insert("wifi".into(), wifi_link_json(l));
+                }
+                v
+            })
             .collect();
         json_line(&json!({
             "reachability": manager.reachability().name(),
@@ -184,7 +192,42 @@ pub(crate) fn status(
     );
     println!();
     print_table(&manager, StateFlags::Defined);
+    for (interface, link) in &links {
+        println!("  {interface}: {}", wifi_link_text(link));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Wi-Fi links of the wireless configurations, by interface name. Best effort: without
+/// nl80211 (or on any error) there are none, and `status` shows the rest.
+fn wifi_links(
+    reactor: &mut Reactor,
+    manager: &Manager,
+) -> std::collections::BTreeMap<String, WifiLink> {
+    let mut links = std::collections::BTreeMap::new();
+    let wanted: Vec<&String> = manager
+        .configurations(StateFlags::Discovered)
+        .filter(|c| c.family == BearerFamily::Wlan)
+        .filter_map(|c| c.interface.as_ref())
+        .collect();
+    if wanted.is_empty() {
+        return links;
+    }
+    let result = (|| -> Result<(), crate::bearer::BearerError> {
+        let mut wifi = Wifi::open(reactor, WIFI_REQUEST_TIMEOUT)?;
+        for i in wifi.interfaces(reactor, WIFI_REQUEST_TIMEOUT)? {
+            if wanted.contains(&&i.name) {
+                if let Some(link) = wifi.link(reactor, &i, WIFI_REQUEST_TIMEOUT)? {
+                    links.insert(i.name.clone(), link);
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        log::info!("Wi-Fi details: {e}");
+    }
+    links
 }
 
 fn print_table(manager: &Manager, at_least: StateFlags) {
@@ -635,24 +678,10 @@ pub(crate) fn wifi(
     }
     if !scan {
         for i in &interfaces {
-            let station = if i.mode == WifiMode::Station {
-                wifi.station(&mut reactor, i.index, WIFI_REQUEST_TIMEOUT)
-                    .map_err(fail)?
-            } else {
-                None
-            };
-            let mut i = i.clone();
-            // Right after association the interface may not name its SSID yet; the scan
-            // entry of the associated BSS does.
-            if let (Some(s), None) = (&station, &i.ssid) {
-                i.ssid = wifi
-                    .scan_results(&mut reactor, i.index, WIFI_REQUEST_TIMEOUT)
-                    .map_err(fail)?
-                    .into_iter()
-                    .find(|ap| ap.bssid == s.bssid)
-                    .map(|ap| ap.ssid);
-            }
-            print_wifi_interface(&i, station.as_ref(), globals.json);
+            let link = wifi
+                .link(&mut reactor, i, WIFI_REQUEST_TIMEOUT)
+                .map_err(fail)?;
+            print_wifi_interface(i, link.as_ref(), globals.json);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -711,45 +740,64 @@ pub(crate) fn wifi(
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_wifi_interface(i: &WifiInterface, station: Option<&StationInfo>, json: bool) {
+fn wifi_link_json(link: &WifiLink) -> Value {
+    json!({
+        "ssid": ssid_text(&link.ssid),
+        "bssid": mac_text(&link.bssid),
+        "frequency_mhz": link.frequency_mhz,
+        "signal_dbm": link.signal_dbm,
+        "security": link.security,
+        "tx_bitrate_mbps": link.tx_bitrate_mbps,
+        "rx_bitrate_mbps": link.rx_bitrate_mbps,
+        "connected_seconds": link.connected_secs,
+    })
+}
+
+/// `connected to "SSID" (BSSID), 2412 MHz, -42 dBm, psk, tx 54.0 Mbit/s`.
+fn wifi_link_text(link: &WifiLink) -> String {
+    let mut parts = vec![format!(
+        "connected to \"{}\" ({})",
+        ssid_text(&link.ssid),
+        mac_text(&link.bssid)
+    )];
+    parts.extend(link.frequency_mhz.map(|f| format!("{f} MHz")));
+    parts.extend(link.signal_dbm.map(|d| format!("{d} dBm")));
+    if !link.security.is_empty() {
+        parts.push(link.security.join(","));
+    }
+    parts.extend(link.tx_bitrate_mbps.map(|r| format!("tx {r:.1} Mbit/s")));
+    parts.join(", ")
+}
+
+fn print_wifi_interface(i: &WifiInterface, link: Option<&WifiLink>, json: bool) {
     let ssid = i.ssid.as_deref().map(ssid_text);
     if json {
-        json_line(&json!({
+        let mut v = json!({
             "interface": i.name,
             "index": i.index,
             "mode": i.mode.name(),
             "mac": i.mac.as_ref().map(mac_text),
             "ssid": ssid,
             "frequency_mhz": i.frequency_mhz,
-            "associated": station.is_some(),
-            "bssid": station.map(|s| mac_text(&s.bssid)),
-            "signal_dbm": station.and_then(|s| s.signal_dbm),
-            "tx_bitrate_mbps": station.and_then(|s| s.tx_bitrate_mbps),
-            "rx_bitrate_mbps": station.and_then(|s| s.rx_bitrate_mbps),
-            "connected_seconds": station.and_then(|s| s.connected_secs),
-        }));
+            "associated": link.is_some(),
+        });
+        if let (Value::Object(map), Some(Value::Object(l))) = (&mut v, link.map(wifi_link_json)) {
+            map.extend(l);
+        }
+        json_line(&v);
         return;
     }
     let mac = i.mac.as_ref().map(mac_text).unwrap_or_else(|| "-".into());
-    let freq = i
-        .frequency_mhz
-        .map(|f| format!(", {f} MHz"))
-        .unwrap_or_default();
-    let what = match (i.mode, station, &ssid) {
-        (WifiMode::Station, Some(s), _) => format!(
-            "connected to \"{}\" ({}){freq}, signal {}, tx {}",
-            ssid.as_deref().unwrap_or("?"),
-            mac_text(&s.bssid),
-            s.signal_dbm
-                .map(|d| format!("{d} dBm"))
-                .unwrap_or_else(|| "?".into()),
-            s.tx_bitrate_mbps
-                .map(|r| format!("{r:.1} Mbit/s"))
-                .unwrap_or_else(|| "?".into()),
-        ),
+    let what = match (i.mode, link, &ssid) {
+        (WifiMode::Station, Some(l), _) => wifi_link_text(l),
         (WifiMode::Station, None, _) => "not connected".into(),
-        (WifiMode::AccessPoint, _, Some(ssid)) => format!("serving \"{ssid}\"{freq}"),
-        (_, _, _) => String::new(),
+        (WifiMode::AccessPoint, _, Some(ssid)) => format!(
+            "serving \"{ssid}\"{}",
+            i.frequency_mhz
+                .map(|f| format!(", {f} MHz"))
+                .unwrap_or_default()
+        ),
+        _ => String::new(),
     };
     println!("{:<10} {:<8} {mac}  {what}", i.name, i.mode.name());
 }

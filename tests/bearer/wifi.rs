@@ -181,7 +181,7 @@ fn scan_sees_the_access_point_and_status_shows_the_association() {
         out.assert_success();
         if let Some(i) = json_lines(&out)
             .into_iter()
-            .find(|i| i["interface"] == "wlan0" && i["associated"] == true)
+            .find(|i| i["interface"] == "wlan0" && i["associated"] == true && i["ssid"] == SSID)
         {
             break i;
         }
@@ -198,6 +198,25 @@ fn scan_sees_the_access_point_and_status_shows_the_association() {
             .contains(&format!("connected to \"{SSID}\"")),
         "{}",
         text.stdout_str()
+    );
+    // status: the wlan configuration carries its Wi-Fi link.
+    let out = run_boardnet(["--json", "status"], T);
+    let s: Value = serde_json::from_str(out.stdout_str().trim()).unwrap();
+    let wlan0 = s["configurations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "netlink:wlan0")
+        .unwrap_or_else(|| panic!("{s}"));
+    assert_eq!(
+        wlan0["state"], "discovered",
+        "associated, no address yet: {wlan0}"
+    );
+    assert_eq!(wlan0["wifi"]["ssid"], SSID, "{wlan0}");
+    assert_eq!(
+        wlan0["wifi"]["security"],
+        serde_json::json!(["psk"]),
+        "{wlan0}"
     );
     // The scan results now mark the associated network.
     let out = run_boardnet(["--json", "wifi", "scan", "--interface", "wlan0"], T);
