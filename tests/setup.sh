@@ -2,13 +2,15 @@
 # Installs what the tests run against (quiet, idempotent): nginx, socat, openssl, curl,
 # python3 (echo and proxy peers), iproute2 (network namespaces), util-linux (unshare), time,
 # nsd and knot (DNS servers), dig and kdig (DNS oracles), hostapd and wpa_supplicant (Wi-Fi
-# peers, run inside the QEMU test guest), strace (bench), and the QEMU test guest.
+# peers, run inside the QEMU test guest), connman + dbus + dnsmasq + ethtool (a real ConnMan
+# on a private bus), strace (bench), and the QEMU test guest.
 # Run as root on Debian/Ubuntu; a second run does nothing.
 set -eu
 need=()
 for pair in nginx:nginx socat:socat openssl:openssl curl:curl python3:python3 ip:iproute2 \
             unshare:util-linux nsd:nsd knotd:knot dig:dnsutils kdig:knot-dnsutils \
-            hostapd:hostapd wpa_supplicant:wpasupplicant strace:strace; do
+            hostapd:hostapd wpa_supplicant:wpasupplicant strace:strace \
+            connmand:connman dbus-daemon:dbus dnsmasq:dnsmasq-base ethtool:ethtool; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)

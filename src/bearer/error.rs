@@ -19,6 +19,10 @@ pub enum BearerError {
     Timeout(Duration),
     /// The running backends cannot do this (e.g. start an interface with netlink alone).
     Unsupported(String),
+    /// ConnMan (or the D-Bus system bus) failed or refused.
+    Connman(String),
+    /// No configuration has this identifier.
+    UnknownConfiguration(String),
     /// A SIGINT/SIGTERM arrived.
     Interrupted,
     /// The event loop failed.
@@ -41,6 +45,13 @@ impl fmt::Display for BearerError {
                 after.as_secs_f64()
             ),
             BearerError::Unsupported(what) => f.write_str(what),
+            BearerError::Connman(what) => write!(f, "ConnMan: {what}"),
+            BearerError::UnknownConfiguration(id) => {
+                write!(
+                    f,
+                    "no configuration \"{id}\" (boardnet bearer list shows them)"
+                )
+            }
             BearerError::Interrupted => f.write_str("interrupted"),
             BearerError::Reactor(e) => write!(f, "event loop: {e}"),
         }
@@ -56,6 +67,8 @@ impl Classify for BearerError {
                 ErrorClass::Unsupported
             }
             BearerError::Unsupported(_) => ErrorClass::Unsupported,
+            BearerError::UnknownConfiguration(_) => ErrorClass::Usage,
+            BearerError::Connman(_) => ErrorClass::ServerRefused,
             BearerError::Malformed(_) => ErrorClass::Protocol,
             BearerError::Timeout(_) => ErrorClass::Timeout,
             BearerError::Interrupted => ErrorClass::Cancelled,

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "connman")]
+use crate::bearer::connman::Connman;
 use crate::bearer::error::BearerError;
 use crate::bearer::model::{
     BearerEvent, Capabilities, Configuration, ConfigurationType, InterfaceAddress, Reachability,
@@ -41,6 +43,8 @@ impl Default for ManagerOptions {
 #[derive(Debug)]
 pub struct Manager {
     route: RouteMonitor,
+    #[cfg(feature = "connman")]
+    connman: Option<Connman>,
     options: ManagerOptions,
     configs: BTreeMap<String, Configuration>,
     preferred: Option<String>,
@@ -58,8 +62,14 @@ impl Manager {
     /// Start following the kernel's links on `reactor`. The picture is complete after the
     /// [`BearerEvent::UpdateCompleted`] event (or [`wait_for_update`](Self::wait_for_update)).
     pub fn open(reactor: &mut Reactor, options: ManagerOptions) -> Result<Manager, BearerError> {
-        Ok(Manager {
+        let manager = Manager {
             route: RouteMonitor::open(reactor)?,
+            // ConnMan is optional: without a bus or without ConnMan on it, netlink carries on.
+            #[cfg(feature = "connman")]
+            connman: Connman::open(reactor).unwrap_or_else(|e| {
+                log::warn!("{e}: carrying on with the kernel's view alone");
+                None
+            }),
             options,
             configs: BTreeMap::new(),
             preferred: None,
@@ -67,13 +77,34 @@ impl Manager {
             checked: None,
             events: VecDeque::new(),
             complete: false,
-        })
+        };
+        // Signals that came during ConnMan's start-up calls wait in libdbus's queue.
+        #[cfg(feature = "connman")]
+        let manager = {
+            let mut m = manager;
+            m.drain_connman()?;
+            m
+        };
+        Ok(manager)
     }
 
     /// Let the manager see a reactor event; true if it was one of its sources.
     pub fn handle(&mut self, ready: &Ready) -> Result<bool, BearerError> {
-        let ours = matches!(ready, Ready::Io { token, .. } if *token == self.route.token());
-        if ours && self.route.handle(ready)? && self.route.is_synced() {
+        let Ready::Io { token, .. } = ready else {
+            return Ok(false);
+        };
+        let mut changed = false;
+        let mut ours = false;
+        if *token == self.route.token() {
+            ours = true;
+            changed = self.route.handle(ready)?;
+        }
+        #[cfg(feature = "connman")]
+        if let Some(c) = self.connman.as_mut().filter(|c| c.token() == *token) {
+            ours = true;
+            changed |= c.handle(ready)?;
+        }
+        if changed && self.route.is_synced() {
             self.refresh();
         }
         Ok(ours)
@@ -143,15 +174,95 @@ impl Manager {
         self.reachability == Reachability::Online
     }
 
-    /// What the backends really do: netlink routes by interface (SO_BINDTODEVICE), and
-    /// nothing else yet.
+    /// What the backends really do: netlink routes by interface (SO_BINDTODEVICE); ConnMan
+    /// starts and stops services.
     pub fn capabilities(&self) -> Capabilities {
-        Capabilities::DIRECT_CONNECTION_ROUTING
+        let caps = Capabilities::DIRECT_CONNECTION_ROUTING;
+        #[cfg(feature = "connman")]
+        if self.connman.is_some() {
+            return caps | Capabilities::CAN_START_AND_STOP_INTERFACES;
+        }
+        caps
     }
 
     /// The backends in use.
-    pub fn backends(&self) -> &'static [&'static str] {
-        &["netlink"]
+    pub fn backends(&self) -> Vec<&'static str> {
+        #[cfg(feature = "connman")]
+        if self.connman.is_some() {
+            return vec!["netlink", "connman"];
+        }
+        vec!["netlink"]
+    }
+
+    /// Open a session on configuration `id` (ConnMan: Service.Connect) and wait until it is
+    /// active; or close it (Service.Disconnect) and wait until it is not. The netlink backend
+    /// cannot start or stop interfaces: [`BearerError::Unsupported`].
+    pub fn set_session(
+        &mut self,
+        reactor: &mut Reactor,
+        id: &str,
+        open: bool,
+        timeout: Duration,
+    ) -> Result<(), BearerError> {
+        #[cfg(feature = "connman")]
+        if let Some(connman) = &mut self.connman {
+            let path = connman
+                .path_of(id)
+                .ok_or_else(|| BearerError::UnknownConfiguration(id.to_string()))?
+                .to_string();
+            let deadline = Instant::now() + timeout;
+            connman.connect(&path, open, timeout)?;
+            self.drain_connman()?;
+            let mut ready = Vec::new();
+            loop {
+                let active = self
+                    .configs
+                    .get(id)
+                    .is_some_and(|c| c.state == StateFlags::Active);
+                if active == open {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    return Err(BearerError::Timeout(timeout));
+                }
+                reactor
+                    .turn(&mut ready, Some(deadline))
+                    .map_err(BearerError::Reactor)?;
+                let mut others = Vec::new();
+                for r in ready.drain(..) {
+                    if let Ready::Signal(sig) = r {
+                        if sig == libc::SIGINT || sig == libc::SIGTERM {
+                            return Err(BearerError::Interrupted);
+                        }
+                    }
+                    if !self.handle(&r)? {
+                        others.push(r);
+                    }
+                }
+                reactor.defer(others);
+            }
+        }
+        let _ = (reactor, open, timeout);
+        Err(if self.configs.contains_key(id) {
+            BearerError::Unsupported(format!(
+                "{id}: the netlink backend cannot start or stop interfaces (sessions need ConnMan)"
+            ))
+        } else {
+            BearerError::UnknownConfiguration(id.to_string())
+        })
+    }
+
+    /// Apply the ConnMan signals libdbus queued during a blocking call.
+    #[cfg(feature = "connman")]
+    fn drain_connman(&mut self) -> Result<(), BearerError> {
+        let changed = match self.connman.as_mut() {
+            Some(c) => c.drain()?,
+            None => false,
+        };
+        if changed && self.route.is_synced() {
+            self.refresh();
+        }
+        Ok(())
     }
 
     /// Rebuild configurations from the kernel's table and queue what changed.
@@ -166,6 +277,19 @@ impl Manager {
                 preferred = Some(c.id.clone());
             }
             fresh.insert(c.id.clone(), c);
+        }
+        #[cfg(feature = "connman")]
+        if let Some(connman) = &self.connman {
+            for service in &connman.services {
+                let mut c = service.configuration();
+                c.default_route = c.state == StateFlags::Active
+                    && connman.preferred().is_some_and(|p| p.path == service.path);
+                fresh.insert(c.id.clone(), c);
+            }
+            // ConnMan's service order decides, where it has a connected service.
+            if let Some(p) = connman.preferred() {
+                preferred = Some(p.configuration().id);
+            }
         }
         for id in self.configs.keys() {
             if !fresh.contains_key(id) {
@@ -207,11 +331,18 @@ impl Manager {
             .map(Configuration::reachability)
             .max()
             .unwrap_or(Reachability::Disconnected);
+        // ConnMan's own online check counts as the connectivity check.
+        #[cfg(feature = "connman")]
+        if let Some(connman) = &self.connman {
+            level = level.max(crate::bearer::connman::reachability_of(&connman.state));
+        }
         let via = self
             .default_configuration()
             .filter(|c| c.reachability() == Reachability::Site)
             .map(|c| c.id.clone());
-        if level == Reachability::Site && via.is_some() {
+        if level == Reachability::Online {
+            // ConnMan said so; our own check is not needed.
+        } else if level == Reachability::Site && via.is_some() {
             if self.checked.is_none() || self.checked != via {
                 self.checked = self.connectivity_check().then(|| via.clone()).flatten();
             }

@@ -22,6 +22,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "connman")]
+mod connman;
 mod error;
 mod manager;
 mod model;

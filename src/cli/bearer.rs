@@ -8,7 +8,7 @@ use lexopt::prelude::*;
 use serde_json::{json, Value};
 
 use super::args::{seconds, text, Globals};
-use super::output::{json_line, secs};
+use super::output::{json_line, outln, secs};
 use super::{new_reactor, signal_exit, Failure};
 use crate::bearer::wifi::{
     mac_text, ssid_text, AccessPoint, ScanEvent, Wifi, WifiInterface, WifiLink, WifiMode,
@@ -37,12 +37,16 @@ configuration), site (a default route through one), online (--check-url answered
 const BEARER_HELP: &str = "\
 Usage: boardnet bearer list [--state STATE] [--json]
        boardnet bearer watch [--check-url URL] [--json]
+       boardnet bearer open|close ID [--timeout S] [--json]
 
 list: the configurations, one per line (ID BEARER STATE INTERFACE ADDRESSES; * marks the
 default one). --state defined|discovered|active shows only those at least that far.
 watch: the configurations, then every change as it happens (added, changed, removed,
 preferred, reachability, online), one line each with the time, until SIGINT/SIGTERM (exit 0).
-Events come from the kernel (rtnetlink), never from polling.
+Events come from the kernel (rtnetlink) and ConnMan (D-Bus signals), never from polling.
+open/close: start or stop a session on a ConnMan configuration (Service.Connect/Disconnect)
+and wait until it is active / no longer active (--timeout, default 60 s). Kernel links
+(netlink:IF) cannot be started or stopped this way: exit 11.
 ";
 
 const WAIT_ONLINE_HELP: &str = "\
@@ -55,7 +59,7 @@ holds up the boot.
 
   --timeout S          give up after S seconds (default 120; 0 waits forever)
   --level L            local (an address), site (default, a default route) or online (needs
-                       --check-url; the default level when it is given)
+                       --check-url or ConnMan; the default level when --check-url is given)
   --check-url URL      connectivity check: online when a GET of URL answers 2xx
   --interface IF       only this interface counts (repeatable: all of them must reach the
                        level, unless --any)
@@ -172,17 +176,17 @@ pub(crate) fn status(
         .default_configuration()
         .map(|c| format!(" (default route via {})", c.name))
         .unwrap_or_default();
-    println!("reachability: {}{via}", manager.reachability());
+    outln!("reachability: {}{via}", manager.reachability());
     let online = match (manager.is_online(), &check_url) {
         (true, Some(url)) => format!("yes ({url} answered)"),
         (false, Some(url)) => format!("no ({url} did not answer)"),
         (_, None) => "not checked (give --check-url URL)".to_string(),
     };
-    println!("online:       {online}");
-    println!("default:      {}", default.as_deref().unwrap_or("none"));
-    println!("backends:     {}", manager.backends().join(", "));
+    outln!("online:       {online}");
+    outln!("default:      {}", default.as_deref().unwrap_or("none"));
+    outln!("backends:     {}", manager.backends().join(", "));
     let caps = manager.capabilities().names();
-    println!(
+    outln!(
         "capabilities: {}",
         if caps.is_empty() {
             "none".to_string()
@@ -190,10 +194,10 @@ pub(crate) fn status(
             caps.join(", ")
         }
     );
-    println!();
+    outln!();
     print_table(&manager, StateFlags::Defined);
     for (interface, link) in &links {
-        println!("  {interface}: {}", wifi_link_text(link));
+        outln!("  {interface}: {}", wifi_link_text(link));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -231,13 +235,16 @@ fn wifi_links(
 }
 
 fn print_table(manager: &Manager, at_least: StateFlags) {
-    println!(
+    outln!(
         " {:<20} {:<10} {:<11} {:<10} ADDRESSES",
-        "ID", "BEARER", "STATE", "INTERFACE"
+        "ID",
+        "BEARER",
+        "STATE",
+        "INTERFACE"
     );
     for c in manager.configurations(at_least) {
         let mark = if is_default(manager, c) { "*" } else { " " };
-        println!("{mark}{}", configuration_line(c));
+        outln!("{mark}{}", configuration_line(c));
     }
 }
 
@@ -249,6 +256,7 @@ pub(crate) fn bearer(
     let mut ids: Vec<String> = Vec::new();
     let mut at_least = StateFlags::Defined;
     let mut check_url = None;
+    let mut session_timeout = Duration::from_secs(60);
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => {
@@ -264,6 +272,7 @@ pub(crate) fn bearer(
                 })?;
             }
             Long("check-url") => check_url = Some(text(parser, "--check-url")?),
+            Long("timeout") => session_timeout = seconds(parser, "--timeout")?,
             Value(v) if action.is_none() => action = Some(v.string()?),
             Value(v) => ids.push(v.string()?),
             other => {
@@ -286,18 +295,38 @@ pub(crate) fn bearer(
     match action.as_deref() {
         Some("list") => bearer_list(globals, at_least),
         Some("watch") => bearer_watch(globals, check_url),
-        Some("open" | "close") => Err(Failure::from_error(
-            &crate::bearer::BearerError::Unsupported(
-                "sessions need the ConnMan backend, which this build cannot reach yet: \
-                 the netlink backend cannot start or stop interfaces"
-                    .into(),
-            ),
-        )),
+        Some(action @ ("open" | "close")) => {
+            bearer_session(globals, &ids[0], action == "open", session_timeout)
+        }
         Some(other) => Err(Failure::usage(format!(
             "bearer: unknown action \"{other}\" (list, watch, open, close)"
         ))),
         None => Err(Failure::usage("bearer: give an action (list or watch)")),
     }
+}
+
+fn bearer_session(
+    globals: &Globals,
+    id: &str,
+    open: bool,
+    timeout: Duration,
+) -> Result<ExitCode, Failure> {
+    let mut reactor = new_reactor()?;
+    let mut manager = open_manager(&mut reactor, None)?;
+    manager
+        .wait_for_update(&mut reactor, DUMP_TIMEOUT)
+        .map_err(|e| bearer_failure(&e))?;
+    manager
+        .set_session(&mut reactor, id, open, timeout)
+        .map_err(|e| bearer_failure(&e))?;
+    if let Some(c) = manager.configuration(id) {
+        if globals.json {
+            json_line(&configuration_json(c, is_default(&manager, c)));
+        } else {
+            outln!("{}", configuration_line(c));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn bearer_list(globals: &Globals, at_least: StateFlags) -> Result<ExitCode, Failure> {
@@ -375,7 +404,7 @@ fn print_event(manager: &Manager, event: &BearerEvent, json: bool) {
         }
         json_line(&object);
     } else {
-        println!("{time} {name} {human}");
+        outln!("{time} {name} {human}");
     }
 }
 
@@ -525,12 +554,6 @@ pub(crate) fn wait_online(
     }
     globals.init_logging();
     let level = match (level, &check_url) {
-        (Some(Reachability::Online), None) => {
-            return Err(Failure::usage(
-                "--level online needs --check-url URL: boardnet checks connectivity only \
-                 against a URL you choose",
-            ))
-        }
         (Some(l), _) => l,
         (None, Some(_)) => Reachability::Online,
         (None, None) => Reachability::Site,
@@ -544,7 +567,14 @@ pub(crate) fn wait_online(
     let started = Instant::now();
     let deadline = timeout.map(|t| started + t);
     let mut reactor = new_reactor()?;
+    let online_source = check_url.is_some();
     let mut manager = open_manager(&mut reactor, check_url)?;
+    if level == Reachability::Online && !online_source && !manager.backends().contains(&"connman") {
+        return Err(Failure::usage(
+            "--level online needs --check-url URL (or ConnMan, whose own online check counts): \
+             boardnet checks connectivity only against a URL you choose",
+        ));
+    }
     let mut ready = Vec::new();
     loop {
         while manager.next_event().is_some() {}
@@ -724,9 +754,14 @@ pub(crate) fn wifi(
         }
     }
     if !globals.json {
-        println!(
+        outln!(
             " {:<24} {:<17} {:>5} {:>7} {:<12} {:>6} INTERFACE",
-            "SSID", "BSSID", "MHZ", "DBM", "SECURITY", "AGE"
+            "SSID",
+            "BSSID",
+            "MHZ",
+            "DBM",
+            "SECURITY",
+            "AGE"
         );
     }
     for i in &interfaces {
@@ -799,7 +834,7 @@ fn print_wifi_interface(i: &WifiInterface, link: Option<&WifiLink>, json: bool) 
         ),
         _ => String::new(),
     };
-    println!("{:<10} {:<8} {mac}  {what}", i.name, i.mode.name());
+    outln!("{:<10} {:<8} {mac}  {what}", i.name, i.mode.name());
 }
 
 fn print_access_point(i: &WifiInterface, ap: &AccessPoint, json: bool) {
@@ -817,7 +852,7 @@ fn print_access_point(i: &WifiInterface, ap: &AccessPoint, json: bool) {
         }));
         return;
     }
-    println!(
+    outln!(
         "{}{:<24} {:<17} {:>5} {:>7} {:<12} {:>6} {}",
         if ap.associated { "*" } else { " " },
         if ssid.is_empty() { "(hidden)" } else { &ssid },

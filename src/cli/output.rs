@@ -39,6 +39,24 @@ pub(crate) fn human_bytes(n: u64) -> String {
     }
 }
 
+/// Print one line of human text on stdout. A reader that went away (`| head`) ends the
+/// command quietly, as it does for C tools, instead of a panic.
+pub(crate) fn text_line(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// `println!` through [`text_line`].
+macro_rules! outln {
+    () => { $crate::cli::output::text_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::cli::output::text_line(format_args!($($arg)*)) };
+}
+pub(crate) use outln;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,5 +5,7 @@
 #[path = "../peers/mod.rs"]
 mod peers;
 
+#[cfg(feature = "connman")]
+mod connman;
 mod netlink;
 mod wifi;

@@ -19,7 +19,8 @@
 //!   port) serving the zones described in `dns_zones.rs`; [`dig_at`],
 //!   [`dig_short_at`], [`kdig_at`] as oracles; [`dns_wire`] = tiny wire helpers.
 //! * [`LinkLab`] — a namespace with veth pairs for link/address/route events;
-//!   [`JsonLines`] — a running `boardnet … --json` read line by line.
+//!   [`JsonLines`] — a running `boardnet … --json` read line by line;
+//!   [`ConnmanLab`] — connmand on a private bus in a namespace, DHCP from a peer.
 //! * [`NetnsDns`] — two nsd on port 53 in a network namespace with its own
 //!   resolv.conf (root).
 //! * [`DnsFault`] / [`DnsScript`] — in-process misbehaving DNS server.
@@ -43,6 +44,7 @@
 #![allow(unused_imports)]
 
 mod bearer;
+mod connman;
 mod dns_fault;
 pub mod dns_wire;
 mod dns_zones;
@@ -63,6 +65,7 @@ mod sockfault;
 mod workdir;
 
 pub use bearer::{JsonLines, LinkLab};
+pub use connman::{ConnmanLab, CONNMAN_PEER};
 pub use dns_fault::{
     fault_tcp_answers, DnsFault, DnsScript, DnsTransport, FAULT_ANSWER, FAULT_DECOY,
     FAULT_TCP_ANSWER_COUNT, FAULT_TTL, FAULT_WRONG_QUESTION,

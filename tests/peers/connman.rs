@@ -1,0 +1,199 @@
+//! A real ConnMan for bearer tests ([`ConnmanLab`]): connmand 1.41 on a private system bus
+//! (its own dbus-daemon, socket in the test's directory) inside a network namespace, with a
+//! DHCP server (dnsmasq) and an online-check responder in a peer namespace over a veth
+//! pair. Nothing touches the host: connmand's /var/lib and /run are tmpfs inside its mount
+//! namespace, and its resolv.conf is the namespace's (/etc/netns/NAME/resolv.conf).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{find_program, require_root_or_fail, KillOnDrop, Netns, WorkDir};
+
+/// The peer's address: DHCP server, default router, online-check responder.
+pub const CONNMAN_PEER: &str = "10.123.0.1";
+
+const BUS_CONF: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=@DIR@/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/> <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/> <allow receive_sender="*"/> <allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+"#;
+
+const MAIN_CONF: &str = "[General]
+EnableOnlineCheck=true
+OnlineCheckIPv4URL=http://10.123.0.1:8080/online/status.html
+OnlineCheckIPv6URL=http://10.123.0.1:8080/online/status.html
+OnlineCheckInitialInterval=1
+OnlineCheckMaxInterval=2
+AllowHostnameUpdates=false
+AllowDomainnameUpdates=false
+FallbackTimeservers=
+FallbackNameservers=
+";
+
+const ONLINE_PY: &str = r#"
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("X-ConnMan-Status", "online")
+        self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("10.123.0.1", 8080), H).serve_forever()
+"#;
+
+/// Inside `ip netns exec`: hide the host's /var/lib and /run from connmand.
+const RUN_CONNMAND: &str = r#"set -e
+mount -t tmpfs tmpfs /var/lib; mkdir -p /var/lib/connman
+printf '[global]\nOfflineMode=false\nTimeUpdates=manual\nTimezoneUpdates=manual\n' > /var/lib/connman/settings
+mount -t tmpfs tmpfs /run; mkdir -p /run/connman
+exec connmand -n -r -c "$1"
+"#;
+
+pub struct ConnmanLab {
+    /// connmand's namespace: boardnet runs here.
+    pub dut: Netns,
+    /// The DHCP server's namespace; `ip -n` on it pulls the cable (`vcp` down).
+    pub peer: Netns,
+    bus_address: String,
+    // The namespaces go first (their processes with them), then these.
+    _connmand: KillOnDrop,
+    _dnsmasq: KillOnDrop,
+    _online: KillOnDrop,
+    _bus: KillOnDrop,
+    resolv_dir: PathBuf,
+    _wd: WorkDir,
+}
+
+fn spawn(cmd: &mut Command, what: &str) -> KillOnDrop {
+    KillOnDrop {
+        child: cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}")),
+    }
+}
+
+impl ConnmanLab {
+    pub fn new() -> ConnmanLab {
+        require_root_or_fail("ConnMan in a network namespace");
+        for p in ["connmand", "dbus-daemon", "dnsmasq", "ethtool", "python3"] {
+            assert!(
+                find_program(p).is_some(),
+                "{p} is missing (tests/setup.sh installs connman dbus dnsmasq-base ethtool)"
+            );
+        }
+        let wd = WorkDir::new();
+        let dir = wd.path().to_path_buf();
+        let conf = dir.join("bus.conf");
+        std::fs::write(&conf, BUS_CONF.replace("@DIR@", &dir.to_string_lossy())).unwrap();
+        std::fs::write(dir.join("main.conf"), MAIN_CONF).unwrap();
+        std::fs::write(dir.join("online.py"), ONLINE_PY).unwrap();
+        std::fs::write(dir.join("run-connmand.sh"), RUN_CONNMAND).unwrap();
+        let socket = dir.join("system_bus_socket");
+        let bus = spawn(
+            Command::new("dbus-daemon")
+                .arg(format!("--config-file={}", conf.display()))
+                .arg("--nofork"),
+            "dbus-daemon",
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "dbus-daemon made no socket");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let bus_address = format!("unix:path={}", socket.display());
+
+        let peer = Netns::new("cmp");
+        let dut = Netns::new("cmd");
+        // Not `ve-*`: connman's default blacklist.
+        dut.ip_ok(&[
+            "link",
+            "add",
+            "vcd",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vcp",
+            "netns",
+            peer.name(),
+        ]);
+        peer.ip_ok(&["addr", "add", &format!("{CONNMAN_PEER}/24"), "dev", "vcp"]);
+        peer.ip_ok(&["link", "set", "vcp", "up"]);
+        // Required: with checksum offload connman's DHCP client drops every offer.
+        let ethtool = super::run(
+            peer.command("ethtool").args(["-K", "vcp", "tx", "off"]),
+            Duration::from_secs(10),
+        );
+        assert!(ethtool.success(), "{ethtool:?}");
+        // connmand writes the namespace's resolv.conf, never the host's.
+        let resolv_dir = PathBuf::from("/etc/netns").join(dut.name());
+        std::fs::create_dir_all(&resolv_dir).unwrap();
+        std::fs::write(resolv_dir.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+
+        let online = spawn(
+            peer.command("python3").arg(dir.join("online.py")),
+            "the online-check responder",
+        );
+        let dnsmasq = spawn(
+            peer.command("dnsmasq").args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--bind-interfaces",
+                "--interface=vcp",
+                "--except-interface=lo",
+                "--port=0",
+                "--dhcp-range=10.123.0.50,10.123.0.99,1h",
+                "--dhcp-option=option:router,10.123.0.1",
+                "--dhcp-option=option:dns-server,10.123.0.1",
+                &format!("--dhcp-leasefile={}", dir.join("leases").display()),
+            ]),
+            "dnsmasq",
+        );
+        let connmand = spawn(
+            dut.command("sh")
+                .arg(dir.join("run-connmand.sh"))
+                .arg(dir.join("main.conf"))
+                .env("DBUS_SYSTEM_BUS_ADDRESS", &bus_address),
+            "connmand",
+        );
+        ConnmanLab {
+            dut,
+            peer,
+            bus_address,
+            _connmand: connmand,
+            _dnsmasq: dnsmasq,
+            _online: online,
+            _bus: bus,
+            resolv_dir,
+            _wd: wd,
+        }
+    }
+
+    /// boardnet in connmand's namespace, on its bus.
+    pub fn boardnet(&self) -> Command {
+        let mut c = self.dut.boardnet();
+        c.env("DBUS_SYSTEM_BUS_ADDRESS", &self.bus_address);
+        c
+    }
+
+    /// `boardnet ARGS` in connmand's namespace, to completion.
+    pub fn run(&self, args: &[&str], timeout: Duration) -> super::RunOutput {
+        super::run(self.boardnet().args(args), timeout)
+    }
+}
+
+impl Drop for ConnmanLab {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.resolv_dir);
+    }
+}
