@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use crate::bearer::connman::Connman;
 use crate::bearer::error::BearerError;
 use crate::bearer::model::{
-    BearerEvent, Capabilities, Configuration, ConfigurationType, InterfaceAddress, Reachability,
-    StateFlags,
+    BearerEvent, Capabilities, Configuration, ConfigurationType, InterfaceAddress, LinkStatistics,
+    Reachability, StateFlags,
 };
 use crate::bearer::netlink::route::{Link, RouteTable};
 use crate::bearer::netlink::{sysfs, RouteMonitor};
@@ -128,22 +128,39 @@ impl Manager {
         timeout: Duration,
     ) -> Result<(), BearerError> {
         let deadline = Instant::now() + timeout;
-        let mut ready = Vec::new();
         while !self.complete {
-            if Instant::now() >= deadline {
-                return Err(BearerError::Timeout(timeout));
-            }
-            reactor
-                .turn(&mut ready, Some(deadline))
-                .map_err(BearerError::Reactor)?;
-            let mut others = Vec::new();
-            for r in ready.drain(..) {
-                if !self.handle(&r)? {
-                    others.push(r);
+            self.turn(reactor, deadline, timeout)?;
+        }
+        Ok(())
+    }
+
+    /// One turn of `reactor` for a blocking helper: our events handled, others handed back
+    /// to the loop; SIGINT/SIGTERM interrupt; past `deadline` it is a timeout of `timeout`.
+    fn turn(
+        &mut self,
+        reactor: &mut Reactor,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), BearerError> {
+        if Instant::now() >= deadline {
+            return Err(BearerError::Timeout(timeout));
+        }
+        let mut ready = Vec::new();
+        reactor
+            .turn(&mut ready, Some(deadline))
+            .map_err(BearerError::Reactor)?;
+        let mut others = Vec::new();
+        for r in ready {
+            if let Ready::Signal(sig) = r {
+                if sig == libc::SIGINT || sig == libc::SIGTERM {
+                    return Err(BearerError::Interrupted);
                 }
             }
-            reactor.defer(others);
+            if !self.handle(&r)? {
+                others.push(r);
+            }
         }
+        reactor.defer(others);
         Ok(())
     }
 
@@ -177,7 +194,7 @@ impl Manager {
     /// What the backends really do: netlink routes by interface (SO_BINDTODEVICE); ConnMan
     /// starts and stops services.
     pub fn capabilities(&self) -> Capabilities {
-        let caps = Capabilities::DIRECT_CONNECTION_ROUTING;
+        let caps = Capabilities::DIRECT_CONNECTION_ROUTING | Capabilities::DATA_STATISTICS;
         #[cfg(feature = "connman")]
         if self.connman.is_some() {
             return caps | Capabilities::CAN_START_AND_STOP_INTERFACES;
@@ -192,6 +209,45 @@ impl Manager {
             return vec!["netlink", "connman"];
         }
         vec!["netlink"]
+    }
+
+    /// Current byte counters of configuration `id`'s interface, asked from the kernel now
+    /// (Qt's QNetworkSession::bytesReceived/bytesWritten are differences of two of these).
+    pub fn statistics(
+        &mut self,
+        reactor: &mut Reactor,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<LinkStatistics, BearerError> {
+        let interface = self
+            .configs
+            .get(id)
+            .and_then(|c| c.interface.clone())
+            .ok_or_else(|| BearerError::UnknownConfiguration(id.to_string()))?;
+        let index_of = |table: &RouteTable| {
+            table
+                .links
+                .values()
+                .find(|l| l.name == interface)
+                .map(|l| l.index)
+        };
+        let index = index_of(self.route.table())
+            .ok_or_else(|| BearerError::UnknownConfiguration(id.to_string()))?;
+        self.route.request_link(index)?;
+        let deadline = Instant::now() + timeout;
+        while !self.route.link_answered() {
+            self.turn(reactor, deadline, timeout)?;
+        }
+        let link = self
+            .route
+            .table()
+            .links
+            .get(&index)
+            .ok_or_else(|| BearerError::UnknownConfiguration(id.to_string()))?;
+        Ok(LinkStatistics {
+            rx_bytes: link.rx_bytes,
+            tx_bytes: link.tx_bytes,
+        })
     }
 
     /// Open a session on configuration `id` (ConnMan: Service.Connect) and wait until it is
@@ -213,7 +269,6 @@ impl Manager {
             let deadline = Instant::now() + timeout;
             connman.connect(&path, open, timeout)?;
             self.drain_connman()?;
-            let mut ready = Vec::new();
             loop {
                 let active = self
                     .configs
@@ -222,24 +277,7 @@ impl Manager {
                 if active == open {
                     return Ok(());
                 }
-                if Instant::now() >= deadline {
-                    return Err(BearerError::Timeout(timeout));
-                }
-                reactor
-                    .turn(&mut ready, Some(deadline))
-                    .map_err(BearerError::Reactor)?;
-                let mut others = Vec::new();
-                for r in ready.drain(..) {
-                    if let Ready::Signal(sig) = r {
-                        if sig == libc::SIGINT || sig == libc::SIGTERM {
-                            return Err(BearerError::Interrupted);
-                        }
-                    }
-                    if !self.handle(&r)? {
-                        others.push(r);
-                    }
-                }
-                reactor.defer(others);
+                self.turn(reactor, deadline, timeout)?;
             }
         }
         let _ = (reactor, open, timeout);

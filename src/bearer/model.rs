@@ -329,6 +329,14 @@ impl Configuration {
     }
 }
 
+/// Bytes through a configuration's interface (the kernel's IFLA_STATS64 counters, since the
+/// interface appeared). Qt's session counters are differences of two of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkStatistics {
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+}
+
 /// What the manager reports (Qt's QNetworkConfigurationManager signals).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BearerEvent {

@@ -8,7 +8,7 @@ use lexopt::prelude::*;
 use serde_json::{json, Value};
 
 use super::args::{seconds, text, Globals};
-use super::output::{json_line, outln, secs};
+use super::output::{human_bytes, json_line, outln, secs};
 use super::{new_reactor, signal_exit, Failure};
 use crate::bearer::wifi::{
     mac_text, ssid_text, AccessPoint, ScanEvent, Wifi, WifiInterface, WifiLink, WifiMode,
@@ -38,6 +38,7 @@ const BEARER_HELP: &str = "\
 Usage: boardnet bearer list [--state STATE] [--json]
        boardnet bearer watch [--check-url URL] [--json]
        boardnet bearer open|close ID [--timeout S] [--json]
+       boardnet bearer stats ID [--json]
 
 list: the configurations, one per line (ID BEARER STATE INTERFACE ADDRESSES; * marks the
 default one). --state defined|discovered|active shows only those at least that far.
@@ -47,6 +48,8 @@ Events come from the kernel (rtnetlink) and ConnMan (D-Bus signals), never from 
 open/close: start or stop a session on a ConnMan configuration (Service.Connect/Disconnect)
 and wait until it is active / no longer active (--timeout, default 60 s). Kernel links
 (netlink:IF) cannot be started or stopped this way: exit 11.
+stats: bytes received and sent through the configuration's interface, asked from the kernel
+now (its IFLA_STATS64 counters; a session's traffic is the difference of two readings).
 ";
 
 const WAIT_ONLINE_HELP: &str = "\
@@ -283,10 +286,10 @@ pub(crate) fn bearer(
         }
     }
     globals.init_logging();
-    let takes_ids = matches!(action.as_deref(), Some("open" | "close"));
+    let takes_ids = matches!(action.as_deref(), Some("open" | "close" | "stats"));
     if takes_ids && ids.len() != 1 {
         return Err(Failure::usage(
-            "bearer open|close: give one configuration ID",
+            "bearer open|close|stats: give one configuration ID",
         ));
     }
     if !takes_ids && !ids.is_empty() {
@@ -298,8 +301,9 @@ pub(crate) fn bearer(
         Some(action @ ("open" | "close")) => {
             bearer_session(globals, &ids[0], action == "open", session_timeout)
         }
+        Some("stats") => bearer_stats(globals, &ids[0]),
         Some(other) => Err(Failure::usage(format!(
-            "bearer: unknown action \"{other}\" (list, watch, open, close)"
+            "bearer: unknown action \"{other}\" (list, watch, open, close, stats)"
         ))),
         None => Err(Failure::usage("bearer: give an action (list or watch)")),
     }
@@ -325,6 +329,38 @@ fn bearer_session(
         } else {
             outln!("{}", configuration_line(c));
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bearer_stats(globals: &Globals, id: &str) -> Result<ExitCode, Failure> {
+    let mut reactor = new_reactor()?;
+    let mut manager = open_manager(&mut reactor, None)?;
+    manager
+        .wait_for_update(&mut reactor, DUMP_TIMEOUT)
+        .map_err(|e| bearer_failure(&e))?;
+    let stats = manager
+        .statistics(&mut reactor, id, DUMP_TIMEOUT)
+        .map_err(|e| bearer_failure(&e))?;
+    let interface = manager
+        .configuration(id)
+        .and_then(|c| c.interface.clone())
+        .unwrap_or_default();
+    if globals.json {
+        json_line(&json!({
+            "id": id,
+            "interface": interface,
+            "rx_bytes": stats.rx_bytes,
+            "tx_bytes": stats.tx_bytes,
+        }));
+    } else {
+        outln!(
+            "{id} ({interface}): received {} ({} bytes), sent {} ({} bytes)",
+            human_bytes(stats.rx_bytes),
+            stats.rx_bytes,
+            human_bytes(stats.tx_bytes),
+            stats.tx_bytes
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

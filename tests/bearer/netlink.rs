@@ -353,6 +353,50 @@ fn online_needs_a_check_url_that_answers() {
 }
 
 #[test]
+fn stats_are_the_kernels_current_counters() {
+    let lab = LinkLab::new("bstats");
+    lab.active_pair("bn0", "bn1", "10.77.0.2/24");
+    let sysfs = |counter: &str| -> u64 {
+        let mut cat = lab.ns.command("cat");
+        cat.arg(format!("/sys/class/net/bn0/statistics/{counter}"));
+        run(&mut cat, T)
+            .stdout_str()
+            .trim()
+            .parse()
+            .expect("a counter")
+    };
+    let stats = |lab: &LinkLab| -> Value {
+        let out = lab.run(&["--json", "bearer", "stats", "netlink:bn0"], T);
+        out.assert_success();
+        serde_json::from_str(out.stdout_str().trim()).unwrap()
+    };
+    let before = stats(&lab);
+    // ARP requests for an absent neighbour leave through bn0 and arrive on bn1.
+    let _ = run(
+        lab.ns
+            .command("ping")
+            .args(["-c", "3", "-i", "0.2", "-W", "1", "10.77.0.9"]),
+        T,
+    );
+    let kernel_tx = sysfs("tx_bytes");
+    let after = stats(&lab);
+    let tx = after["tx_bytes"].as_u64().unwrap();
+    assert!(
+        tx > before["tx_bytes"].as_u64().unwrap(),
+        "{before} -> {after}"
+    );
+    assert!(
+        tx >= kernel_tx,
+        "boardnet {tx} < sysfs {kernel_tx}: not fresh"
+    );
+    assert_eq!(after["interface"], "bn0");
+    let out = lab.run(&["bearer", "stats", "netlink:bn0"], T);
+    assert!(out.stdout_str().contains("sent"), "{}", out.stdout_str());
+    lab.run(&["bearer", "stats", "netlink:nope"], T)
+        .assert_code(2);
+}
+
+#[test]
 fn bad_input_and_unsupported_actions_have_their_exit_codes() {
     for (args, code, needle) in [
         (&["bearer", "list", "--state", "on"][..], 2, "--state"),

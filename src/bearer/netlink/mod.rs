@@ -38,6 +38,8 @@ pub(crate) struct RouteMonitor {
     dumping: Option<(usize, u32)>,
     /// Full dumps completed (the first one makes the picture complete).
     syncs: u64,
+    /// A link whose fresh counters were asked for (index, request) and have not arrived yet.
+    awaiting_link: Option<(u32, u32)>,
 }
 
 impl std::fmt::Debug for RouteMonitor {
@@ -71,6 +73,7 @@ impl RouteMonitor {
             seq: 0,
             dumping: None,
             syncs: 0,
+            awaiting_link: None,
         };
         monitor.start_dump(0)?;
         Ok(monitor)
@@ -87,6 +90,21 @@ impl RouteMonitor {
     /// True once a full dump completed and no re-dump is running: the table is whole.
     pub(crate) fn is_synced(&self) -> bool {
         self.syncs > 0 && self.dumping.is_none()
+    }
+
+    /// Ask the kernel for link `index` now (its byte counters are current only in a fresh
+    /// message); [`link_answered`](Self::link_answered) says when the answer is in the table.
+    pub(crate) fn request_link(&mut self, index: u32) -> Result<(), BearerError> {
+        self.seq = self.seq.wrapping_add(1);
+        self.sock
+            .send(route::link_request(index, self.seq), Msg::empty())
+            .map_err(BearerError::Netlink)?;
+        self.awaiting_link = Some((index, self.seq));
+        Ok(())
+    }
+
+    pub(crate) fn link_answered(&self) -> bool {
+        self.awaiting_link.is_none()
     }
 
     fn start_dump(&mut self, which: usize) -> Result<(), BearerError> {
@@ -141,6 +159,20 @@ impl RouteMonitor {
             for i in 0..self.msgs.len() {
                 changed |= self.table.apply(&self.msgs[i]);
                 match self.msgs[i] {
+                    // Any fresh message for the link carries current counters.
+                    RouteMessage::NewLink(ref l)
+                        if self
+                            .awaiting_link
+                            .is_some_and(|(index, _)| index == l.index) =>
+                    {
+                        self.awaiting_link = None;
+                    }
+                    // The link went away meanwhile: nothing more will come.
+                    RouteMessage::Error { seq, .. }
+                        if self.awaiting_link.is_some_and(|(_, want)| want == seq) =>
+                    {
+                        self.awaiting_link = None;
+                    }
                     RouteMessage::DumpDone { seq, interrupted } => {
                         if let Some((which, want)) = self.dumping {
                             if seq == want {

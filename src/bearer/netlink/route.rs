@@ -2,7 +2,7 @@
 //! records, and the table of links, addresses and default routes they build up.
 //!
 //! Only what bearer management needs is kept: per link its name, type, flags, operational
-//! state; per address its interface, prefix and scope; and default routes
+//! state and byte counters; per address its interface, prefix and scope; and default routes
 //! of the main table (what makes a link the preferred one).
 
 use std::collections::BTreeMap;
@@ -40,6 +40,9 @@ pub(crate) struct Link {
     /// IFF_* flags.
     pub(crate) flags: u32,
     pub(crate) operstate: u8,
+    /// Bytes received and sent (IFLA_STATS64), as of this message.
+    pub(crate) rx_bytes: u64,
+    pub(crate) tx_bytes: u64,
 }
 
 impl Link {
@@ -187,6 +190,12 @@ fn decode_one(
     })
 }
 
+fn u64_at(bytes: &[u8], offset: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(
+        bytes.get(offset..offset.checked_add(8)?)?.try_into().ok()?,
+    ))
+}
+
 fn ip_of(family: RtAddrFamily, bytes: &[u8]) -> Option<IpAddr> {
     match family {
         RtAddrFamily::Inet => {
@@ -208,6 +217,8 @@ fn link_of(info: &Ifinfomsg) -> Link {
         hw_type: u16::from(*info.ifi_type()),
         flags: info.ifi_flags().bits(),
         operstate: IF_OPER_UNKNOWN,
+        rx_bytes: 0,
+        tx_bytes: 0,
     };
     for attr in info.rtattrs().iter() {
         let data = attr.rta_payload().as_ref();
@@ -217,6 +228,11 @@ fn link_of(info: &Ifinfomsg) -> Link {
                 link.name = String::from_utf8_lossy(name).into_owned();
             }
             Ifla::Operstate => link.operstate = data.first().copied().unwrap_or_default(),
+            // struct rtnl_link_stats64: rx_packets, tx_packets, rx_bytes, tx_bytes, …
+            Ifla::Stats64 => {
+                link.rx_bytes = u64_at(data, 16).unwrap_or_default();
+                link.tx_bytes = u64_at(data, 24).unwrap_or_default();
+            }
             _ => {}
         }
     }
@@ -281,6 +297,14 @@ fn default_route_of(info: &Rtmsg) -> Option<DefaultRoute> {
 /// family).
 pub(crate) fn dump_request(kind: u16, body_len: usize, seq: u32) -> Vec<u8> {
     wire::request(kind, libc::NLM_F_DUMP as u16, seq, &vec![0; body_len], &[])
+}
+
+/// A request for one link (by index): the answer is an RTM_NEWLINK with fresh counters.
+pub(crate) fn link_request(index: u32, seq: u32) -> Vec<u8> {
+    // struct ifinfomsg: family, pad, type, index, flags, change.
+    let mut body = [0u8; 16];
+    body[4..8].copy_from_slice(&index.to_ne_bytes());
+    wire::request(libc::RTM_GETLINK, 0, seq, &body, &[])
 }
 
 /// The three dumps that build a full picture, in order: links first so addresses and routes
@@ -383,6 +407,14 @@ mod tests {
         wire::request(kind, flags, seq, body, attrs)
     }
 
+    fn stats64(rx: u64, tx: u64) -> Vec<u8> {
+        let mut s = vec![0u8; 16];
+        s.extend_from_slice(&rx.to_ne_bytes());
+        s.extend_from_slice(&tx.to_ne_bytes());
+        s.resize(200, 0);
+        s
+    }
+
     fn ifinfo(index: i32, hw: u16, flags: u32) -> Vec<u8> {
         let mut b = vec![0u8, 0];
         b.extend_from_slice(&hw.to_ne_bytes());
@@ -405,7 +437,7 @@ mod tests {
             &[
                 (libc::IFLA_IFNAME, &n),
                 (libc::IFLA_OPERSTATE, &[operstate]),
-                (libc::IFLA_STATS64, &[0u8; 200]),
+                (libc::IFLA_STATS64, &stats64(1000, 2000)),
             ],
         )
     }
@@ -467,6 +499,14 @@ mod tests {
         assert_eq!(link.name, "eth0");
         assert_eq!(link.hw_type, 1);
         assert!(link.has_carrier() && !link.is_loopback());
+        assert_eq!((link.rx_bytes, link.tx_bytes), (1000, 2000));
+        // A request for this link decodes as a request for its index.
+        let req = link_request(3, 9);
+        let f = wire::frames(&req).next().unwrap().unwrap();
+        assert_eq!(
+            (f.kind, f.seq, &f.payload[4..8]),
+            (libc::RTM_GETLINK, 9, &3u32.to_ne_bytes()[..])
+        );
         let down = decode_all(&new_link(3, "eth0", libc::IFF_UP as u32, 2));
         let [RouteMessage::NewLink(link)] = down.as_slice() else {
             panic!()
