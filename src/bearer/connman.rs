@@ -15,7 +15,7 @@ use mio::Interest;
 use crate::bearer::error::BearerError;
 use crate::bearer::model::{
     BearerFamily, BearerType, Configuration, ConfigurationType, InterfaceAddress, Reachability,
-    StateFlags,
+    StateFlags, WifiNetwork,
 };
 use crate::reactor::{Reactor, Ready, Token};
 
@@ -34,6 +34,8 @@ pub(crate) struct Service {
     pub(crate) kind: String,
     /// idle, failure, association, configuration, ready, disconnect, online.
     pub(crate) state: String,
+    pub(crate) strength: Option<u8>,
+    pub(crate) security: Vec<String>,
     pub(crate) interface: Option<String>,
     pub(crate) addresses: Vec<InterfaceAddress>,
 }
@@ -45,6 +47,8 @@ impl Service {
             "Name" => self.name = value.as_str().unwrap_or_default().to_string(),
             "Type" => self.kind = value.as_str().unwrap_or_default().to_string(),
             "State" => self.state = value.as_str().unwrap_or_default().to_string(),
+            "Strength" => self.strength = value.as_u64().and_then(|s| u8::try_from(s).ok()),
+            "Security" => self.security = strings(value),
             "Ethernet" => {
                 if let Some(i) = dict(value).into_iter().find(|(k, _)| k == "Interface") {
                     self.interface = i.1.as_str().map(str::to_string);
@@ -94,9 +98,27 @@ impl Service {
             interface: self.interface.clone(),
             addresses: self.addresses.clone(),
             default_route: false,
+            wifi: (self.kind == "wifi").then(|| WifiNetwork {
+                ssid: self.name.clone(),
+                strength: self.strength,
+                security: self.security.clone(),
+            }),
             backend: "connman",
         }
     }
+}
+
+/// The items of a string array value (`as`; a variant holding one yields it once).
+fn strings(value: &dyn RefArg) -> Vec<String> {
+    let Some(items) = value.as_iter() else {
+        return Vec::new();
+    };
+    items
+        .flat_map(|i| match i.as_str() {
+            Some(s) => vec![s.to_string()],
+            None => strings(i),
+        })
+        .collect()
 }
 
 /// The entries of a dictionary value (`a{sv}`), key and value.
@@ -465,6 +487,16 @@ mod tests {
         s.set("IPv4", &ipv4);
         let addrs: Vec<String> = s.addresses.iter().map(|a| a.to_string()).collect();
         assert_eq!(addrs, ["10.123.0.60/16", "fd00:123::57/64"]);
+        // A Wi-Fi service carries its network.
+        s.set("Type", &"wifi".to_string());
+        s.set("Strength", &72u8);
+        s.set("Security", &vec!["psk".to_string(), "wps".to_string()]);
+        let wifi = s
+            .configuration()
+            .wifi
+            .expect("a wifi service has a network");
+        assert_eq!((wifi.ssid.as_str(), wifi.strength), ("Wired", Some(72)));
+        assert_eq!(wifi.security, ["psk", "wps"]);
         // Unexpected types are ignored, not trusted.
         s.set("State", &7u32);
         assert_eq!(s.state, "");

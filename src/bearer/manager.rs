@@ -461,6 +461,7 @@ fn configuration_of(link: &Link, table: &RouteTable, class_net: &std::path::Path
         addresses,
         default_route: link.has_carrier()
             && table.default_routes.iter().any(|r| r.index == link.index),
+        wifi: None,
         backend: "netlink",
     }
 }

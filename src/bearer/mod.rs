@@ -34,7 +34,7 @@ pub use error::BearerError;
 pub use manager::{Manager, ManagerOptions};
 pub use model::{
     BearerEvent, BearerFamily, BearerType, Capabilities, Configuration, ConfigurationType,
-    InterfaceAddress, LinkStatistics, Reachability, StateFlags,
+    InterfaceAddress, LinkStatistics, Reachability, StateFlags, WifiNetwork,
 };
 
 /// Entry points for `fuzz/`, not API.

@@ -289,6 +289,17 @@ impl fmt::Display for InterfaceAddress {
     }
 }
 
+/// A Wi-Fi network as a backend describes it (ConnMan: the service's Name, Strength and
+/// Security).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WifiNetwork {
+    pub ssid: String,
+    /// Signal quality, 0–100 (ConnMan's Strength).
+    pub strength: Option<u8>,
+    /// none, wep, psk, ieee8021x, wps (ConnMan's names).
+    pub security: Vec<String>,
+}
+
 /// One way of reaching a network (Qt's QNetworkConfiguration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Configuration {
@@ -304,6 +315,8 @@ pub struct Configuration {
     pub addresses: Vec<InterfaceAddress>,
     /// A default route leaves through this configuration's interface.
     pub default_route: bool,
+    /// For Wi-Fi services: the network (netlink links carry none; `wifi status` has theirs).
+    pub wifi: Option<WifiNetwork>,
     /// Which backend reports it (`netlink`, `connman`).
     pub backend: &'static str,
 }
@@ -388,6 +401,7 @@ mod tests {
             interface: Some("wwan0".into()),
             addresses: vec![],
             default_route: false,
+            wifi: None,
             backend: "netlink",
         };
         assert_eq!(c.bearer_name(), "cellular");

@@ -101,6 +101,11 @@ fn configuration_json(c: &Configuration, default: bool) -> Value {
         "addresses": c.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "default_route": c.default_route,
         "default": default,
+        "network": c.wifi.as_ref().map(|w| json!({
+            "ssid": w.ssid,
+            "strength": w.strength,
+            "security": w.security,
+        })),
         "backend": c.backend,
     })
 }

@@ -227,3 +227,136 @@ fn scan_sees_the_access_point_and_status_shows_the_association() {
         "{out:?}"
     );
 }
+
+/// Start `program args` (output discarded), killed on drop.
+fn daemon(program: &str, args: &[&str]) -> KillOnDrop {
+    require_program(program);
+    KillOnDrop {
+        child: Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}")),
+    }
+}
+
+fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + T;
+    while !f() {
+        assert!(Instant::now() < deadline, "never {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(feature = "connman")]
+#[test]
+fn connman_wifi_service_has_strength_and_security() {
+    if ran_in_guest("wifi::connman_wifi_service_has_strength_and_security") {
+        return;
+    }
+    let wd = WorkDir::new();
+    // The guest's /run and /var/lib are its own (RAM): the default system bus path is free.
+    for d in [
+        "/run/dbus",
+        "/var/lib/connman",
+        "/run/connman",
+        "/run/wpa_supplicant",
+    ] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let _bus = daemon("dbus-daemon", &["--system", "--nofork", "--nopidfile"]);
+    wait_until("a system bus", || {
+        Path::new("/run/dbus/system_bus_socket").exists()
+    });
+    let _ap = access_point(wd.path());
+    let _wpa = daemon("wpa_supplicant", &["-u", "-s", "-O", "/run/wpa_supplicant"]);
+    let has_owner = |name: &str| {
+        let out = run(
+            Command::new("dbus-send").args([
+                "--system",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/",
+                "org.freedesktop.DBus.NameHasOwner",
+                &format!("string:{name}"),
+            ]),
+            T,
+        );
+        out.stdout_str().contains("true")
+    };
+    wait_until("wpa_supplicant on the bus", || {
+        has_owner("fi.w1.wpa_supplicant1")
+    });
+    std::fs::write(
+        "/var/lib/connman/lab.config",
+        format!("[service_lab]\nType = wifi\nName = {SSID}\nPassphrase = {PASSPHRASE}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        "/var/lib/connman/settings",
+        "[global]\nOfflineMode=false\nTimeUpdates=manual\nTimezoneUpdates=manual\n",
+    )
+    .unwrap();
+    let main_conf = wd.path().join("main.conf");
+    std::fs::write(
+        &main_conf,
+        "[General]\nEnableOnlineCheck=false\nAllowHostnameUpdates=false\n\
+         AllowDomainnameUpdates=false\nFallbackTimeservers=\nFallbackNameservers=\n",
+    )
+    .unwrap();
+    let _connman = daemon(
+        "connmand",
+        &["-n", "-r", "-i", "wlan0", "-c", main_conf.to_str().unwrap()],
+    );
+    wait_until("connmand on the bus", || has_owner("net.connman"));
+    let powered = run(
+        Command::new("dbus-send").args([
+            "--system",
+            "--print-reply",
+            "--dest=net.connman",
+            "/net/connman/technology/wifi",
+            "net.connman.Technology.SetProperty",
+            "string:Powered",
+            "variant:boolean:true",
+        ]),
+        T,
+    );
+    assert!(
+        powered.success() || powered.stderr.contains("AlreadyEnabled"),
+        "{powered:?}"
+    );
+
+    // ConnMan scans, finds the provisioned network, connects (WPA2 through wpa_supplicant).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let service = loop {
+        let out = run_boardnet(["--json", "status"], T);
+        out.assert_success();
+        let s: Value = serde_json::from_str(out.stdout_str().trim()).unwrap();
+        let found = s["configurations"].as_array().and_then(|a| {
+            a.iter()
+                .find(|c| c["backend"] == "connman" && c["network"]["ssid"] == SSID)
+                .cloned()
+        });
+        if let Some(c) = found.filter(|c| c["state"] == "active") {
+            break c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no active ConnMan Wi-Fi service: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(service["bearer"], "wlan", "{service}");
+    assert_eq!(service["interface"], "wlan0", "{service}");
+    assert!(
+        service["network"]["security"].to_string().contains("psk"),
+        "{service}"
+    );
+    let strength = service["network"]["strength"].as_u64().unwrap_or(0);
+    assert!(strength > 0 && strength <= 100, "{service}");
+    assert!(
+        service["id"].as_str().unwrap().starts_with("connman:wifi_"),
+        "{service}"
+    );
+}
