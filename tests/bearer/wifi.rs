@@ -229,6 +229,7 @@ fn scan_sees_the_access_point_and_status_shows_the_association() {
 }
 
 /// Start `program args` (output discarded), killed on drop.
+#[cfg(feature = "connman")]
 fn daemon(program: &str, args: &[&str]) -> KillOnDrop {
     require_program(program);
     KillOnDrop {
@@ -241,6 +242,7 @@ fn daemon(program: &str, args: &[&str]) -> KillOnDrop {
     }
 }
 
+#[cfg(feature = "connman")]
 fn wait_until(what: &str, f: impl Fn() -> bool) {
     let deadline = Instant::now() + T;
     while !f() {

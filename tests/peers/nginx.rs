@@ -353,7 +353,14 @@ fn launch(nginx: &Path, w: &Path, pki: &Pki, v6: bool) -> (KillOnDrop, Ports) {
     let mut last_err = String::new();
     for attempt in 1..=3 {
         let p = free_ports_dual(2, v6);
-        let q = super::net::free_ports(3);
+        // Two separate calls may hand out the same (just released) port: nginx would then
+        // see one address with and without `ssl`. Draw again until the sets are disjoint.
+        let q = loop {
+            let q = super::net::free_ports(3);
+            if q.iter().all(|port| !p.contains(port)) {
+                break q;
+            }
+        };
         let ports = Ports {
             http: p[0],
             https: p[1],
