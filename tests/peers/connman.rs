@@ -68,7 +68,6 @@ pub struct ConnmanLab {
     _dnsmasq: KillOnDrop,
     _online: KillOnDrop,
     _bus: KillOnDrop,
-    resolv_dir: PathBuf,
     _wd: WorkDir,
 }
 
@@ -135,7 +134,8 @@ impl ConnmanLab {
             Duration::from_secs(10),
         );
         assert!(ethtool.success(), "{ethtool:?}");
-        // connmand writes the namespace's resolv.conf, never the host's.
+        // connmand writes the namespace's resolv.conf, never the host's (removed with the
+        // namespace).
         let resolv_dir = PathBuf::from("/etc/netns").join(dut.name());
         std::fs::create_dir_all(&resolv_dir).unwrap();
         std::fs::write(resolv_dir.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
@@ -174,7 +174,6 @@ impl ConnmanLab {
             _dnsmasq: dnsmasq,
             _online: online,
             _bus: bus,
-            resolv_dir,
             _wd: wd,
         }
     }
@@ -189,11 +188,5 @@ impl ConnmanLab {
     /// `boardnet ARGS` in connmand's namespace, to completion.
     pub fn run(&self, args: &[&str], timeout: Duration) -> super::RunOutput {
         super::run(self.boardnet().args(args), timeout)
-    }
-}
-
-impl Drop for ConnmanLab {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.resolv_dir);
     }
 }

@@ -53,6 +53,7 @@ mod fault;
 mod guest;
 mod knot;
 mod net;
+mod netns;
 mod netns_dns;
 mod nginx;
 mod nsd;

@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockRef, Socket, Type};
 
+use super::netns::{destroy_netns, ip};
 use super::nginx::find_program;
 use super::process::{boardnet_path, require_root_or_fail, run, RunOutput, PROXY_ENV_VARS};
 
@@ -476,66 +477,6 @@ impl SilentClient {
 const NETNS_PREFIX: &str = "bn-sk-";
 
 static NETNS_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn ip(args: &[&str]) -> RunOutput {
-    run(Command::new("ip").args(args), Duration::from_secs(10))
-}
-
-fn netns_pids(name: &str) -> Vec<String> {
-    ip(&["netns", "pids", name])
-        .stdout_str()
-        .split_whitespace()
-        .map(|s| s.to_string())
-        .collect()
-}
-
-fn kill_pids(signal: &str, pids: &[String]) {
-    if pids.is_empty() {
-        return;
-    }
-    let _ = Command::new("kill")
-        .arg(signal)
-        .args(pids)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Kill what runs in namespace `name` (TERM, then KILL after 1 s) and
-/// delete it.
-fn destroy_netns(name: &str) -> Result<(), String> {
-    let mut pids = netns_pids(name);
-    if !pids.is_empty() {
-        kill_pids("-TERM", &pids);
-        let deadline = Instant::now() + Duration::from_secs(1);
-        loop {
-            std::thread::sleep(Duration::from_millis(5));
-            pids = netns_pids(name);
-            if pids.is_empty() {
-                break;
-            }
-            if Instant::now() >= deadline {
-                kill_pids("-KILL", &pids);
-                std::thread::sleep(Duration::from_millis(50));
-                pids = netns_pids(name);
-                break;
-            }
-        }
-    }
-    let mut errors = String::new();
-    if !pids.is_empty() {
-        errors.push_str(&format!("processes still in it: {:?}; ", pids));
-    }
-    let del = ip(&["netns", "del", name]);
-    if !del.success() && Path::new("/run/netns").join(name).exists() {
-        errors.push_str(&format!("ip netns del failed: {}", del.stderr.trim()));
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
-}
 
 /// Remove `bn-sk-<pid>-*` namespaces whose creating process is gone.
 fn cleanup_stale() {
