@@ -90,6 +90,47 @@ impl CancelToken {
     }
 }
 
+/// Something else to watch while this thread blocks in transfers: a descriptor and what to do
+/// when it is readable (e.g. read bearer events and cancel the transfer's token when the
+/// preferred bearer changed). Runs on the waiting thread, between polls.
+pub struct WaitHook {
+    pub fd: RawFd,
+    pub on_readable: Box<dyn FnMut()>,
+}
+
+thread_local! {
+    static HOOK: std::cell::RefCell<Option<WaitHook>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Install `hook` for this thread's waits until the returned guard is dropped.
+pub fn set_wait_hook(hook: WaitHook) -> WaitHookGuard {
+    HOOK.with(|h| *h.borrow_mut() = Some(hook));
+    WaitHookGuard(())
+}
+
+/// Removes the thread's [`WaitHook`] when dropped.
+pub struct WaitHookGuard(());
+
+impl Drop for WaitHookGuard {
+    fn drop(&mut self) {
+        HOOK.with(|h| h.borrow_mut().take());
+    }
+}
+
+/// Run the hook if its descriptor is readable. Taken out while it runs, so a wait inside it
+/// (a nested transfer) does not see itself.
+fn run_hook() {
+    if let Some(mut hook) = HOOK.with(|h| h.borrow_mut().take()) {
+        (hook.on_readable)();
+        HOOK.with(|h| {
+            let mut slot = h.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(hook);
+            }
+        });
+    }
+}
+
 /// Which of the two descriptors a [`wait`] saw ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wake {
@@ -108,6 +149,7 @@ pub(crate) fn wait(
 ) -> io::Result<Wake> {
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     loop {
+        let hook_fd = HOOK.with(|h| h.borrow().as_ref().map_or(-1, |hook| hook.fd));
         let mut fds = [
             libc::pollfd {
                 fd,
@@ -116,6 +158,11 @@ pub(crate) fn wait(
             },
             libc::pollfd {
                 fd: cancel.map_or(-1, CancelToken::raw_fd),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: hook_fd,
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -130,14 +177,24 @@ pub(crate) fn wait(
                     .min(i32::MAX as u128) as libc::c_int
             }
         };
-        // SAFETY: fds is a valid array of two pollfd; a negative fd is ignored by poll(2).
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        // SAFETY: fds is a valid array of three pollfd; a negative fd is ignored by poll(2).
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 3, ms) };
         if rc < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
             return Err(err);
+        }
+        if fds[2].revents != 0 {
+            run_hook();
+            // The hook may have cancelled the token: look again before anything else.
+            if cancel.is_some_and(CancelToken::is_cancelled) {
+                return Ok(Wake::Cancelled);
+            }
+            if fds[0].revents == 0 && fds[1].revents == 0 {
+                continue;
+            }
         }
         if fds[1].revents != 0 {
             return Ok(Wake::Cancelled);
@@ -183,6 +240,64 @@ mod tests {
                 Wake::Cancelled
             );
         }
+    }
+
+    #[test]
+    fn a_wait_hook_runs_when_its_descriptor_is_readable_and_may_cancel() {
+        use std::io::{Read, Write};
+        let token = CancelToken::new().unwrap();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (mut events, mut event_source) = std::os::unix::net::UnixStream::pair().unwrap();
+        let ran = std::rc::Rc::new(std::cell::Cell::new(0));
+        let guard = {
+            let ran = std::rc::Rc::clone(&ran);
+            let token = token.clone();
+            let mut reader = events.try_clone().unwrap();
+            set_wait_hook(WaitHook {
+                fd: events.as_raw_fd(),
+                on_readable: Box::new(move || {
+                    let mut byte = [0u8];
+                    let _ = reader.read(&mut byte);
+                    ran.set(ran.get() + 1);
+                    // The second event is the one that matters.
+                    if ran.get() == 2 {
+                        token.cancel();
+                    }
+                }),
+            })
+        };
+        event_source.write_all(b"1").unwrap();
+        assert_eq!(
+            wait(
+                a.as_raw_fd(),
+                libc::POLLIN,
+                Some(&token),
+                Some(Duration::from_millis(50))
+            )
+            .unwrap(),
+            Wake::TimedOut,
+            "an event that does not cancel leaves the wait waiting"
+        );
+        assert_eq!(ran.get(), 1);
+        event_source.write_all(b"2").unwrap();
+        assert_eq!(
+            wait(a.as_raw_fd(), libc::POLLIN, Some(&token), None).unwrap(),
+            Wake::Cancelled
+        );
+        drop(guard);
+        event_source.write_all(b"3").unwrap();
+        let _ = events.set_nonblocking(true);
+        assert_eq!(
+            wait(
+                a.as_raw_fd(),
+                libc::POLLIN,
+                None,
+                Some(Duration::from_millis(20))
+            )
+            .unwrap(),
+            Wake::TimedOut
+        );
+        assert_eq!(ran.get(), 2, "no hook after its guard is dropped");
     }
 
     #[test]

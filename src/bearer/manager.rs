@@ -110,6 +110,27 @@ impl Manager {
         Ok(ours)
     }
 
+    /// The kernel socket that becomes readable when links, addresses or routes change: for
+    /// waits outside the reactor (a blocking transfer's poll) to watch; then call
+    /// [`process_events`](Self::process_events).
+    pub fn event_fd(&self) -> std::os::fd::RawFd {
+        self.route.raw_fd()
+    }
+
+    /// Read whatever the backends have now, without a reactor event.
+    pub fn process_events(&mut self) -> Result<(), BearerError> {
+        let route = Ready::Io {
+            token: self.route.token(),
+            readable: true,
+            writable: false,
+            closed: false,
+        };
+        self.handle(&route)?;
+        #[cfg(feature = "connman")]
+        self.drain_connman()?;
+        Ok(())
+    }
+
     /// The next event, oldest first.
     pub fn next_event(&mut self) -> Option<BearerEvent> {
         self.events.pop_front()

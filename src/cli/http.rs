@@ -16,7 +16,8 @@ use super::args::{number, seconds, text, Globals, TlsFlag, TlsFlags};
 use super::output::{json_line, secs};
 use super::progress::{Meter, Mode};
 use super::Failure;
-use crate::cancel::CancelToken;
+use crate::bearer::{BearerEvent, Manager, ManagerOptions};
+use crate::cancel::{self, CancelToken};
 use crate::error::{Classify, ErrorClass};
 use crate::fs::FileError;
 use crate::http::multipart::Multipart;
@@ -87,6 +88,9 @@ TLS:
 
 Network:
       --interface IFACE       send through this interface (SO_BINDTODEVICE, needs root)
+      --roam                  follow the preferred bearer: when the default route moves to
+                              another interface mid-download, reconnect through it and resume
+                              FILE.part with Range (needs -o/-O; binds, so needs root)
   -x, --proxy URL             http://, https://, socks5:// or socks5h:// proxy
       --noproxy HOSTS         comma-separated hosts that bypass the proxy
       --proxy-from-env        honour http_proxy/https_proxy/ALL_PROXY/NO_PROXY
@@ -140,6 +144,7 @@ struct HttpArgs {
     cookie_jar: Option<PathBuf>,
     tls: TlsFlags,
     interface: Option<String>,
+    roam: bool,
     proxy: Option<String>,
     noproxy: Option<String>,
     proxy_from_env: bool,
@@ -392,6 +397,7 @@ impl HttpArgs {
                 Short('b') | Long("cookie") => a.cookies_in.push(text(parser, "-b")?),
                 Short('c') | Long("cookie-jar") => a.cookie_jar = Some(text(parser, "-c")?.into()),
                 Long("interface") => a.interface = Some(text(parser, "--interface")?),
+                Long("roam") => a.roam = true,
                 Short('x') | Long("proxy") => a.proxy = Some(text(parser, "--proxy")?),
                 Long("noproxy") => a.noproxy = Some(text(parser, "--noproxy")?),
                 Long("proxy-from-env") => a.proxy_from_env = true,
@@ -453,6 +459,16 @@ impl HttpArgs {
         if (self.sha256.is_some() || self.resume) && !has_file_output {
             return Err(Failure::usage("--sha256 and -C - need -o FILE or -O"));
         }
+        if self.roam && (0..self.urls.len()).any(|i| self.output_for(i).is_none()) {
+            return Err(Failure::usage(
+                "--roam needs -o FILE or -O for every URL (it resumes FILE.part on the new bearer)",
+            ));
+        }
+        if self.roam && self.interface.is_some() {
+            return Err(Failure::usage(
+                "--roam picks the interface itself (the preferred bearer's); drop --interface",
+            ));
+        }
         self.tls.check()?;
         if self.speed_limit == Some(0) {
             return Err(Failure::usage("--speed-limit must be at least 1 byte/s"));
@@ -483,7 +499,12 @@ impl HttpArgs {
         })
     }
 
-    fn client(&self, cancel: CancelToken) -> Result<Client, NetworkError> {
+    /// A client bound to `interface` (or unbound), cancelled through `cancel`.
+    fn client(
+        &self,
+        cancel: CancelToken,
+        interface: Option<String>,
+    ) -> Result<Client, NetworkError> {
         let buffer = if self.saves_to_files() {
             FILE_BUFFER
         } else {
@@ -493,7 +514,7 @@ impl HttpArgs {
             .buffer_size(buffer)
             .connect_timeout(self.connect_timeout)
             .max_time(self.max_time)
-            .interface(self.interface.clone())
+            .interface(interface)
             .address_family(self.family)
             .proxy(self.proxy.clone())
             .no_proxy(self.noproxy.clone())
@@ -719,6 +740,9 @@ struct Transfers<'a> {
 impl Transfers<'_> {
     /// Fetch URL number `index`, filling `report` as far as it got.
     fn one(&mut self, index: usize, url: &str, report: &mut Report) -> Result<(), NetworkError> {
+        if self.args.roam {
+            return self.roam(index, url, report);
+        }
         let req = self.args.build(self.client, url)?;
         if !req.has_body() || self.progress == Mode::Off {
             return self.deliver(req, index, url, report);
@@ -750,9 +774,98 @@ impl Transfers<'_> {
         url: &str,
         report: &mut Report,
     ) -> Result<(), NetworkError> {
-        match self.args.output_for(index) {
+        match self.destination(index, url)? {
             None => self.save_to_stdout(req, report),
-            Some(Output::File(path)) => self.save_to_file(req, &path, report),
+            Some(path) => self.save_to_file(req, &path, self.args.resume, report),
+        }
+    }
+
+    /// `--roam`: download through the preferred bearer's interface; when the preferred
+    /// configuration moves to another interface mid-transfer (a kernel event seen by the
+    /// transfer's own poll, no thread), cancel it and resume `FILE.part` with Range through
+    /// the new one. The checksum, if any, is verified once over the whole file.
+    fn roam(&mut self, index: usize, url: &str, report: &mut Report) -> Result<(), NetworkError> {
+        let bearer = |e: crate::bearer::BearerError| {
+            NetworkError::NetworkFailure(format!("following the preferred bearer: {e}"))
+        };
+        let dest = self
+            .destination(index, url)?
+            .ok_or_else(|| NetworkError::InvalidRequest("--roam needs -o FILE or -O".into()))?;
+        let mut reactor = crate::reactor::Reactor::new()
+            .map_err(|e| NetworkError::NetworkFailure(format!("event loop: {e}")))?;
+        let manager = std::rc::Rc::new(std::cell::RefCell::new(
+            Manager::open(&mut reactor, ManagerOptions::default()).map_err(bearer)?,
+        ));
+        manager
+            .borrow_mut()
+            .wait_for_update(&mut reactor, Duration::from_secs(5))
+            .map_err(bearer)?;
+        let preferred_interface =
+            |m: &Manager| m.default_configuration().and_then(|c| c.interface.clone());
+        let mut interface = preferred_interface(&manager.borrow());
+        let mut resume = self.args.resume;
+        loop {
+            let cancel = CancelToken::new()
+                .and_then(|c| c.cancel_on_termination_signals().map(|()| c))
+                .map_err(|e| NetworkError::NetworkFailure(format!("signal handling: {e}")))?;
+            let client = self.args.client(cancel.clone(), interface.clone())?;
+            log::info!(
+                "{url}: through {}",
+                interface.as_deref().unwrap_or("the default route")
+            );
+            let moved_to: std::rc::Rc<std::cell::RefCell<Option<String>>> = Default::default();
+            let fd = manager.borrow().event_fd();
+            let hook = {
+                let manager = std::rc::Rc::clone(&manager);
+                let moved_to = std::rc::Rc::clone(&moved_to);
+                let current = interface.clone();
+                cancel::WaitHook {
+                    fd,
+                    on_readable: Box::new(move || {
+                        let mut m = manager.borrow_mut();
+                        if let Err(e) = m.process_events() {
+                            log::warn!("bearer events: {e}");
+                            return;
+                        }
+                        while let Some(event) = m.next_event() {
+                            if let BearerEvent::PreferredConfigurationChanged(Some(_)) = event {
+                                let now = preferred_interface(&m);
+                                if now.is_some() && now != current {
+                                    *moved_to.borrow_mut() = now;
+                                    cancel.cancel();
+                                }
+                            }
+                        }
+                    }),
+                }
+            };
+            let guard = cancel::set_wait_hook(hook);
+            let req = self.args.build(&client, url)?;
+            let result = self.save_to_file(req, &dest, resume, report);
+            drop(guard);
+            let moved = moved_to.borrow_mut().take();
+            match (result, moved) {
+                (Err(NetworkError::OperationCanceled), Some(next)) => {
+                    let part = crate::fs::part_path(&dest);
+                    let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+                    eprintln!(
+                        "boardnet: {url}: the preferred bearer moved from {} to {next}: \
+                         resuming at {have} bytes",
+                        interface.as_deref().unwrap_or("the default route"),
+                    );
+                    interface = Some(next);
+                    resume = true;
+                }
+                (result, _) => return result,
+            }
+        }
+    }
+
+    /// The file URL number `index` goes to (`None`: stdout).
+    fn destination(&self, index: usize, url: &str) -> Result<Option<PathBuf>, NetworkError> {
+        Ok(match self.args.output_for(index) {
+            None => None,
+            Some(Output::File(path)) => Some(path),
             Some(Output::RemoteName) => {
                 let target = url::parse(url)?;
                 let name = url::remote_file_name(&target.uri).ok_or_else(|| {
@@ -760,9 +873,9 @@ impl Transfers<'_> {
                         "cannot name a file after {url} (no file name at the end of its path); use -o FILE"
                     ))
                 })?;
-                self.save_to_file(req, Path::new(&name), report)
+                Some(PathBuf::from(name))
             }
-        }
+        })
     }
 
     fn save_to_stdout(
@@ -796,13 +909,14 @@ impl Transfers<'_> {
         &mut self,
         req: Request<'_>,
         dest: &Path,
+        resume: bool,
         report: &mut Report,
     ) -> Result<(), NetworkError> {
         report.path = Some(dest.to_path_buf());
         let mut meter = Meter::new(self.progress, &report.url, false);
         let mut progress = |p: &http::Progress| meter.update(p);
         let opts = DownloadOptions {
-            resume: self.args.resume,
+            resume,
             sha256: self.args.sha256,
             keep_error_body: self.args.keep_error_body,
             buffer_size: Some(FILE_BUFFER),
@@ -898,7 +1012,9 @@ pub(crate) fn run(
             class: ErrorClass::Other,
             message: format!("cannot set up signal handling: {e}"),
         })?;
-    let client = args.client(cancel).map_err(|e| Failure::from_error(&e))?;
+    let client = args
+        .client(cancel, args.interface.clone())
+        .map_err(|e| Failure::from_error(&e))?;
     load_cookies(&args, &client)?;
     let mut transfers = Transfers {
         args: &args,

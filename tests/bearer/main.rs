@@ -8,4 +8,5 @@ mod peers;
 #[cfg(feature = "connman")]
 mod connman;
 mod netlink;
+mod roam;
 mod wifi;

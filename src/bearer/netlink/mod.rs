@@ -83,6 +83,10 @@ impl RouteMonitor {
         self.token
     }
 
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_raw_fd()
+    }
+
     pub(crate) fn table(&self) -> &RouteTable {
         &self.table
     }
