@@ -247,7 +247,7 @@ mod tests {
         use std::io::{Read, Write};
         let token = CancelToken::new().unwrap();
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let (mut events, mut event_source) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (events, mut event_source) = std::os::unix::net::UnixStream::pair().unwrap();
         let ran = std::rc::Rc::new(std::cell::Cell::new(0));
         let guard = {
             let ran = std::rc::Rc::clone(&ran);
