@@ -271,9 +271,10 @@ impl Manager {
         })
     }
 
-    /// Open a session on configuration `id` (ConnMan: Service.Connect) and wait until it is
-    /// active; or close it (Service.Disconnect) and wait until it is not. The netlink backend
-    /// cannot start or stop interfaces: [`BearerError::Unsupported`].
+    /// Open a session on configuration `id` and wait until it is active (ConnMan: Service.Connect;
+    /// a kernel link: it cannot be started, so wait until it is active by itself); or close it
+    /// (ConnMan: Service.Disconnect) and wait until it is not. Closing a kernel link is
+    /// [`BearerError::Unsupported`]: netlink cannot stop interfaces here.
     pub fn set_session(
         &mut self,
         reactor: &mut Reactor,
@@ -281,34 +282,45 @@ impl Manager {
         open: bool,
         timeout: Duration,
     ) -> Result<(), BearerError> {
+        let deadline = Instant::now() + timeout;
         #[cfg(feature = "connman")]
-        if let Some(connman) = &mut self.connman {
-            let path = connman
-                .path_of(id)
-                .ok_or_else(|| BearerError::UnknownConfiguration(id.to_string()))?
-                .to_string();
-            let deadline = Instant::now() + timeout;
-            connman.connect(&path, open, timeout)?;
-            self.drain_connman()?;
-            loop {
-                let active = self
-                    .configs
-                    .get(id)
-                    .is_some_and(|c| c.state == StateFlags::Active);
-                if active == open {
-                    return Ok(());
-                }
-                self.turn(reactor, deadline, timeout)?;
+        if let Some(connman) = &self.connman {
+            if let Some(path) = connman.path_of(id).map(str::to_string) {
+                connman.connect(&path, open, timeout)?;
+                self.drain_connman()?;
+                return self.wait_for_state(reactor, id, open, deadline, timeout);
             }
         }
-        let _ = (reactor, open, timeout);
-        Err(if self.configs.contains_key(id) {
-            BearerError::Unsupported(format!(
-                "{id}: the netlink backend cannot start or stop interfaces (sessions need ConnMan)"
-            ))
-        } else {
-            BearerError::UnknownConfiguration(id.to_string())
-        })
+        if !self.configs.contains_key(id) {
+            return Err(BearerError::UnknownConfiguration(id.to_string()));
+        }
+        if !open {
+            return Err(BearerError::Unsupported(format!(
+                "{id}: the netlink backend cannot stop interfaces (ConnMan services can be closed)"
+            )));
+        }
+        self.wait_for_state(reactor, id, true, deadline, timeout)
+    }
+
+    /// Block until configuration `id` is active (`active`) or not.
+    fn wait_for_state(
+        &mut self,
+        reactor: &mut Reactor,
+        id: &str,
+        active: bool,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), BearerError> {
+        loop {
+            let is_active = self
+                .configs
+                .get(id)
+                .is_some_and(|c| c.state == StateFlags::Active);
+            if is_active == active {
+                return Ok(());
+            }
+            self.turn(reactor, deadline, timeout)?;
+        }
     }
 
     /// Apply the ConnMan signals libdbus queued during a blocking call.

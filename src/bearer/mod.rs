@@ -28,6 +28,7 @@ mod error;
 mod manager;
 mod model;
 mod netlink;
+mod session;
 pub mod wifi;
 
 pub use error::BearerError;
@@ -36,6 +37,7 @@ pub use model::{
     BearerEvent, BearerFamily, BearerType, Capabilities, Configuration, ConfigurationType,
     InterfaceAddress, LinkStatistics, Reachability, StateFlags, WifiNetwork,
 };
+pub use session::Session;
 
 /// Entry points for `fuzz/`, not API.
 #[doc(hidden)]

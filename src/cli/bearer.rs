@@ -45,9 +45,10 @@ default one). --state defined|discovered|active shows only those at least that f
 watch: the configurations, then every change as it happens (added, changed, removed,
 preferred, reachability, online), one line each with the time, until SIGINT/SIGTERM (exit 0).
 Events come from the kernel (rtnetlink) and ConnMan (D-Bus signals), never from polling.
-open/close: start or stop a session on a ConnMan configuration (Service.Connect/Disconnect)
-and wait until it is active / no longer active (--timeout, default 60 s). Kernel links
-(netlink:IF) cannot be started or stopped this way: exit 11.
+open: start a session and wait until the configuration is active (--timeout, default 60 s):
+ConnMan services are connected (Service.Connect); kernel links (netlink:IF) cannot be
+started, so open waits until the link is active by itself. close: stop a ConnMan service
+(Service.Disconnect) and wait until it is no longer active; a kernel link: exit 11.
 stats: bytes received and sent through the configuration's interface, asked from the kernel
 now (its IFLA_STATS64 counters; a session's traffic is the difference of two readings).
 ";

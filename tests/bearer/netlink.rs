@@ -371,13 +371,14 @@ fn stats_are_the_kernels_current_counters() {
         serde_json::from_str(out.stdout_str().trim()).unwrap()
     };
     let before = stats(&lab);
-    // ARP requests for an absent neighbour leave through bn0 and arrive on bn1.
-    let _ = run(
-        lab.ns
-            .command("ping")
-            .args(["-c", "3", "-i", "0.2", "-W", "1", "10.77.0.9"]),
-        T,
-    );
+    // Datagrams to an absent neighbour: ARP requests leave through bn0 (and arrive on bn1).
+    lab.ns.run_in(|| {
+        let udp = std::net::UdpSocket::bind("10.77.0.2:0").unwrap();
+        for _ in 0..3 {
+            let _ = udp.send_to(b"x", "10.77.0.9:9");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
     let kernel_tx = sysfs("tx_bytes");
     let after = stats(&lab);
     let tx = after["tx_bytes"].as_u64().unwrap();
@@ -397,6 +398,66 @@ fn stats_are_the_kernels_current_counters() {
 }
 
 #[test]
+fn sessions_on_kernel_links_wait_for_them_and_count_traffic() {
+    use boardnet::bearer::{Manager, ManagerOptions, Session, StateFlags};
+    use boardnet::reactor::Reactor;
+    use boardnet::Classify;
+    let lab = LinkLab::new("bsess");
+    lab.veth("bn0", "bn1");
+    // The CLI: open waits until the link is active by itself; close cannot stop it.
+    let mut open = JsonLines::spawn(lab.boardnet().args([
+        "--json",
+        "bearer",
+        "open",
+        "netlink:bn0",
+        "--timeout",
+        "20",
+    ]));
+    std::thread::sleep(Duration::from_millis(300));
+    lab.activate("bn0", "bn1", "10.78.0.2/24");
+    let (_, c) = open.wait_for("the opened configuration", EVENT, |v| {
+        v["id"] == "netlink:bn0"
+    });
+    assert_eq!(c["state"], "active", "{c}");
+    let out = lab.run(&["bearer", "close", "netlink:bn0"], T);
+    out.assert_code(11);
+    assert!(out.stderr.contains("cannot stop"), "{}", out.stderr);
+    lab.down("bn1");
+
+    // The library: Session::open waits the same way, then counts from that moment.
+    let ns = lab.ns.name().to_string();
+    let activate = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let up = std::process::Command::new("ip")
+            .args(["-n", &ns, "link", "set", "bn1", "up"])
+            .status();
+        assert!(up.is_ok_and(|s| s.success()));
+    });
+    lab.ns.run_in(|| {
+        let mut reactor = Reactor::new().unwrap();
+        let mut manager = Manager::open(&mut reactor, ManagerOptions::default()).unwrap();
+        manager.wait_for_update(&mut reactor, T).unwrap();
+        let session = Session::open(&mut manager, &mut reactor, "netlink:bn0", T).unwrap();
+        assert_eq!(session.state(&manager), StateFlags::Active);
+        // A datagram to an absent neighbour: ARP requests leave through bn0.
+        let udp = std::net::UdpSocket::bind("10.78.0.2:0").unwrap();
+        for _ in 0..3 {
+            let _ = udp.send_to(b"x", "10.78.0.9:9");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let traffic = session.traffic(&mut manager, &mut reactor, T).unwrap();
+        assert!(traffic.tx_bytes > 0, "{traffic:?}");
+        assert!(session.active_time() >= Duration::from_millis(200));
+        let (session, e) = session
+            .close(&mut manager, &mut reactor, T)
+            .expect_err("a kernel link cannot be stopped");
+        assert_eq!(e.class(), boardnet::ErrorClass::Unsupported);
+        assert_eq!(session.id(), "netlink:bn0");
+    });
+    activate.join().unwrap();
+}
+
+#[test]
 fn bad_input_and_unsupported_actions_have_their_exit_codes() {
     for (args, code, needle) in [
         (&["bearer", "list", "--state", "on"][..], 2, "--state"),
@@ -404,9 +465,9 @@ fn bad_input_and_unsupported_actions_have_their_exit_codes() {
         (&["wait-online", "--bearer", "pigeon"][..], 2, "--bearer"),
         (&["bearer", "frobnicate"][..], 2, "unknown action"),
         (
-            &["bearer", "open", "netlink:eth0"][..],
-            11,
-            "cannot start or stop",
+            &["bearer", "open", "netlink:no-such-link"][..],
+            2,
+            "no configuration",
         ),
     ] {
         let out = run_boardnet(args, T);
