@@ -7,11 +7,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use dbus::arg::{PropMap, RefArg};
-use dbus::channel::{BusType, Channel};
 use dbus::Message;
-use mio::unix::SourceFd;
-use mio::Interest;
 
+use crate::bearer::bus::{ServiceBus, CALL_TIMEOUT};
 use crate::bearer::error::BearerError;
 use crate::bearer::model::{
     BearerFamily, BearerType, Configuration, ConfigurationType, InterfaceAddress, Reachability,
@@ -20,8 +18,6 @@ use crate::bearer::model::{
 use crate::reactor::{Reactor, Ready, Token};
 
 const SERVICE: &str = "net.connman";
-/// Limit for ConnMan's answers to queries (not for Connect, which takes its own).
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Configuration identifiers of ConnMan services.
 pub(crate) const ID_PREFIX: &str = "connman:";
 
@@ -179,123 +175,70 @@ pub(crate) fn reachability_of(state: &str) -> Reachability {
 }
 
 /// A connection to ConnMan.
+#[derive(Debug)]
 pub(crate) struct Connman {
-    channel: Channel,
-    token: Token,
+    bus: ServiceBus,
     /// In ConnMan's order: the first connected one is the preferred.
     pub(crate) services: Vec<Service>,
     /// Manager State: offline, idle, ready, online.
     pub(crate) state: String,
 }
 
-impl std::fmt::Debug for Connman {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connman")
-            .field("services", &self.services.len())
-            .field("state", &self.state)
-            .finish_non_exhaustive()
-    }
-}
-
-fn dbus_error(what: &str) -> impl Fn(dbus::Error) -> BearerError + '_ {
-    move |e| BearerError::Connman(format!("{what}: {}", e.message().unwrap_or("D-Bus error")))
-}
-
 impl Connman {
-    /// Connect to the system bus and ConnMan. `Ok(None)`: no bus, or ConnMan is not on it
-    /// (the netlink backend carries on alone).
+    /// Connect to ConnMan on the system bus. `Ok(None)`: no bus, or ConnMan is not on it.
     pub(crate) fn open(reactor: &mut Reactor) -> Result<Option<Connman>, BearerError> {
-        let mut channel = match Channel::get_private(BusType::System) {
-            Ok(c) => c,
-            Err(e) => {
-                log::debug!("no system bus: {}", e.message().unwrap_or("?"));
-                return Ok(None);
-            }
-        };
-        channel.set_watch_enabled(true);
-        let bus = |method: &str| {
-            Message::new_method_call(
-                "org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus",
-                method,
-            )
-            .map_err(|e| BearerError::Connman(e.to_string()))
-        };
-        // Subscribe before asking: no change between the answer and the subscription is lost.
-        let rule = "type='signal',sender='net.connman'";
-        channel
-            .send_with_reply_and_block(bus("AddMatch")?.append1(rule), CALL_TIMEOUT)
-            .map_err(dbus_error("subscribing to ConnMan's signals"))?;
-        let has_owner = channel
-            .send_with_reply_and_block(bus("NameHasOwner")?.append1(SERVICE), CALL_TIMEOUT)
-            .map_err(dbus_error("asking the bus for ConnMan"))?
-            .read1::<bool>()
-            .unwrap_or(false);
-        if !has_owner {
-            log::debug!("ConnMan is not on the system bus");
+        let Some(bus) = ServiceBus::open(reactor, SERVICE, "ConnMan")? else {
             return Ok(None);
-        }
-        let watch = channel.watch();
-        let token = reactor
-            .register(&mut SourceFd(&watch.fd), Interest::READABLE)
-            .map_err(BearerError::Reactor)?;
-        let mut connman = Connman {
-            channel,
-            token,
-            services: Vec::new(),
-            state: String::new(),
         };
-        let reply = connman.call("/", "net.connman.Manager", "GetProperties", CALL_TIMEOUT)?;
-        let props: PropMap = reply
+        let read_error = |what: &str, e: dbus::arg::TypeMismatchError| BearerError::DBus {
+            service: "ConnMan",
+            message: format!("{what}: {e}"),
+        };
+        let props: PropMap = bus
+            .call(
+                "/",
+                "net.connman.Manager",
+                "GetProperties",
+                |m| m,
+                CALL_TIMEOUT,
+            )?
             .read1()
-            .map_err(|e| BearerError::Connman(format!("Manager.GetProperties: {e}")))?;
-        connman.state = props
-            .get("State")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let reply = connman.call("/", "net.connman.Manager", "GetServices", CALL_TIMEOUT)?;
-        let services: Vec<(dbus::Path<'static>, PropMap)> = reply
+            .map_err(|e| read_error("Manager.GetProperties", e))?;
+        let services: Vec<(dbus::Path<'static>, PropMap)> = bus
+            .call(
+                "/",
+                "net.connman.Manager",
+                "GetServices",
+                |m| m,
+                CALL_TIMEOUT,
+            )?
             .read1()
-            .map_err(|e| BearerError::Connman(format!("Manager.GetServices: {e}")))?;
-        connman.services = services
-            .iter()
-            .map(|(path, props)| {
-                let mut s = Service {
-                    path: path.to_string(),
-                    ..Service::default()
-                };
-                for (k, v) in props {
-                    s.set(k, &v.0);
-                }
-                s
-            })
-            .collect();
-        Ok(Some(connman))
-    }
-
-    fn call(
-        &self,
-        path: &str,
-        interface: &str,
-        method: &str,
-        timeout: Duration,
-    ) -> Result<Message, BearerError> {
-        let msg = Message::new_method_call(SERVICE, path, interface, method)
-            .map_err(|e| BearerError::Connman(format!("{interface}.{method}: {e}")))?;
-        self.channel
-            .send_with_reply_and_block(msg, timeout)
-            .map_err(|e| {
-                BearerError::Connman(format!(
-                    "{interface}.{method}: {}",
-                    e.message().unwrap_or("no answer")
-                ))
-            })
+            .map_err(|e| read_error("Manager.GetServices", e))?;
+        Ok(Some(Connman {
+            bus,
+            state: props
+                .get("State")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            services: services
+                .iter()
+                .map(|(path, props)| {
+                    let mut s = Service {
+                        path: path.to_string(),
+                        ..Service::default()
+                    };
+                    for (k, v) in props {
+                        s.set(k, &v.0);
+                    }
+                    s
+                })
+                .collect(),
+        }))
     }
 
     pub(crate) fn token(&self) -> Token {
-        self.token
+        self.bus.token()
     }
 
     /// Connect (session open) or disconnect (close) the service at `path`. Connect blocks
@@ -307,14 +250,17 @@ impl Connman {
         timeout: Duration,
     ) -> Result<(), BearerError> {
         let method = if on { "Connect" } else { "Disconnect" };
-        match self.call(path, "net.connman.Service", method, timeout) {
+        match self
+            .bus
+            .call(path, "net.connman.Service", method, |m| m, timeout)
+        {
             Ok(_) => Ok(()),
             // Asking for what already holds is no failure.
-            Err(BearerError::Connman(m))
-                if m.contains("AlreadyConnected")
-                    || m.contains("Already connected")
-                    || m.contains("NotConnected")
-                    || m.contains("Not connected") =>
+            Err(BearerError::DBus { message, .. })
+                if message.contains("AlreadyConnected")
+                    || message.contains("Already connected")
+                    || message.contains("NotConnected")
+                    || message.contains("Not connected") =>
             {
                 Ok(())
             }
@@ -324,98 +270,87 @@ impl Connman {
 
     /// Read what arrived; true if the services or the state changed.
     pub(crate) fn handle(&mut self, ready: &Ready) -> Result<bool, BearerError> {
-        if !matches!(ready, Ready::Io { token, .. } if *token == self.token) {
+        if !self.bus.is_ours(ready) {
             return Ok(false);
         }
         self.drain()
     }
 
-    /// Apply every signal libdbus holds or the socket has. Also needed right after a
-    /// blocking call: libdbus reads signals that arrive meanwhile into its own queue, where
-    /// no readiness event will announce them.
+    /// Apply every signal that arrived (also those queued during a blocking call).
     pub(crate) fn drain(&mut self) -> Result<bool, BearerError> {
-        let mut changed = false;
-        loop {
-            // Everything readable now: the descriptor is edge-triggered.
-            if self.channel.read_write(Some(Duration::ZERO)).is_err() {
-                return Err(BearerError::Connman(
-                    "the system bus connection closed".into(),
-                ));
+        let Connman {
+            bus,
+            services,
+            state,
+        } = self;
+        bus.drain(|msg| apply(services, state, msg))
+    }
+}
+
+/// Apply one signal to the services and the Manager state; true if something changed.
+fn apply(services: &mut Vec<Service>, state: &mut String, msg: &Message) -> bool {
+    let (Some(interface), Some(member)) = (msg.interface(), msg.member()) else {
+        return false;
+    };
+    match (&*interface, &*member) {
+        ("net.connman.Manager", "PropertyChanged") => {
+            let Ok((name, value)) = msg.read2::<String, dbus::arg::Variant<Box<dyn RefArg>>>()
+            else {
+                return false;
+            };
+            if name == "State" {
+                *state = value.0.as_str().unwrap_or_default().to_string();
+                return true;
             }
-            let mut got = false;
-            while let Some(msg) = self.channel.pop_message() {
-                got = true;
-                changed |= self.apply(&msg);
+            false
+        }
+        ("net.connman.Manager", "ServicesChanged") => {
+            let Ok((changed, removed)) =
+                msg.read2::<Vec<(dbus::Path<'static>, PropMap)>, Vec<dbus::Path<'static>>>()
+            else {
+                return false;
+            };
+            let mut old = std::mem::take(services);
+            old.retain(|s| !removed.iter().any(|r| &**r == s.path.as_str()));
+            // `changed` lists every service in the new order; properties only for new
+            // or changed ones.
+            for (path, props) in &changed {
+                let mut s = match old.iter().position(|s| s.path == **path) {
+                    Some(i) => old.swap_remove(i),
+                    None => Service {
+                        path: path.to_string(),
+                        ..Service::default()
+                    },
+                };
+                for (k, v) in props {
+                    s.set(k, &v.0);
+                }
+                services.push(s);
             }
-            if !got {
-                return Ok(changed);
+            true
+        }
+        ("net.connman.Service", "PropertyChanged") => {
+            let Some(path) = msg.path() else {
+                return false;
+            };
+            let Ok((name, value)) = msg.read2::<String, dbus::arg::Variant<Box<dyn RefArg>>>()
+            else {
+                return false;
+            };
+            match services.iter_mut().find(|s| s.path == *path) {
+                Some(s) => {
+                    let before = s.clone();
+                    s.set(&name, &value.0);
+                    *s != before
+                }
+                None => false,
             }
         }
+        _ => false,
     }
+}
 
-    /// Apply one signal.
-    fn apply(&mut self, msg: &Message) -> bool {
-        let (Some(interface), Some(member)) = (msg.interface(), msg.member()) else {
-            return false;
-        };
-        match (&*interface, &*member) {
-            ("net.connman.Manager", "PropertyChanged") => {
-                let Ok((name, value)) = msg.read2::<String, dbus::arg::Variant<Box<dyn RefArg>>>()
-                else {
-                    return false;
-                };
-                if name == "State" {
-                    self.state = value.0.as_str().unwrap_or_default().to_string();
-                    return true;
-                }
-                false
-            }
-            ("net.connman.Manager", "ServicesChanged") => {
-                let Ok((changed, removed)) =
-                    msg.read2::<Vec<(dbus::Path<'static>, PropMap)>, Vec<dbus::Path<'static>>>()
-                else {
-                    return false;
-                };
-                let mut old = std::mem::take(&mut self.services);
-                old.retain(|s| !removed.iter().any(|r| &**r == s.path.as_str()));
-                // `changed` lists every service in the new order; properties only for new
-                // or changed ones.
-                for (path, props) in &changed {
-                    let mut s = match old.iter().position(|s| s.path == **path) {
-                        Some(i) => old.swap_remove(i),
-                        None => Service {
-                            path: path.to_string(),
-                            ..Service::default()
-                        },
-                    };
-                    for (k, v) in props {
-                        s.set(k, &v.0);
-                    }
-                    self.services.push(s);
-                }
-                true
-            }
-            ("net.connman.Service", "PropertyChanged") => {
-                let Some(path) = msg.path() else {
-                    return false;
-                };
-                let Ok((name, value)) = msg.read2::<String, dbus::arg::Variant<Box<dyn RefArg>>>()
-                else {
-                    return false;
-                };
-                match self.services.iter_mut().find(|s| s.path == *path) {
-                    Some(s) => {
-                        let before = s.clone();
-                        s.set(&name, &value.0);
-                        *s != before
-                    }
-                    None => false,
-                }
-            }
-            _ => false,
-        }
-    }
-
+impl Connman {
     /// The path of the service with configuration id `id`.
     pub(crate) fn path_of(&self, id: &str) -> Option<&str> {
         let name = id.strip_prefix(ID_PREFIX)?;

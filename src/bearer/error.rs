@@ -19,8 +19,11 @@ pub enum BearerError {
     Timeout(Duration),
     /// The running backends cannot do this (e.g. start an interface with netlink alone).
     Unsupported(String),
-    /// ConnMan (or the D-Bus system bus) failed or refused.
-    Connman(String),
+    /// A daemon on the D-Bus system bus (ConnMan, oFono) failed or refused.
+    DBus {
+        service: &'static str,
+        message: String,
+    },
     /// No configuration has this identifier.
     UnknownConfiguration(String),
     /// A SIGINT/SIGTERM arrived.
@@ -45,7 +48,7 @@ impl fmt::Display for BearerError {
                 after.as_secs_f64()
             ),
             BearerError::Unsupported(what) => f.write_str(what),
-            BearerError::Connman(what) => write!(f, "ConnMan: {what}"),
+            BearerError::DBus { service, message } => write!(f, "{service}: {message}"),
             BearerError::UnknownConfiguration(id) => {
                 write!(
                     f,
@@ -68,7 +71,7 @@ impl Classify for BearerError {
             }
             BearerError::Unsupported(_) => ErrorClass::Unsupported,
             BearerError::UnknownConfiguration(_) => ErrorClass::Usage,
-            BearerError::Connman(_) => ErrorClass::ServerRefused,
+            BearerError::DBus { .. } => ErrorClass::ServerRefused,
             BearerError::Malformed(_) => ErrorClass::Protocol,
             BearerError::Timeout(_) => ErrorClass::Timeout,
             BearerError::Interrupted => ErrorClass::Cancelled,

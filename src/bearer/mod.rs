@@ -23,6 +23,8 @@
 //! ```
 
 #[cfg(feature = "connman")]
+mod bus;
+#[cfg(feature = "connman")]
 mod connman;
 mod error;
 mod manager;
