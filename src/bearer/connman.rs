@@ -118,7 +118,7 @@ fn strings(value: &dyn RefArg) -> Vec<String> {
 }
 
 /// The entries of a dictionary value (`a{sv}`), key and value.
-fn dict(value: &dyn RefArg) -> Vec<(String, &dyn RefArg)> {
+pub(crate) fn dict(value: &dyn RefArg) -> Vec<(String, &dyn RefArg)> {
     let Some(mut items) = value.as_iter() else {
         return Vec::new();
     };

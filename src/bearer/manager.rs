@@ -9,12 +9,16 @@ use std::time::{Duration, Instant};
 #[cfg(feature = "connman")]
 use crate::bearer::connman::Connman;
 use crate::bearer::error::BearerError;
+#[cfg(feature = "connman")]
+use crate::bearer::model::BearerFamily;
 use crate::bearer::model::{
     BearerEvent, Capabilities, Configuration, ConfigurationType, InterfaceAddress, LinkStatistics,
     Reachability, StateFlags,
 };
 use crate::bearer::netlink::route::{Link, RouteTable};
 use crate::bearer::netlink::{sysfs, RouteMonitor};
+#[cfg(feature = "connman")]
+use crate::bearer::ofono::Ofono;
 use crate::reactor::{Reactor, Ready};
 
 /// How the manager works.
@@ -45,6 +49,8 @@ pub struct Manager {
     route: RouteMonitor,
     #[cfg(feature = "connman")]
     connman: Option<Connman>,
+    #[cfg(feature = "connman")]
+    ofono: Option<Ofono>,
     options: ManagerOptions,
     configs: BTreeMap<String, Configuration>,
     preferred: Option<String>,
@@ -67,7 +73,12 @@ impl Manager {
             // ConnMan is optional: without a bus or without ConnMan on it, netlink carries on.
             #[cfg(feature = "connman")]
             connman: Connman::open(reactor).unwrap_or_else(|e| {
-                log::warn!("{e}: carrying on with the kernel's view alone");
+                log::warn!("{e}: carrying on without ConnMan");
+                None
+            }),
+            #[cfg(feature = "connman")]
+            ofono: Ofono::open(reactor).unwrap_or_else(|e| {
+                log::warn!("{e}: carrying on without oFono");
                 None
             }),
             options,
@@ -103,6 +114,11 @@ impl Manager {
         if let Some(c) = self.connman.as_mut().filter(|c| c.token() == *token) {
             ours = true;
             changed |= c.handle(ready)?;
+        }
+        #[cfg(feature = "connman")]
+        if let Some(o) = self.ofono.as_mut().filter(|o| o.token() == *token) {
+            ours = true;
+            changed |= o.handle(ready)?;
         }
         if changed && self.route.is_synced() {
             self.refresh();
@@ -225,11 +241,24 @@ impl Manager {
 
     /// The backends in use.
     pub fn backends(&self) -> Vec<&'static str> {
-        #[cfg(feature = "connman")]
-        if self.connman.is_some() {
-            return vec!["netlink", "connman"];
-        }
-        vec!["netlink"]
+        std::iter::once("netlink")
+            .chain(self.dbus_backends())
+            .collect()
+    }
+
+    #[cfg(feature = "connman")]
+    fn dbus_backends(&self) -> impl Iterator<Item = &'static str> {
+        [
+            self.connman.as_ref().map(|_| "connman"),
+            self.ofono.as_ref().map(|_| "ofono"),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    #[cfg(not(feature = "connman"))]
+    fn dbus_backends(&self) -> impl Iterator<Item = &'static str> {
+        std::iter::empty()
     }
 
     /// Current byte counters of configuration `id`'s interface, asked from the kernel now
@@ -323,13 +352,16 @@ impl Manager {
         }
     }
 
-    /// Apply the ConnMan signals libdbus queued during a blocking call.
+    /// Apply the D-Bus signals libdbus queued during a blocking call.
     #[cfg(feature = "connman")]
     fn drain_connman(&mut self) -> Result<(), BearerError> {
-        let changed = match self.connman.as_mut() {
+        let mut changed = match self.connman.as_mut() {
             Some(c) => c.drain()?,
             None => false,
         };
+        if let Some(o) = self.ofono.as_mut() {
+            changed |= o.drain()?;
+        }
         if changed && self.route.is_synced() {
             self.refresh();
         }
@@ -360,6 +392,23 @@ impl Manager {
             // ConnMan's service order decides, where it has a connected service.
             if let Some(p) = connman.preferred() {
                 preferred = Some(p.configuration().id);
+            }
+        }
+        // oFono knows which interfaces are a modem's and on which technology it is.
+        #[cfg(feature = "connman")]
+        if let Some(ofono) = &self.ofono {
+            let only_modem = match ofono.modems.as_slice() {
+                [one] => Some(one),
+                _ => None,
+            };
+            for c in fresh.values_mut() {
+                let modem = c.interface.as_deref().and_then(|i| ofono.modem_of(i));
+                // A ConnMan cellular service names no modem: with one modem, it is that one.
+                let modem = modem.or(only_modem.filter(|_| c.family == BearerFamily::Cellular));
+                if let Some(m) = modem {
+                    c.family = BearerFamily::Cellular;
+                    c.bearer = m.bearer();
+                }
             }
         }
         for id in self.configs.keys() {

@@ -30,6 +30,8 @@ mod error;
 mod manager;
 mod model;
 mod netlink;
+#[cfg(feature = "connman")]
+mod ofono;
 mod session;
 pub mod wifi;
 

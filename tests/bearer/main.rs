@@ -8,5 +8,7 @@ mod peers;
 #[cfg(feature = "connman")]
 mod connman;
 mod netlink;
+#[cfg(feature = "connman")]
+mod ofono;
 mod roam;
 mod wifi;

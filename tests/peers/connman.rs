@@ -57,6 +57,98 @@ mount -t tmpfs tmpfs /run; mkdir -p /run/connman
 exec connmand -n -r -c "$1"
 "#;
 
+/// A private D-Bus system bus (its own dbus-daemon, socket in a work directory); point
+/// programs at it with `DBUS_SYSTEM_BUS_ADDRESS` = [`address`](Self::address).
+pub struct PrivateBus {
+    address: String,
+    _bus: KillOnDrop,
+    wd: WorkDir,
+}
+
+impl PrivateBus {
+    pub fn new() -> PrivateBus {
+        assert!(
+            find_program("dbus-daemon").is_some(),
+            "dbus-daemon is missing (tests/setup.sh installs dbus)"
+        );
+        let wd = WorkDir::new();
+        let dir = wd.path().to_path_buf();
+        let conf = dir.join("bus.conf");
+        std::fs::write(&conf, BUS_CONF.replace("@DIR@", &dir.to_string_lossy())).unwrap();
+        let socket = dir.join("system_bus_socket");
+        let bus = spawn(
+            Command::new("dbus-daemon")
+                .arg(format!("--config-file={}", conf.display()))
+                .arg("--nofork"),
+            "dbus-daemon",
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "dbus-daemon made no socket");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        PrivateBus {
+            address: format!("unix:path={}", socket.display()),
+            _bus: bus,
+            wd,
+        }
+    }
+
+    /// The `DBUS_SYSTEM_BUS_ADDRESS` value.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// A directory for the test's files (removed with the bus).
+    pub fn dir(&self) -> &std::path::Path {
+        self.wd.path()
+    }
+}
+
+/// A scripted oFono ([`ofono_fake.py`](../ofono_fake.py)) on `bus`: one modem on
+/// `technology` whose context uses `interface`; [`handover`](Self::handover) moves it to
+/// `later`.
+pub struct FakeOfono {
+    process: KillOnDrop,
+}
+
+impl FakeOfono {
+    pub fn start(bus: &PrivateBus, interface: &str, technology: &str, later: &str) -> FakeOfono {
+        // Debian's python3: it has python3-dbus and python3-gi.
+        let python = "/usr/bin/python3";
+        let check = super::run(
+            Command::new(python).args(["-c", "import dbus, gi"]),
+            Duration::from_secs(10),
+        );
+        assert!(
+            check.success(),
+            "python3-dbus / python3-gi missing: {check:?}"
+        );
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/ofono_fake.py");
+        let mut child = Command::new(python)
+            .args([script, interface, technology, later])
+            .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the fake oFono");
+        // It prints "ready" once it owns org.ofono.
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the fake oFono did not start");
+        FakeOfono {
+            process: KillOnDrop { child },
+        }
+    }
+
+    /// Switch the modem to the later technology (a PropertyChanged signal).
+    pub fn handover(&self) {
+        // SAFETY: kill(2) on our own child's PID.
+        unsafe { libc::kill(self.process.child.id() as libc::pid_t, libc::SIGUSR1) };
+    }
+}
+
 pub struct ConnmanLab {
     /// connmand's namespace: boardnet runs here.
     pub dut: Netns,
@@ -67,8 +159,7 @@ pub struct ConnmanLab {
     _connmand: KillOnDrop,
     _dnsmasq: KillOnDrop,
     _online: KillOnDrop,
-    _bus: KillOnDrop,
-    _wd: WorkDir,
+    _bus: PrivateBus,
 }
 
 fn spawn(cmd: &mut Command, what: &str) -> KillOnDrop {
@@ -90,26 +181,12 @@ impl ConnmanLab {
                 "{p} is missing (tests/setup.sh installs connman dbus dnsmasq-base ethtool)"
             );
         }
-        let wd = WorkDir::new();
-        let dir = wd.path().to_path_buf();
-        let conf = dir.join("bus.conf");
-        std::fs::write(&conf, BUS_CONF.replace("@DIR@", &dir.to_string_lossy())).unwrap();
+        let bus = PrivateBus::new();
+        let dir = bus.dir().to_path_buf();
         std::fs::write(dir.join("main.conf"), MAIN_CONF).unwrap();
         std::fs::write(dir.join("online.py"), ONLINE_PY).unwrap();
         std::fs::write(dir.join("run-connmand.sh"), RUN_CONNMAND).unwrap();
-        let socket = dir.join("system_bus_socket");
-        let bus = spawn(
-            Command::new("dbus-daemon")
-                .arg(format!("--config-file={}", conf.display()))
-                .arg("--nofork"),
-            "dbus-daemon",
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "dbus-daemon made no socket");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let bus_address = format!("unix:path={}", socket.display());
+        let bus_address = bus.address().to_string();
 
         let peer = Netns::new("cmp");
         let dut = Netns::new("cmd");
@@ -174,7 +251,6 @@ impl ConnmanLab {
             _dnsmasq: dnsmasq,
             _online: online,
             _bus: bus,
-            _wd: wd,
         }
     }
 

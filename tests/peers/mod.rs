@@ -66,7 +66,7 @@ mod sockfault;
 mod workdir;
 
 pub use bearer::{JsonLines, LinkLab};
-pub use connman::{ConnmanLab, CONNMAN_PEER};
+pub use connman::{ConnmanLab, FakeOfono, PrivateBus, CONNMAN_PEER};
 pub use dns_fault::{
     fault_tcp_answers, DnsFault, DnsScript, DnsTransport, FAULT_ANSWER, FAULT_DECOY,
     FAULT_TCP_ANSWER_COUNT, FAULT_TTL, FAULT_WRONG_QUESTION,

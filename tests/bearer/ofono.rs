@@ -1,0 +1,62 @@
+//! oFono tells the cellular generation: a scripted oFono on a private bus names the modem's
+//! interface (a veth called wwan0 in a namespace) and its technology; a handover is a
+//! pushed event.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::peers::*;
+
+const T: Duration = Duration::from_secs(20);
+
+#[test]
+fn ofono_names_the_modem_interface_and_its_generation() {
+    let lab = LinkLab::new("bofono");
+    lab.active_pair("wwan0", "wwpeer", "10.79.0.2/24");
+    lab.default_route("wwan0", "10.79.0.1", 100);
+    let bus = PrivateBus::new();
+    let ofono = FakeOfono::start(&bus, "wwan0", "umts", "lte");
+
+    let out = run(
+        lab.boardnet()
+            .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
+            .args(["--json", "status"]),
+        T,
+    );
+    out.assert_success();
+    let s: Value = serde_json::from_str(out.stdout_str().trim()).unwrap();
+    assert!(s["backends"].to_string().contains("ofono"), "{s}");
+    let wwan = s["configurations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "netlink:wwan0")
+        .unwrap_or_else(|| panic!("{s}"));
+    assert_eq!(wwan["family"], "cellular", "{wwan}");
+    assert_eq!(wwan["bearer"], "wcdma", "{wwan}");
+
+    // A handover to LTE arrives as a changed configuration.
+    let mut watch = JsonLines::spawn(
+        lab.boardnet()
+            .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
+            .args(["--json", "bearer", "watch"]),
+    );
+    watch.wait_for("the initial picture", T, |v| {
+        v["event"] == "update-completed"
+    });
+    ofono.handover();
+    watch.wait_for("LTE", T, |v| {
+        v["event"] == "changed"
+            && v["configuration"]["id"] == "netlink:wwan0"
+            && v["configuration"]["bearer"] == "lte"
+    });
+    // wait-online can ask for cellular links only.
+    let out = run(
+        lab.boardnet()
+            .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
+            .args(["wait-online", "--bearer", "cellular", "--timeout", "5"]),
+        T,
+    );
+    out.assert_success();
+}
