@@ -13,7 +13,7 @@ use crate::bearer::bus::{ServiceBus, CALL_TIMEOUT};
 use crate::bearer::error::BearerError;
 use crate::bearer::model::{
     BearerFamily, BearerType, Configuration, ConfigurationType, InterfaceAddress, Reachability,
-    StateFlags, WifiNetwork,
+    StateFlags, Technology, WifiNetwork,
 };
 use crate::reactor::{Reactor, Ready, Token};
 
@@ -32,6 +32,7 @@ pub(crate) struct Service {
     pub(crate) state: String,
     pub(crate) strength: Option<u8>,
     pub(crate) security: Vec<String>,
+    pub(crate) nameservers: Vec<String>,
     pub(crate) interface: Option<String>,
     pub(crate) addresses: Vec<InterfaceAddress>,
 }
@@ -45,6 +46,7 @@ impl Service {
             "State" => self.state = value.as_str().unwrap_or_default().to_string(),
             "Strength" => self.strength = value.as_u64().and_then(|s| u8::try_from(s).ok()),
             "Security" => self.security = strings(value),
+            "Nameservers" => self.nameservers = strings(value),
             "Ethernet" => {
                 if let Some(i) = dict(value).into_iter().find(|(k, _)| k == "Interface") {
                     self.interface = i.1.as_str().map(str::to_string);
@@ -94,6 +96,7 @@ impl Service {
             interface: self.interface.clone(),
             addresses: self.addresses.clone(),
             default_route: false,
+            nameservers: self.nameservers.clone(),
             wifi: (self.kind == "wifi").then(|| WifiNetwork {
                 ssid: self.name.clone(),
                 strength: self.strength,
@@ -182,6 +185,22 @@ pub(crate) struct Connman {
     pub(crate) services: Vec<Service>,
     /// Manager State: offline, idle, ready, online.
     pub(crate) state: String,
+    /// (object path, technology).
+    pub(crate) technologies: Vec<(String, Technology)>,
+}
+
+/// A technology from its object path and properties.
+fn technology_of(path: &str, props: &PropMap) -> Technology {
+    let flag = |k: &str| props.get(k).and_then(|v| v.as_u64()) == Some(1);
+    Technology {
+        name: props
+            .get("Type")
+            .and_then(|v| v.as_str())
+            .unwrap_or_else(|| path.rsplit('/').next().unwrap_or_default())
+            .to_string(),
+        powered: flag("Powered"),
+        connected: flag("Connected"),
+    }
 }
 
 impl Connman {
@@ -194,26 +213,17 @@ impl Connman {
             service: "ConnMan",
             message: format!("{what}: {e}"),
         };
-        let props: PropMap = bus
-            .call(
-                "/",
-                "net.connman.Manager",
-                "GetProperties",
-                |m| m,
-                CALL_TIMEOUT,
-            )?
+        let ask = |method: &str| bus.call("/", "net.connman.Manager", method, |m| m, CALL_TIMEOUT);
+        let props: PropMap = ask("GetProperties")?
             .read1()
             .map_err(|e| read_error("Manager.GetProperties", e))?;
-        let services: Vec<(dbus::Path<'static>, PropMap)> = bus
-            .call(
-                "/",
-                "net.connman.Manager",
-                "GetServices",
-                |m| m,
-                CALL_TIMEOUT,
-            )?
+        type Objects = Vec<(dbus::Path<'static>, PropMap)>;
+        let services: Objects = ask("GetServices")?
             .read1()
             .map_err(|e| read_error("Manager.GetServices", e))?;
+        let technologies: Objects = ask("GetTechnologies")?
+            .read1()
+            .map_err(|e| read_error("Manager.GetTechnologies", e))?;
         Ok(Some(Connman {
             bus,
             state: props
@@ -221,6 +231,10 @@ impl Connman {
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .to_string(),
+            technologies: technologies
+                .iter()
+                .map(|(path, props)| (path.to_string(), technology_of(path, props)))
+                .collect(),
             services: services
                 .iter()
                 .map(|(path, props)| {
@@ -282,8 +296,54 @@ impl Connman {
             bus,
             services,
             state,
+            technologies,
         } = self;
-        bus.drain(|msg| apply(services, state, msg))
+        bus.drain(|msg| apply(services, state, msg) || apply_technology(technologies, msg))
+    }
+}
+
+/// Apply one technology signal; true if something changed.
+fn apply_technology(technologies: &mut Vec<(String, Technology)>, msg: &Message) -> bool {
+    let (Some(interface), Some(member), Some(path)) = (msg.interface(), msg.member(), msg.path())
+    else {
+        return false;
+    };
+    match (&*interface, &*member) {
+        ("net.connman.Manager", "TechnologyAdded") => {
+            let Ok((added, props)) = msg.read2::<dbus::Path<'static>, PropMap>() else {
+                return false;
+            };
+            technologies.retain(|(p, _)| *p != *added);
+            technologies.push((added.to_string(), technology_of(&added, &props)));
+            true
+        }
+        ("net.connman.Manager", "TechnologyRemoved") => {
+            let Ok(removed) = msg.read1::<dbus::Path<'static>>() else {
+                return false;
+            };
+            let before = technologies.len();
+            technologies.retain(|(p, _)| *p != *removed);
+            before != technologies.len()
+        }
+        ("net.connman.Technology", "PropertyChanged") => {
+            let Ok((name, value)) = msg.read2::<String, dbus::arg::Variant<Box<dyn RefArg>>>()
+            else {
+                return false;
+            };
+            let on = value.0.as_u64() == Some(1);
+            match technologies.iter_mut().find(|(p, _)| **p == *path) {
+                Some((_, t)) if name == "Powered" && t.powered != on => {
+                    t.powered = on;
+                    true
+                }
+                Some((_, t)) if name == "Connected" && t.connected != on => {
+                    t.connected = on;
+                    true
+                }
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

@@ -31,6 +31,20 @@ pub struct ManagerOptions {
     pub check_timeout: Duration,
     /// Where interfaces are described (`/sys/class/net`; tests point it elsewhere).
     pub sysfs_class_net: PathBuf,
+    /// Which backends to run besides the kernel's (always on).
+    pub backends: BackendChoice,
+}
+
+/// The kernel (netlink) backend always runs; this chooses the D-Bus ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// ConnMan and oFono when they are on the system bus.
+    #[default]
+    Auto,
+    /// The kernel only.
+    Netlink,
+    /// ConnMan must be there (an error otherwise); oFono when present.
+    Connman,
 }
 
 impl Default for ManagerOptions {
@@ -39,6 +53,7 @@ impl Default for ManagerOptions {
             check_url: None,
             check_timeout: Duration::from_secs(5),
             sysfs_class_net: PathBuf::from("/sys/class/net"),
+            backends: BackendChoice::Auto,
         }
     }
 }
@@ -68,19 +83,20 @@ impl Manager {
     /// Start following the kernel's links on `reactor`. The picture is complete after the
     /// [`BearerEvent::UpdateCompleted`] event (or [`wait_for_update`](Self::wait_for_update)).
     pub fn open(reactor: &mut Reactor, options: ManagerOptions) -> Result<Manager, BearerError> {
+        #[cfg(feature = "connman")]
+        let (connman, ofono) = open_dbus_backends(reactor, options.backends)?;
+        #[cfg(not(feature = "connman"))]
+        if options.backends == BackendChoice::Connman {
+            return Err(BearerError::Unsupported(
+                "this build has no ConnMan backend (cargo feature connman)".into(),
+            ));
+        }
         let manager = Manager {
             route: RouteMonitor::open(reactor)?,
-            // ConnMan is optional: without a bus or without ConnMan on it, netlink carries on.
             #[cfg(feature = "connman")]
-            connman: Connman::open(reactor).unwrap_or_else(|e| {
-                log::warn!("{e}: carrying on without ConnMan");
-                None
-            }),
+            connman,
             #[cfg(feature = "connman")]
-            ofono: Ofono::open(reactor).unwrap_or_else(|e| {
-                log::warn!("{e}: carrying on without oFono");
-                None
-            }),
+            ofono,
             options,
             configs: BTreeMap::new(),
             preferred: None,
@@ -237,6 +253,15 @@ impl Manager {
             return caps | Capabilities::CAN_START_AND_STOP_INTERFACES;
         }
         caps
+    }
+
+    /// The link technologies ConnMan manages (none without ConnMan).
+    pub fn technologies(&self) -> Vec<crate::bearer::Technology> {
+        #[cfg(feature = "connman")]
+        if let Some(c) = &self.connman {
+            return c.technologies.iter().map(|(_, t)| t.clone()).collect();
+        }
+        Vec::new()
     }
 
     /// The backends in use.
@@ -514,6 +539,36 @@ impl Manager {
     }
 }
 
+/// ConnMan and oFono as `choice` asks. Optional ones that fail or are absent are left out
+/// (the kernel's view carries on); a required ConnMan that is not there is an error.
+#[cfg(feature = "connman")]
+fn open_dbus_backends(
+    reactor: &mut Reactor,
+    choice: BackendChoice,
+) -> Result<(Option<Connman>, Option<Ofono>), BearerError> {
+    if choice == BackendChoice::Netlink {
+        return Ok((None, None));
+    }
+    let connman = match (Connman::open(reactor), choice) {
+        (Ok(None), BackendChoice::Connman) => {
+            return Err(BearerError::Unsupported(
+                "--backend connman: ConnMan is not on the system bus".into(),
+            ))
+        }
+        (Err(e), BackendChoice::Connman) => return Err(e),
+        (Ok(c), _) => c,
+        (Err(e), _) => {
+            log::warn!("{e}: carrying on without ConnMan");
+            None
+        }
+    };
+    let ofono = Ofono::open(reactor).unwrap_or_else(|e| {
+        log::warn!("{e}: carrying on without oFono");
+        None
+    });
+    Ok((connman, ofono))
+}
+
 /// A kernel link as a configuration: Defined when it exists, Discovered with carrier,
 /// Active with carrier and an address usable beyond the link.
 fn configuration_of(link: &Link, table: &RouteTable, class_net: &std::path::Path) -> Configuration {
@@ -543,6 +598,7 @@ fn configuration_of(link: &Link, table: &RouteTable, class_net: &std::path::Path
         addresses,
         default_route: link.has_carrier()
             && table.default_routes.iter().any(|r| r.index == link.index),
+        nameservers: Vec::new(),
         wifi: None,
         backend: "netlink",
     }

@@ -36,10 +36,10 @@ mod session;
 pub mod wifi;
 
 pub use error::BearerError;
-pub use manager::{Manager, ManagerOptions};
+pub use manager::{BackendChoice, Manager, ManagerOptions};
 pub use model::{
     BearerEvent, BearerFamily, BearerType, Capabilities, Configuration, ConfigurationType,
-    InterfaceAddress, LinkStatistics, Reachability, StateFlags, WifiNetwork,
+    InterfaceAddress, LinkStatistics, Reachability, StateFlags, Technology, WifiNetwork,
 };
 pub use session::Session;
 

@@ -289,6 +289,15 @@ impl fmt::Display for InterfaceAddress {
     }
 }
 
+/// A link technology ConnMan manages (its Technology objects: ethernet, wifi, cellular,
+/// bluetooth), switched on or off as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Technology {
+    pub name: String,
+    pub powered: bool,
+    pub connected: bool,
+}
+
 /// A Wi-Fi network as a backend describes it (ConnMan: the service's Name, Strength and
 /// Security).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,6 +324,9 @@ pub struct Configuration {
     pub addresses: Vec<InterfaceAddress>,
     /// A default route leaves through this configuration's interface.
     pub default_route: bool,
+    /// DNS servers the backend configured for it (ConnMan's Nameservers; none for kernel
+    /// links, whose resolver is the system's).
+    pub nameservers: Vec<String>,
     /// For Wi-Fi services: the network (netlink links carry none; `wifi status` has theirs).
     pub wifi: Option<WifiNetwork>,
     /// Which backend reports it (`netlink`, `connman`).
@@ -401,6 +413,7 @@ mod tests {
             interface: Some("wwan0".into()),
             addresses: vec![],
             default_route: false,
+            nameservers: vec![],
             wifi: None,
             backend: "netlink",
         };

@@ -14,20 +14,23 @@ use crate::bearer::wifi::{
     mac_text, ssid_text, AccessPoint, ScanEvent, Wifi, WifiInterface, WifiLink, WifiMode,
 };
 use crate::bearer::{
-    BearerEvent, BearerFamily, Configuration, Manager, ManagerOptions, Reachability, StateFlags,
+    BackendChoice, BearerEvent, BearerFamily, Configuration, Manager, ManagerOptions, Reachability,
+    StateFlags,
 };
 use crate::reactor::{Reactor, Ready};
 
 const STATUS_HELP: &str = "\
-Usage: boardnet status [--check-url URL] [--json]
+Usage: boardnet status [--check-url URL] [--backend auto|netlink|connman] [--json]
 
 This board's bearers: every network configuration (one per interface, loopback left out)
 with its bearer type, state and addresses; the default (preferred) configuration; the
 reachability level; the capabilities and backends in use.
 
   --check-url URL      connectivity check: `online` only if a GET of URL answers 2xx
+  --backend B          auto (default: the kernel, plus ConnMan and oFono when they are on
+                       the system bus), netlink (the kernel only), connman (ConnMan required)
   --json               one object: reachability, online, default, backends, capabilities,
-                       configurations
+                       technologies (ConnMan's), configurations
 
 States: defined (the interface exists), discovered (carrier / in range), active (carrier and
 an address usable beyond the link). Reachability: disconnected, local (an active
@@ -35,10 +38,10 @@ configuration), site (a default route through one), online (--check-url answered
 ";
 
 const BEARER_HELP: &str = "\
-Usage: boardnet bearer list [--state STATE] [--json]
-       boardnet bearer watch [--check-url URL] [--json]
-       boardnet bearer open|close ID [--timeout S] [--json]
-       boardnet bearer stats ID [--json]
+Usage: boardnet bearer list [--state STATE] [--backend B] [--json]
+       boardnet bearer watch [--check-url URL] [--backend B] [--json]
+       boardnet bearer open|close ID [--timeout S] [--backend B] [--json]
+       boardnet bearer stats ID [--backend B] [--json]
 
 list: the configurations, one per line (ID BEARER STATE INTERFACE ADDRESSES; * marks the
 default one). --state defined|discovered|active shows only those at least that far.
@@ -51,11 +54,12 @@ started, so open waits until the link is active by itself. close: stop a ConnMan
 (Service.Disconnect) and wait until it is no longer active; a kernel link: exit 11.
 stats: bytes received and sent through the configuration's interface, asked from the kernel
 now (its IFLA_STATS64 counters; a session's traffic is the difference of two readings).
+--backend auto|netlink|connman: as for boardnet status.
 ";
 
 const WAIT_ONLINE_HELP: &str = "\
 Usage: boardnet wait-online [--timeout S] [--level local|site|online] [--check-url URL]
-                            [--interface IF]... [--any] [--bearer FAMILY]
+                            [--interface IF]... [--any] [--bearer FAMILY] [--backend B]
 
 Exit 0 as soon as the board reaches the level (event-driven: no sleep loop), 5 on timeout
 with what was seen. By default any one interface suffices, so an unplugged second port never
@@ -70,6 +74,7 @@ holds up the boot.
   --any                with several --interface: one of them is enough
   --bearer FAMILY      only configurations of this family count: ethernet, wlan, cellular,
                        bluetooth
+  --backend B          auto (default), netlink or connman: as for boardnet status
 
 Exit: 0 reached, 5 timed out, 2 bad input, 12 interrupted.
 ";
@@ -81,9 +86,28 @@ fn bearer_failure(e: &crate::bearer::BearerError) -> Failure {
     Failure::from_error(e)
 }
 
-fn open_manager(reactor: &mut Reactor, check_url: Option<String>) -> Result<Manager, Failure> {
+fn backend_choice(parser: &mut lexopt::Parser) -> Result<BackendChoice, Failure> {
+    let v = text(parser, "--backend")?;
+    Ok(match v.as_str() {
+        "auto" => BackendChoice::Auto,
+        "netlink" => BackendChoice::Netlink,
+        "connman" => BackendChoice::Connman,
+        _ => {
+            return Err(Failure::usage(format!(
+                "--backend: \"{v}\" is not one of auto, netlink, connman"
+            )))
+        }
+    })
+}
+
+fn open_manager(
+    reactor: &mut Reactor,
+    check_url: Option<String>,
+    backends: BackendChoice,
+) -> Result<Manager, Failure> {
     let options = ManagerOptions {
         check_url,
+        backends,
         ..ManagerOptions::default()
     };
     Manager::open(reactor, options).map_err(|e| bearer_failure(&e))
@@ -102,6 +126,7 @@ fn configuration_json(c: &Configuration, default: bool) -> Value {
         "addresses": c.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "default_route": c.default_route,
         "default": default,
+        "nameservers": c.nameservers,
         "network": c.wifi.as_ref().map(|w| json!({
             "ssid": w.ssid,
             "strength": w.strength,
@@ -137,6 +162,7 @@ pub(crate) fn status(
     globals: &mut Globals,
 ) -> Result<ExitCode, Failure> {
     let mut check_url = None;
+    let mut backend = BackendChoice::Auto;
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => {
@@ -144,6 +170,7 @@ pub(crate) fn status(
                 return Ok(ExitCode::SUCCESS);
             }
             Long("check-url") => check_url = Some(text(parser, "--check-url")?),
+            Long("backend") => backend = backend_choice(parser)?,
             other => {
                 if !globals.accept(&other) {
                     return Err(other.unexpected().into());
@@ -153,7 +180,7 @@ pub(crate) fn status(
     }
     globals.init_logging();
     let mut reactor = new_reactor()?;
-    let mut manager = open_manager(&mut reactor, check_url.clone())?;
+    let mut manager = open_manager(&mut reactor, check_url.clone(), backend)?;
     manager
         .wait_for_update(&mut reactor, DUMP_TIMEOUT)
         .map_err(|e| bearer_failure(&e))?;
@@ -177,6 +204,11 @@ pub(crate) fn status(
             "default": default,
             "backends": manager.backends(),
             "capabilities": manager.capabilities().names(),
+            "technologies": manager.technologies().iter().map(|t| json!({
+                "name": t.name,
+                "powered": t.powered,
+                "connected": t.connected,
+            })).collect::<Vec<_>>(),
             "configurations": configs,
         }));
         return Ok(ExitCode::SUCCESS);
@@ -194,6 +226,21 @@ pub(crate) fn status(
     outln!("online:       {online}");
     outln!("default:      {}", default.as_deref().unwrap_or("none"));
     outln!("backends:     {}", manager.backends().join(", "));
+    let technologies: Vec<String> = manager
+        .technologies()
+        .iter()
+        .map(|t| {
+            let state = match (t.powered, t.connected) {
+                (true, true) => "connected",
+                (true, false) => "powered",
+                _ => "off",
+            };
+            format!("{} ({state})", t.name)
+        })
+        .collect();
+    if !technologies.is_empty() {
+        outln!("technologies: {}", technologies.join(", "));
+    }
     let caps = manager.capabilities().names();
     outln!(
         "capabilities: {}",
@@ -265,6 +312,7 @@ pub(crate) fn bearer(
     let mut ids: Vec<String> = Vec::new();
     let mut at_least = StateFlags::Defined;
     let mut check_url = None;
+    let mut backend = BackendChoice::Auto;
     let mut session_timeout = Duration::from_secs(60);
     while let Some(arg) = parser.next()? {
         match arg {
@@ -281,6 +329,7 @@ pub(crate) fn bearer(
                 })?;
             }
             Long("check-url") => check_url = Some(text(parser, "--check-url")?),
+            Long("backend") => backend = backend_choice(parser)?,
             Long("timeout") => session_timeout = seconds(parser, "--timeout")?,
             Value(v) if action.is_none() => action = Some(v.string()?),
             Value(v) => ids.push(v.string()?),
@@ -302,12 +351,12 @@ pub(crate) fn bearer(
         return Err(Failure::usage(format!("bearer: unexpected \"{}\"", ids[0])));
     }
     match action.as_deref() {
-        Some("list") => bearer_list(globals, at_least),
-        Some("watch") => bearer_watch(globals, check_url),
+        Some("list") => bearer_list(globals, backend, at_least),
+        Some("watch") => bearer_watch(globals, backend, check_url),
         Some(action @ ("open" | "close")) => {
-            bearer_session(globals, &ids[0], action == "open", session_timeout)
+            bearer_session(globals, backend, &ids[0], action == "open", session_timeout)
         }
-        Some("stats") => bearer_stats(globals, &ids[0]),
+        Some("stats") => bearer_stats(globals, backend, &ids[0]),
         Some(other) => Err(Failure::usage(format!(
             "bearer: unknown action \"{other}\" (list, watch, open, close, stats)"
         ))),
@@ -317,12 +366,13 @@ pub(crate) fn bearer(
 
 fn bearer_session(
     globals: &Globals,
+    backend: BackendChoice,
     id: &str,
     open: bool,
     timeout: Duration,
 ) -> Result<ExitCode, Failure> {
     let mut reactor = new_reactor()?;
-    let mut manager = open_manager(&mut reactor, None)?;
+    let mut manager = open_manager(&mut reactor, None, backend)?;
     manager
         .wait_for_update(&mut reactor, DUMP_TIMEOUT)
         .map_err(|e| bearer_failure(&e))?;
@@ -339,9 +389,9 @@ fn bearer_session(
     Ok(ExitCode::SUCCESS)
 }
 
-fn bearer_stats(globals: &Globals, id: &str) -> Result<ExitCode, Failure> {
+fn bearer_stats(globals: &Globals, backend: BackendChoice, id: &str) -> Result<ExitCode, Failure> {
     let mut reactor = new_reactor()?;
-    let mut manager = open_manager(&mut reactor, None)?;
+    let mut manager = open_manager(&mut reactor, None, backend)?;
     manager
         .wait_for_update(&mut reactor, DUMP_TIMEOUT)
         .map_err(|e| bearer_failure(&e))?;
@@ -371,9 +421,13 @@ fn bearer_stats(globals: &Globals, id: &str) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn bearer_list(globals: &Globals, at_least: StateFlags) -> Result<ExitCode, Failure> {
+fn bearer_list(
+    globals: &Globals,
+    backend: BackendChoice,
+    at_least: StateFlags,
+) -> Result<ExitCode, Failure> {
     let mut reactor = new_reactor()?;
-    let mut manager = open_manager(&mut reactor, None)?;
+    let mut manager = open_manager(&mut reactor, None, backend)?;
     manager
         .wait_for_update(&mut reactor, DUMP_TIMEOUT)
         .map_err(|e| bearer_failure(&e))?;
@@ -450,9 +504,13 @@ fn print_event(manager: &Manager, event: &BearerEvent, json: bool) {
     }
 }
 
-fn bearer_watch(globals: &Globals, check_url: Option<String>) -> Result<ExitCode, Failure> {
+fn bearer_watch(
+    globals: &Globals,
+    backend: BackendChoice,
+    check_url: Option<String>,
+) -> Result<ExitCode, Failure> {
     let mut reactor = new_reactor()?;
-    let mut manager = open_manager(&mut reactor, check_url)?;
+    let mut manager = open_manager(&mut reactor, check_url, backend)?;
     let mut ready = Vec::new();
     loop {
         while let Some(event) = manager.next_event() {
@@ -552,6 +610,7 @@ pub(crate) fn wait_online(
     let mut timeout = Some(Duration::from_secs(120));
     let mut level = None;
     let mut check_url = None;
+    let mut backend = BackendChoice::Auto;
     let mut interfaces = Vec::new();
     let mut any = false;
     let mut family = None;
@@ -577,6 +636,7 @@ pub(crate) fn wait_online(
                 });
             }
             Long("check-url") => check_url = Some(text(parser, "--check-url")?),
+            Long("backend") => backend = backend_choice(parser)?,
             Long("interface") => interfaces.push(text(parser, "--interface")?),
             Long("any") => any = true,
             Long("bearer") => {
@@ -610,7 +670,7 @@ pub(crate) fn wait_online(
     let deadline = timeout.map(|t| started + t);
     let mut reactor = new_reactor()?;
     let online_source = check_url.is_some();
-    let mut manager = open_manager(&mut reactor, check_url)?;
+    let mut manager = open_manager(&mut reactor, check_url, backend)?;
     if level == Reachability::Online && !online_source && !manager.backends().contains(&"connman") {
         return Err(Failure::usage(
             "--level online needs --check-url URL (or ConnMan, whose own online check counts): \

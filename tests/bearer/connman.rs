@@ -60,6 +60,24 @@ fn connman_services_sessions_and_online_state() {
         id.as_str(),
         "ConnMan's connected service is the preferred one"
     );
+    assert!(
+        c["nameservers"].to_string().contains(CONNMAN_PEER),
+        "DHCP's DNS server: {c}"
+    );
+    let ethernet = s["technologies"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "ethernet"))
+        .unwrap_or_else(|| panic!("no ethernet technology: {s}"));
+    assert_eq!(ethernet["powered"], true, "{ethernet}");
+    assert_eq!(ethernet["connected"], true, "{ethernet}");
+    // --backend netlink: the kernel's view alone; --backend connman: required and there.
+    let out = lab.run(&["--json", "status", "--backend", "netlink"], T);
+    out.assert_success();
+    let k: Value = serde_json::from_str(out.stdout_str().trim()).unwrap();
+    assert_eq!(k["backends"], serde_json::json!(["netlink"]), "{k}");
+    assert!(connman_config(&k).is_none(), "{k}");
+    lab.run(&["status", "--backend", "connman"], T)
+        .assert_success();
     // wait-online: ConnMan's online check is enough for --level online.
     lab.run(&["wait-online", "--level", "online", "--timeout", "5"], T)
         .assert_success();

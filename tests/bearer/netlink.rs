@@ -457,6 +457,23 @@ fn sessions_on_kernel_links_wait_for_them_and_count_traffic() {
     activate.join().unwrap();
 }
 
+#[cfg(feature = "connman")]
+#[test]
+fn a_required_connman_that_is_not_there_is_exit_11() {
+    let out = run(
+        boardnet()
+            .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+            .args(["status", "--backend", "connman"]),
+        T,
+    );
+    out.assert_code(11);
+    assert!(
+        out.stderr.contains("ConnMan is not on the system bus"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn bad_input_and_unsupported_actions_have_their_exit_codes() {
     for (args, code, needle) in [
@@ -469,6 +486,7 @@ fn bad_input_and_unsupported_actions_have_their_exit_codes() {
             2,
             "no configuration",
         ),
+        (&["status", "--backend", "pigeon"][..], 2, "--backend"),
     ] {
         let out = run_boardnet(args, T);
         out.assert_code(code);
