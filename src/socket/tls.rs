@@ -116,6 +116,7 @@ impl TlsLayer {
         if let Err(e) = self.conn.process_new_packets() {
             // Tell the peer why (the alert rustls queued), then report.
             let _ = self.send_records(sock);
+            discard_input(sock);
             return Err(self.error(&e));
         }
         Ok(pulled)
@@ -156,6 +157,23 @@ impl TlsLayer {
                 .peer_certificates()
                 .map(|chain| chain.iter().map(|c| c.as_ref().to_vec()).collect())
                 .unwrap_or_default(),
+        }
+    }
+}
+
+/// Before closing after a failed handshake: finish sending (FIN after the alert) and read
+/// away what the peer already sent. Closing a socket with unread input makes the kernel send
+/// a reset instead, which discards the alert still queued — the peer would see "connection
+/// reset" instead of the TLS problem (TLS 1.3 clients send data before the server has judged
+/// their certificate).
+fn discard_input(sock: &Socket) {
+    let _ = sock.shutdown(std::net::Shutdown::Write);
+    let mut scratch = [0u8; 4096];
+    // Bounded: a peer that keeps sending cannot hold us here.
+    for _ in 0..64 {
+        match SockIo(sock).read(&mut scratch) {
+            Ok(n) if n > 0 => continue,
+            _ => break,
         }
     }
 }
