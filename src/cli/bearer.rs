@@ -113,6 +113,19 @@ fn open_manager(
     Manager::open(reactor, options).map_err(|e| bearer_failure(&e))
 }
 
+/// An event loop and a manager with its first full picture (for the one-shot commands).
+fn complete_manager(
+    check_url: Option<String>,
+    backends: BackendChoice,
+) -> Result<(Reactor, Manager), Failure> {
+    let mut reactor = new_reactor()?;
+    let mut manager = open_manager(&mut reactor, check_url, backends)?;
+    manager
+        .wait_for_update(&mut reactor, DUMP_TIMEOUT)
+        .map_err(|e| bearer_failure(&e))?;
+    Ok((reactor, manager))
+}
+
 fn configuration_json(c: &Configuration, default: bool) -> Value {
     json!({
         "id": c.id,
@@ -179,11 +192,7 @@ pub(crate) fn status(
         }
     }
     globals.init_logging();
-    let mut reactor = new_reactor()?;
-    let mut manager = open_manager(&mut reactor, check_url.clone(), backend)?;
-    manager
-        .wait_for_update(&mut reactor, DUMP_TIMEOUT)
-        .map_err(|e| bearer_failure(&e))?;
+    let (mut reactor, manager) = complete_manager(check_url.clone(), backend)?;
     let default = manager.default_configuration().map(|c| c.id.clone());
     let links = wifi_links(&mut reactor, &manager);
     if globals.json {
@@ -371,11 +380,7 @@ fn bearer_session(
     open: bool,
     timeout: Duration,
 ) -> Result<ExitCode, Failure> {
-    let mut reactor = new_reactor()?;
-    let mut manager = open_manager(&mut reactor, None, backend)?;
-    manager
-        .wait_for_update(&mut reactor, DUMP_TIMEOUT)
-        .map_err(|e| bearer_failure(&e))?;
+    let (mut reactor, mut manager) = complete_manager(None, backend)?;
     manager
         .set_session(&mut reactor, id, open, timeout)
         .map_err(|e| bearer_failure(&e))?;
@@ -390,11 +395,7 @@ fn bearer_session(
 }
 
 fn bearer_stats(globals: &Globals, backend: BackendChoice, id: &str) -> Result<ExitCode, Failure> {
-    let mut reactor = new_reactor()?;
-    let mut manager = open_manager(&mut reactor, None, backend)?;
-    manager
-        .wait_for_update(&mut reactor, DUMP_TIMEOUT)
-        .map_err(|e| bearer_failure(&e))?;
+    let (mut reactor, mut manager) = complete_manager(None, backend)?;
     let stats = manager
         .statistics(&mut reactor, id, DUMP_TIMEOUT)
         .map_err(|e| bearer_failure(&e))?;
@@ -426,11 +427,7 @@ fn bearer_list(
     backend: BackendChoice,
     at_least: StateFlags,
 ) -> Result<ExitCode, Failure> {
-    let mut reactor = new_reactor()?;
-    let mut manager = open_manager(&mut reactor, None, backend)?;
-    manager
-        .wait_for_update(&mut reactor, DUMP_TIMEOUT)
-        .map_err(|e| bearer_failure(&e))?;
+    let (_reactor, manager) = complete_manager(None, backend)?;
     if globals.json {
         for c in manager.configurations(at_least) {
             json_line(&configuration_json(c, is_default(&manager, c)));
