@@ -1117,12 +1117,34 @@ impl StreamSocket {
     }
 
     fn fail(&mut self, error: SocketError) {
+        #[cfg(feature = "tls")]
+        let error = match error {
+            SocketError::RemoteHostClosed { .. } => self.pending_tls_alert().unwrap_or(error),
+            other => other,
+        };
         log::debug!("{}: {error}", self.peer);
         self.life.failed(error);
         self.release();
         self.out.clear();
         self.sctp_out = None;
         self.life.closed();
+    }
+
+    /// A reset can overtake the reason the peer gave just before it: a TLS alert still unread
+    /// in our receive queue (a server refusing our certificate after a TLS 1.3 handshake we
+    /// already considered done). Read what is queued and prefer the TLS failure it names.
+    #[cfg(feature = "tls")]
+    fn pending_tls_alert(&mut self) -> Option<SocketError> {
+        let (tls, sock) = (self.tls.as_mut()?, self.sock.as_ref()?);
+        // Bounded: an alert is one small record near the front.
+        for _ in 0..16 {
+            match tls.pull(sock) {
+                Ok(Pulled::Records) => continue,
+                Err(e @ SocketError::SslHandshakeFailed(_)) => return Some(e),
+                _ => return None,
+            }
+        }
+        None
     }
 
     fn fail_io(&mut self, e: &io::Error) -> io::Error {
