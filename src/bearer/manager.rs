@@ -200,9 +200,8 @@ impl Manager {
         }
         let mut ready = Vec::new();
         reactor
-            .turn(&mut ready, Some(deadline))
+            .turn_blocking(&mut ready, Some(deadline))
             .map_err(BearerError::Reactor)?;
-        let mut others = Vec::new();
         for r in ready {
             if let Ready::Signal(sig) = r {
                 if sig == libc::SIGINT || sig == libc::SIGTERM {
@@ -210,10 +209,9 @@ impl Manager {
                 }
             }
             if !self.handle(&r)? {
-                others.push(r);
+                reactor.defer([r]);
             }
         }
-        reactor.defer(others);
         Ok(())
     }
 

@@ -300,19 +300,17 @@ impl Wifi {
         deadline: Instant,
     ) -> Result<(), BearerError> {
         reactor
-            .turn(ready, Some(deadline))
+            .turn_blocking(ready, Some(deadline))
             .map_err(BearerError::Reactor)?;
-        let mut others = Vec::new();
         for r in ready.drain(..) {
             match r {
                 Ready::Signal(sig) if sig == libc::SIGINT || sig == libc::SIGTERM => {
                     return Err(BearerError::Interrupted)
                 }
-                r if !self.handle(&r)? => others.push(r),
+                r if !self.handle(&r)? => reactor.defer([r]),
                 _ => {}
             }
         }
-        reactor.defer(others);
         Ok(())
     }
 

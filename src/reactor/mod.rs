@@ -174,9 +174,31 @@ impl Reactor {
         self.deferred.extend(events);
     }
 
-    /// Wait until something happens (or `until` passes) and append what happened to `out`.
-    /// Timers that are due are reported even when I/O is ready too.
+    /// Wait until something happens (or `until` passes) and append what happened to `out`,
+    /// deferred events first. Timers that are due are reported even when I/O is ready too.
     pub fn turn(&mut self, out: &mut Vec<Ready>, until: Option<Instant>) -> io::Result<()> {
+        let redelivered = !self.deferred.is_empty();
+        out.append(&mut self.deferred);
+        self.poll_into(out, until, redelivered)
+    }
+
+    /// [`turn`](Self::turn) for a blocking helper: deferred events stay deferred for the
+    /// caller's own loop. (Handed back to the helper, which defers them again, they would make
+    /// every turn return at once: a busy loop until the helper is done.)
+    pub fn turn_blocking(
+        &mut self,
+        out: &mut Vec<Ready>,
+        until: Option<Instant>,
+    ) -> io::Result<()> {
+        self.poll_into(out, until, false)
+    }
+
+    fn poll_into(
+        &mut self,
+        out: &mut Vec<Ready>,
+        until: Option<Instant>,
+        no_wait: bool,
+    ) -> io::Result<()> {
         let now = Instant::now();
         let wake = match (self.timers.next_deadline(), until) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -184,8 +206,7 @@ impl Reactor {
         };
         // mio rounds sub-millisecond timeouts up, so a close timer does not spin.
         let mut timeout = wake.map(|w| w.saturating_duration_since(now));
-        if !self.deferred.is_empty() {
-            out.append(&mut self.deferred);
+        if no_wait {
             timeout = Some(std::time::Duration::ZERO);
         }
         match self.poll.poll(&mut self.events, timeout) {
@@ -226,6 +247,30 @@ impl Reactor {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn blocking_turns_keep_deferred_events_for_the_callers_loop() {
+        let mut reactor = Reactor::new().unwrap();
+        let other = Ready::Timer {
+            owner: Token(7),
+            id: reactor.timer(Instant::now() + Duration::from_secs(3600), Token(7)),
+        };
+        reactor.defer([other]);
+        // A blocking helper's turn waits for its own deadline instead of getting the deferred
+        // event back at once (which would make it spin).
+        let mut out = Vec::new();
+        let t0 = Instant::now();
+        reactor
+            .turn_blocking(&mut out, Some(t0 + Duration::from_millis(30)))
+            .unwrap();
+        assert!(out.is_empty(), "{out:?}");
+        assert!(t0.elapsed() >= Duration::from_millis(25));
+        // The caller's own turn gets it, without waiting.
+        let t0 = Instant::now();
+        reactor.turn(&mut out, None).unwrap();
+        assert_eq!(out, [other]);
+        assert!(t0.elapsed() < Duration::from_secs(1));
+    }
 
     #[test]
     fn timers_wake_the_loop_without_io() {

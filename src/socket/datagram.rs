@@ -466,31 +466,28 @@ impl UdpSocket {
         timeout: Duration,
     ) -> Result<(), SocketError> {
         let deadline = Instant::now() + timeout;
-        let mut foreign = Vec::new();
         let mut batch = Vec::new();
-        let result = loop {
+        loop {
             if self.readable && self.pending_datagram_size().is_some() {
-                break Ok(());
+                return Ok(());
             }
             self.readable = false;
             if Instant::now() >= deadline {
-                break Err(SocketError::SocketTimeout {
+                return Err(SocketError::SocketTimeout {
                     phase: TimeoutPhase::Wait,
                     after: timeout,
                     peer: self.local.to_string(),
                 });
             }
-            if let Err(e) = reactor.turn(&mut batch, Some(deadline)) {
-                break Err(SocketError::from_io(&e, "event loop"));
-            }
+            reactor
+                .turn_blocking(&mut batch, Some(deadline))
+                .map_err(|e| SocketError::from_io(&e, "event loop"))?;
             for ready in batch.drain(..) {
                 if !self.handle(reactor, &ready) {
-                    foreign.push(ready);
+                    reactor.defer([ready]);
                 }
             }
-        };
-        reactor.defer(foreign);
-        result
+        }
     }
 }
 

@@ -1165,30 +1165,27 @@ impl StreamSocket {
         done: impl Fn(&StreamSocket) -> Option<Result<(), SocketError>>,
     ) -> Result<(), SocketError> {
         let deadline = Instant::now() + timeout;
-        let mut foreign = Vec::new();
         let mut batch = Vec::new();
-        let result = loop {
+        loop {
             if let Some(r) = done(self) {
-                break r;
+                return r;
             }
             if Instant::now() >= deadline {
-                break Err(SocketError::SocketTimeout {
+                return Err(SocketError::SocketTimeout {
                     phase: TimeoutPhase::Wait,
                     after: timeout,
                     peer: self.peer.clone(),
                 });
             }
-            if let Err(e) = reactor.turn(&mut batch, Some(deadline)) {
-                break Err(SocketError::from_io(&e, "event loop"));
-            }
+            reactor
+                .turn_blocking(&mut batch, Some(deadline))
+                .map_err(|e| SocketError::from_io(&e, "event loop"))?;
             for ready in batch.drain(..) {
                 if !self.handle(reactor, &ready) {
-                    foreign.push(ready);
+                    reactor.defer([ready]);
                 }
             }
-        };
-        reactor.defer(foreign);
-        result
+        }
     }
 
     fn ended(&self) -> Option<Result<(), SocketError>> {
