@@ -388,16 +388,28 @@ impl Args {
     }
 }
 
+/// Parse `command`'s arguments and set up logging and reporting (`None`: help was printed).
+fn start(
+    command: &str,
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<Option<(Args, Reporter)>, Failure> {
+    // Data owns stdout: events and errors go to stderr.
+    globals.events_on_stderr = true;
+    let Some(args) = parse(command, parser, globals)? else {
+        return Ok(None);
+    };
+    globals.init_logging();
+    Ok(Some((args, Reporter::new(*globals))))
+}
+
 pub(crate) fn connect(
     parser: &mut lexopt::Parser,
     globals: &mut Globals,
 ) -> Result<ExitCode, Failure> {
-    globals.events_on_stderr = true;
-    let Some(args) = parse("connect", parser, globals)? else {
+    let Some((args, report)) = start("connect", parser, globals)? else {
         return Ok(ExitCode::SUCCESS);
     };
-    globals.init_logging();
-    let report = Reporter::new(*globals);
     match &args.endpoint {
         Endpoint::Udp(_) => connect_udp(&args, &report),
         _ => connect_stream(&args, &report),
@@ -408,12 +420,9 @@ pub(crate) fn listen(
     parser: &mut lexopt::Parser,
     globals: &mut Globals,
 ) -> Result<ExitCode, Failure> {
-    globals.events_on_stderr = true;
-    let Some(args) = parse("listen", parser, globals)? else {
+    let Some((args, report)) = start("listen", parser, globals)? else {
         return Ok(ExitCode::SUCCESS);
     };
-    globals.init_logging();
-    let report = Reporter::new(*globals);
     match &args.endpoint {
         Endpoint::Udp(_) => listen_udp(&args, &report),
         #[cfg(feature = "sctp")]

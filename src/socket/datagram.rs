@@ -10,7 +10,7 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 
 use super::endpoint::{Endpoint, Host, HostPort};
 use super::error::{SocketError, TimeoutPhase};
-use super::state::{SocketEvent, SocketState};
+use super::state::{note_readable, SocketEvent, SocketState};
 use super::stream::{bind_to_interface, domain_of, scoped};
 use super::sys;
 use crate::dns::{Family, HostError};
@@ -237,21 +237,7 @@ impl UdpSocket {
 
     /// Handle one reactor event; `false` if it was not this socket's.
     pub fn handle(&mut self, _reactor: &mut Reactor, ready: &Ready) -> bool {
-        match *ready {
-            Ready::Io {
-                token,
-                readable,
-                closed,
-                ..
-            } if token == self.token => {
-                if (readable || closed) && !self.readable {
-                    self.readable = true;
-                    self.events.push_back(SocketEvent::ReadyRead);
-                }
-                true
-            }
-            _ => false,
-        }
+        note_readable(ready, self.token, &mut self.readable, &mut self.events)
     }
 
     fn error_event(&mut self, e: SocketError) -> SocketError {

@@ -9,7 +9,7 @@ use socket2::Socket;
 
 use super::endpoint::{Endpoint, Host, HostPort};
 use super::error::SocketError;
-use super::state::{SocketEvent, SocketState};
+use super::state::{note_readable, SocketEvent, SocketState};
 use super::stream::{domain_of, scoped, sctp_socket_error};
 use super::sys;
 use crate::reactor::{Reactor, Ready, Token};
@@ -107,21 +107,7 @@ impl SctpSeqpacket {
     }
 
     pub fn handle(&mut self, _reactor: &mut Reactor, ready: &Ready) -> bool {
-        match *ready {
-            Ready::Io {
-                token,
-                readable,
-                closed,
-                ..
-            } if token == self.token => {
-                if (readable || closed) && !self.readable {
-                    self.readable = true;
-                    self.events.push_back(SocketEvent::ReadyRead);
-                }
-                true
-            }
-            _ => false,
-        }
+        note_readable(ready, self.token, &mut self.readable, &mut self.events)
     }
 
     /// Receive one message (or its first `buf.len()` bytes); `WouldBlock` when none waits.

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 
 use super::error::SocketError;
+use crate::reactor::{Ready, Token};
 
 /// QAbstractSocket::SocketState.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +235,32 @@ impl Lifecycle {
 
     fn is_open(&self) -> bool {
         !matches!(self.state, SocketState::Unconnected)
+    }
+}
+
+/// Readiness of a message socket (UDP, SCTP one-to-many): the first readable (or closed)
+/// edge since the socket was last found empty becomes one ReadyRead. True if `ready` was for
+/// `token`.
+pub(crate) fn note_readable(
+    ready: &Ready,
+    token: Token,
+    readable: &mut bool,
+    events: &mut VecDeque<SocketEvent>,
+) -> bool {
+    match *ready {
+        Ready::Io {
+            token: t,
+            readable: r,
+            closed,
+            ..
+        } if t == token => {
+            if (r || closed) && !*readable {
+                *readable = true;
+                events.push_back(SocketEvent::ReadyRead);
+            }
+            true
+        }
+        _ => false,
     }
 }
 
