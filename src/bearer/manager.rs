@@ -2,18 +2,16 @@
 //! the backends report into configurations, works out the preferred one and the reachability
 //! level, and queues events when any of it changes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "connman")]
 use crate::bearer::connman::Connman;
 use crate::bearer::error::BearerError;
-#[cfg(feature = "connman")]
-use crate::bearer::model::BearerFamily;
 use crate::bearer::model::{
-    BearerEvent, Capabilities, Configuration, ConfigurationType, InterfaceAddress, LinkStatistics,
-    Reachability, StateFlags,
+    BearerEvent, BearerFamily, BearerType, Capabilities, Configuration, ConfigurationType,
+    InterfaceAddress, LinkStatistics, Reachability, StateFlags,
 };
 use crate::bearer::netlink::route::{Link, RouteTable};
 use crate::bearer::netlink::{sysfs, RouteMonitor};
@@ -74,6 +72,9 @@ pub struct Manager {
     checked: Option<String>,
     events: VecDeque<BearerEvent>,
     complete: bool,
+    /// Bearer type of each link by (index, name): sysfs is read once per link, not on every
+    /// change.
+    link_types: HashMap<(u32, String), (BearerType, BearerFamily)>,
 }
 
 /// Configuration identifiers of kernel links.
@@ -104,6 +105,7 @@ impl Manager {
             checked: None,
             events: VecDeque::new(),
             complete: false,
+            link_types: HashMap::new(),
         };
         // Signals that came during ConnMan's start-up calls wait in libdbus's queue.
         #[cfg(feature = "connman")]
@@ -397,8 +399,15 @@ impl Manager {
         let preferred_index = table.preferred_default().map(|r| r.index);
         let mut fresh = BTreeMap::new();
         let mut preferred = None;
+        self.link_types
+            .retain(|(index, name), _| table.links.get(index).is_some_and(|l| &l.name == name));
         for link in table.links.values().filter(|l| !l.is_loopback()) {
-            let c = configuration_of(link, table, &self.options.sysfs_class_net);
+            let class_net = &self.options.sysfs_class_net;
+            let (bearer, family) = *self
+                .link_types
+                .entry((link.index, link.name.clone()))
+                .or_insert_with(|| sysfs::classify(class_net, &link.name, link.hw_type));
+            let c = configuration_of(link, table, bearer, family);
             if Some(link.index) == preferred_index && c.state == StateFlags::Active {
                 preferred = Some(c.id.clone());
             }
@@ -569,8 +578,12 @@ fn open_dbus_backends(
 
 /// A kernel link as a configuration: Defined when it exists, Discovered with carrier,
 /// Active with carrier and an address usable beyond the link.
-fn configuration_of(link: &Link, table: &RouteTable, class_net: &std::path::Path) -> Configuration {
-    let (bearer, family) = sysfs::classify(class_net, &link.name, link.hw_type);
+fn configuration_of(
+    link: &Link,
+    table: &RouteTable,
+    bearer: BearerType,
+    family: BearerFamily,
+) -> Configuration {
     let mut addresses: Vec<InterfaceAddress> = table
         .addresses_of(link.index)
         .map(|a| InterfaceAddress {
