@@ -261,6 +261,108 @@ impl PartFile {
     }
 }
 
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// A [`PartFile`] with the SHA-256 of its bytes kept up to date, so a download is verified
+/// before it is renamed into place (a resumed prefix is hashed from disk first).
+pub struct HashedPart {
+    part: PartFile,
+    hasher: Option<ring::digest::Context>,
+    expected: Option<[u8; 32]>,
+}
+
+impl fmt::Debug for HashedPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HashedPart")
+            .field("part", &self.part)
+            .field("hashing", &self.hasher.is_some())
+            .finish()
+    }
+}
+
+/// A file that [`HashedPart::commit`] renamed into place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub path: PathBuf,
+    pub size: u64,
+    /// Hex SHA-256 of the whole file, when one was expected.
+    pub sha256: Option<String>,
+}
+
+/// Why [`HashedPart::commit`] did not rename.
+#[derive(Debug)]
+pub enum CommitError {
+    File(FileError),
+    /// The data is wrong; the `.part` file was removed (resuming it would only append to it).
+    Checksum { expected: String, actual: String },
+}
+
+impl From<FileError> for CommitError {
+    fn from(e: FileError) -> Self {
+        CommitError::File(e)
+    }
+}
+
+impl HashedPart {
+    /// Hash `part` as it is when `expected` is given (reading through `buf`).
+    pub fn new(
+        mut part: PartFile,
+        expected: Option<[u8; 32]>,
+        buf: &mut [u8],
+    ) -> Result<Self, FileError> {
+        let mut hasher = expected.map(|_| ring::digest::Context::new(&ring::digest::SHA256));
+        if let Some(h) = hasher.as_mut() {
+            part.replay(buf, |b| h.update(b))?;
+        }
+        Ok(HashedPart {
+            part,
+            hasher,
+            expected,
+        })
+    }
+
+    pub fn write_chunk(&mut self, data: &[u8]) -> Result<(), FileError> {
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(data);
+        }
+        self.part.write_chunk(data)
+    }
+
+    pub fn part_file(&self) -> &PartFile {
+        &self.part
+    }
+
+    /// Check the checksum, then [`PartFile::commit`].
+    pub fn commit(self) -> Result<Committed, CommitError> {
+        let sha256 = match (self.hasher, self.expected) {
+            (Some(h), Some(expected)) => {
+                let actual = h.finish();
+                if actual.as_ref() != expected {
+                    let _ = std::fs::remove_file(self.part.part());
+                    return Err(CommitError::Checksum {
+                        expected: hex(&expected),
+                        actual: hex(actual.as_ref()),
+                    });
+                }
+                Some(hex(actual.as_ref()))
+            }
+            _ => None,
+        };
+        let size = self.part.len();
+        let path = self.part.commit()?;
+        Ok(Committed { path, size, sha256 })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +429,36 @@ mod tests {
         let dir = scratch("dir");
         let err = PartFile::create(&dir).unwrap_err();
         assert_eq!(err.class(), ErrorClass::LocalIo);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn hashed_part_verifies_before_the_rename() {
+        let dir = scratch("hashed");
+        let dest = dir.join("fw.bin");
+        let empty_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let mut buf = [0u8; 2];
+        // A resumed prefix "a" is hashed from disk, then "bc" arrives.
+        let mut p = PartFile::create(&dest).unwrap();
+        p.write_chunk(b"a").unwrap();
+        drop(p);
+        let want = crate::http::parse_sha256(abc);
+        let mut h = HashedPart::new(PartFile::resume(&dest).unwrap(), want, &mut buf).unwrap();
+        h.write_chunk(b"bc").unwrap();
+        let done = h.commit().unwrap();
+        assert_eq!((done.size, done.sha256.as_deref()), (3, Some(abc)));
+        assert_eq!(std::fs::read(&dest).unwrap(), b"abc");
+        // A wrong checksum: no file under either name.
+        let want = crate::http::parse_sha256(empty_sha);
+        let mut h = HashedPart::new(PartFile::create(&dest.with_extension("x")).unwrap(), want, &mut buf).unwrap();
+        h.write_chunk(b"zz").unwrap();
+        match h.commit() {
+            Err(CommitError::Checksum { expected, .. }) => assert_eq!(expected, empty_sha),
+            other => panic!("{other:?}"),
+        }
+        assert!(!dest.with_extension("x").exists());
+        assert!(!part_path(&dest.with_extension("x")).exists());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

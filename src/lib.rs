@@ -12,6 +12,8 @@ pub mod cancel;
 pub mod dns;
 pub mod error;
 pub mod fs;
+#[cfg(feature = "ftp")]
+pub mod ftp;
 pub mod http;
 pub mod reactor;
 pub mod socket;

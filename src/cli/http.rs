@@ -703,7 +703,7 @@ impl Report {
 
 /// Standard output as an unbuffered file: bodies are written in large pieces straight to
 /// the descriptor (Rust's stdout is line-buffered, which splits binary data at newlines).
-fn raw_stdout() -> ManuallyDrop<File> {
+pub(crate) fn raw_stdout() -> ManuallyDrop<File> {
     let _ = io::stdout().flush();
     // SAFETY: fd 1 is open for the life of the process; ManuallyDrop never closes it.
     ManuallyDrop::new(unsafe { File::from_raw_fd(1) })

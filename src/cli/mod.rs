@@ -4,6 +4,8 @@
 mod args;
 mod bearer;
 mod dns;
+#[cfg(feature = "ftp")]
+mod ftp;
 mod http;
 mod output;
 mod progress;
@@ -95,14 +97,18 @@ const COMMANDS: &[(&str, &str)] = &[
         "wait-online",
         "wait until the board reaches local/site/online (for init)",
     ),
-    ("get", "download URLs (HTTP/HTTPS) to stdout or files"),
+    ("get", "download URLs (HTTP/HTTPS/FTP/FTPS) to stdout or files"),
     ("head", "show the response headers of URLs"),
     ("post", "send data or a form with POST"),
-    ("put", "upload a file or data with PUT"),
+    ("put", "upload a file or data with PUT (or to ftp://)"),
     ("delete", "send DELETE requests"),
     (
         "request",
         "send a request with any method (PROPFIND, PATCH, ...)",
+    ),
+    (
+        "ftp",
+        "FTP/FTPS session: ls, cd, get, put, rm, mkdir, rename... (one or a script)",
     ),
     ("host", "addresses of host names (system resolver)"),
     ("dns", "typed DNS lookups (A, AAAA, MX, SRV, TXT, ...)"),
@@ -219,9 +225,30 @@ fn dispatch(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCo
         }
     };
     match command.as_str() {
-        "get" | "head" | "post" | "put" | "delete" | "request" => {
-            http::run(&command, parser, globals)
+        "get" | "put" => {
+            // ftp:// and ftps:// URLs go to the FTP client; look before any flag is parsed.
+            let rest: Vec<OsString> = parser.raw_args()?.collect();
+            let mut parser = lexopt::Parser::from_args(rest.clone());
+            #[cfg(feature = "ftp")]
+            if ftp::wants(&rest) {
+                return ftp::transfer(&command, &mut parser, globals);
+            }
+            #[cfg(not(feature = "ftp"))]
+            if rest
+                .iter()
+                .any(|a| a.to_str().is_some_and(|u| u.get(..3).is_some_and(|s| s.eq_ignore_ascii_case("ftp"))))
+            {
+                return Err(Failure {
+                    help_hint: false,
+                    class: ErrorClass::Unsupported,
+                    message: "ftp:// URLs need the ftp feature, which this build lacks".into(),
+                });
+            }
+            http::run(&command, &mut parser, globals)
         }
+        "head" | "post" | "delete" | "request" => http::run(&command, parser, globals),
+        #[cfg(feature = "ftp")]
+        "ftp" => ftp::session(parser, globals),
         "host" => dns::host(parser, globals),
         "dns" => dns::dns(parser, globals),
         "status" => bearer::status(parser, globals),

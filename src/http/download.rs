@@ -1,14 +1,13 @@
 //! Downloads to a file the way an OTA agent needs them: streamed, resumable from `FILE.part`,
 //! verified, and renamed into place only when complete.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::error::NetworkError;
 use super::reply::Reply;
 use super::request::Request;
-use crate::fs::{part_path, FileError, PartFile};
+use crate::fs::{part_path, CommitError, FileError, HashedPart, PartFile};
 
 /// See [`DownloadOptions::buffer_size`].
 const DEFAULT_BUFFER: usize = 1 << 20;
@@ -53,15 +52,7 @@ pub struct Download {
     pub sha256: Option<String>,
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+pub use crate::fs::hex;
 
 /// Parse a 64-digit hex SHA-256.
 pub fn parse_sha256(text: &str) -> Option<[u8; 32]> {
@@ -214,9 +205,9 @@ fn save(
         if let Some((None, Some(total))) = content_range(reply) {
             if total == offset {
                 log::info!("{} is already complete ({offset} bytes)", dest.display());
-                let part = PartFile::resume(dest)?;
+                let part = HashedPart::new(PartFile::resume(dest)?, opts.sha256, &mut buf)?;
                 reply.discard_body(64 * 1024);
-                return finish(part, None, offset, opts, &mut buf);
+                return finish(part, offset);
             }
         }
         return Err(NetworkError::ProtocolFailure(format!(
@@ -252,7 +243,7 @@ fn save(
     } else if offset > 0 {
         log::info!("server ignored the range request; downloading from the start");
     }
-    let mut part = if resumed {
+    let part = if resumed {
         PartFile::resume(dest)?
     } else {
         PartFile::create(dest)?
@@ -264,61 +255,27 @@ fn save(
             std::io::Error::other("file changed while the request was sent"),
         )));
     }
-    let mut hasher = opts
-        .sha256
-        .map(|_| ring::digest::Context::new(&ring::digest::SHA256));
-    if let Some(h) = hasher.as_mut() {
-        part.replay(&mut buf, |b| h.update(b))?;
-    }
-    let already = part.len();
-    let mut sink = |chunk: &[u8]| -> Result<(), NetworkError> {
-        if let Some(h) = hasher.as_mut() {
-            h.update(chunk);
-        }
-        part.write_chunk(chunk).map_err(NetworkError::from)
-    };
+    let mut part = HashedPart::new(part, opts.sha256, &mut buf)?;
+    let already = part.part_file().len();
+    let mut sink = |chunk: &[u8]| part.write_chunk(chunk).map_err(NetworkError::from);
     let progress = opts.progress.take();
     copy_body(reply, &mut buf, already, &mut sink, progress)?;
-    let digest = hasher.map(|h| h.finish());
-    finish(part, digest, already, opts, &mut buf)
+    finish(part, already)
 }
 
-fn finish(
-    mut part: PartFile,
-    digest: Option<ring::digest::Digest>,
-    resumed_from: u64,
-    opts: &DownloadOptions<'_>,
-    buf: &mut [u8],
-) -> Result<Saved, NetworkError> {
-    let digest = match (digest, opts.sha256) {
-        (Some(d), _) => Some(d),
-        // Complete already (416): hash what is on disk.
-        (None, Some(_)) => {
-            let mut h = ring::digest::Context::new(&ring::digest::SHA256);
-            part.replay(buf, |b| h.update(b))?;
-            Some(h.finish())
-        }
-        (None, None) => None,
-    };
-    let sha256 = digest.map(|d| hex(d.as_ref()));
-    if let (Some(expected), Some(actual)) = (opts.sha256, digest) {
-        if expected != actual.as_ref() {
-            // Wrong data must not be resumed either: a later `-C -` would only append to it.
-            let _ = std::fs::remove_file(part.part());
-            return Err(NetworkError::ChecksumMismatch {
-                expected: hex(&expected),
-                actual: hex(actual.as_ref()),
-            });
+fn finish(part: HashedPart, resumed_from: u64) -> Result<Saved, NetworkError> {
+    match part.commit() {
+        Ok(done) => Ok(Saved {
+            path: done.path,
+            size: done.size,
+            resumed_from,
+            sha256: done.sha256,
+        }),
+        Err(CommitError::File(e)) => Err(e.into()),
+        Err(CommitError::Checksum { expected, actual }) => {
+            Err(NetworkError::ChecksumMismatch { expected, actual })
         }
     }
-    let size = part.len();
-    let path = part.commit()?;
-    Ok(Saved {
-        path,
-        size,
-        resumed_from,
-        sha256,
-    })
 }
 
 #[cfg(test)]

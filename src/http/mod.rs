@@ -32,7 +32,7 @@ mod request;
 mod socks;
 #[cfg(feature = "tls")]
 mod tls;
-mod transport;
+pub(crate) mod transport;
 pub mod url;
 
 pub use crate::tls::{parse_pins, TlsOptions, TlsProblem};

@@ -543,7 +543,7 @@ fn addr_specific(e: &io::Error) -> bool {
     )
 }
 
-fn connect_one(
+pub(crate) fn connect_one(
     addr: SocketAddr,
     opts: &ConnectOptions,
     budget: Option<Duration>,
