@@ -303,7 +303,10 @@ pub struct Committed {
 pub enum CommitError {
     File(FileError),
     /// The data is wrong; the `.part` file was removed (resuming it would only append to it).
-    Checksum { expected: String, actual: String },
+    Checksum {
+        expected: String,
+        actual: String,
+    },
 }
 
 impl From<FileError> for CommitError {
@@ -451,7 +454,12 @@ mod tests {
         assert_eq!(std::fs::read(&dest).unwrap(), b"abc");
         // A wrong checksum: no file under either name.
         let want = crate::http::parse_sha256(empty_sha);
-        let mut h = HashedPart::new(PartFile::create(&dest.with_extension("x")).unwrap(), want, &mut buf).unwrap();
+        let mut h = HashedPart::new(
+            PartFile::create(&dest.with_extension("x")).unwrap(),
+            want,
+            &mut buf,
+        )
+        .unwrap();
         h.write_chunk(b"zz").unwrap();
         match h.commit() {
             Err(CommitError::Checksum { expected, .. }) => assert_eq!(expected, empty_sha),

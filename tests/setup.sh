@@ -3,7 +3,8 @@
 # python3 (echo and proxy peers), iproute2 (network namespaces), util-linux (unshare), time,
 # nsd and knot (DNS servers), dig and kdig (DNS oracles), hostapd and wpa_supplicant (Wi-Fi
 # peers, run inside the QEMU test guest), connman + dbus + dnsmasq + ethtool (a real ConnMan
-# on a private bus), python3-dbus + python3-gi (a scripted oFono), strace (bench), and the
+# on a private bus), python3-dbus + python3-gi (a scripted oFono), vsftpd + pyftpdlib (FTP
+# peers), strace (bench), and the
 # QEMU test guest.
 # Run as root on Debian/Ubuntu; a second run does nothing.
 set -eu
@@ -11,13 +12,16 @@ need=()
 for pair in nginx:nginx socat:socat openssl:openssl curl:curl python3:python3 ip:iproute2 \
             unshare:util-linux nsd:nsd knotd:knot dig:dnsutils kdig:knot-dnsutils \
             hostapd:hostapd wpa_supplicant:wpasupplicant strace:strace \
-            connmand:connman dbus-daemon:dbus dnsmasq:dnsmasq-base ethtool:ethtool; do
+            connmand:connman dbus-daemon:dbus dnsmasq:dnsmasq-base ethtool:ethtool \
+            vsftpd:vsftpd useradd:passwd chpasswd:passwd pkill:procps; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 [ -x /usr/bin/time ] || need+=(time)   # GNU time: peak RSS in memory tests
 # The scripted oFono peer runs on Debian's python3 with its D-Bus and GLib bindings.
 /usr/bin/python3 -c 'import dbus, gi' 2>/dev/null || need+=(python3-dbus python3-gi)
+# The scripted FTP peer (tests/peers/ftp_server.py) is pyftpdlib on the same python3.
+/usr/bin/python3 -c 'import pyftpdlib' 2>/dev/null || need+=(python3-pyftpdlib)
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/setup.sh: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -37,8 +37,7 @@ Binary mode, streamed both ways. Several URLs on one server share one login.
   -u, --user USER:PASSWORD    credentials (also in the URL); default anonymous
   -n, --netrc                 credentials from ~/.netrc (or --netrc-file FILE)
       --progress bar|json|none, -s/--silent
-"
-;
+";
 
 const SHARED_HELP: &str = "\
 Connection:
@@ -160,17 +159,29 @@ impl Common {
                 self.user = Some((u.to_string(), p.to_string()));
             }
             _ if short('n') || long("netrc") => self.netrc = Some(None),
-            _ if long("netrc-file") => self.netrc = Some(Some(PathBuf::from(text(parser, "--netrc-file")?))),
+            _ if long("netrc-file") => {
+                self.netrc = Some(Some(PathBuf::from(text(parser, "--netrc-file")?)))
+            }
             _ if long("ftp-ssl") || long("ssl-reqd") || long("ftp-ssl-reqd") => self.ftp_ssl = true,
             _ if long("active") => self.active = true,
             _ if long("interface") => self.interface = Some(text(parser, "--interface")?),
             _ if short('4') => self.family = Some(Family::V4),
             _ if short('6') => self.family = Some(Family::V6),
-            _ if long("connect-timeout") => self.connect_timeout = Some(seconds(parser, "--connect-timeout")?),
-            _ if long("reply-timeout") => self.reply_timeout = Some(seconds(parser, "--reply-timeout")?),
-            _ if short('m') || long("max-time") => self.max_time = Some(seconds(parser, "--max-time")?),
-            _ if short('Y') || long("speed-limit") => self.speed_limit = Some(number(parser, "--speed-limit")?),
-            _ if short('y') || long("speed-time") => self.speed_time = Some(seconds(parser, "--speed-time")?),
+            _ if long("connect-timeout") => {
+                self.connect_timeout = Some(seconds(parser, "--connect-timeout")?)
+            }
+            _ if long("reply-timeout") => {
+                self.reply_timeout = Some(seconds(parser, "--reply-timeout")?)
+            }
+            _ if short('m') || long("max-time") => {
+                self.max_time = Some(seconds(parser, "--max-time")?)
+            }
+            _ if short('Y') || long("speed-limit") => {
+                self.speed_limit = Some(number(parser, "--speed-limit")?)
+            }
+            _ if short('y') || long("speed-time") => {
+                self.speed_time = Some(seconds(parser, "--speed-time")?)
+            }
             _ if long("progress") => {
                 self.progress = Some(match text(parser, "--progress")?.as_str() {
                     "bar" => Mode::Bar,
@@ -204,7 +215,12 @@ impl Common {
         Ok(())
     }
 
-    fn session_options(&self, cancel: &CancelToken, started: Instant, implicit: bool) -> ftp::SessionOptions {
+    fn session_options(
+        &self,
+        cancel: &CancelToken,
+        started: Instant,
+        implicit: bool,
+    ) -> ftp::SessionOptions {
         let defaults = Limits::default();
         let speed = match (self.speed_limit, self.speed_time) {
             (None, None) => None,
@@ -267,12 +283,23 @@ impl Common {
         Ok((None, None))
     }
 
-    fn connect(&self, url: &FtpUrl, cancel: &CancelToken, started: Instant) -> Result<Session, FtpError> {
+    fn connect(
+        &self,
+        url: &FtpUrl,
+        cancel: &CancelToken,
+        started: Instant,
+    ) -> Result<Session, FtpError> {
         let (user, password) = self
             .credentials(url)
             .map_err(|f| FtpError::InvalidRequest(f.message))?;
         let opts = self.session_options(cancel, started, url.implicit_tls);
-        Session::connect(&url.host, url.port, user.as_deref(), password.as_deref(), &opts)
+        Session::connect(
+            &url.host,
+            url.port,
+            user.as_deref(),
+            password.as_deref(),
+            &opts,
+        )
     }
 }
 
@@ -312,7 +339,11 @@ struct UrlArgs {
     sha256: Option<[u8; 32]>,
 }
 
-fn parse_url_args(command: &str, parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<Option<UrlArgs>, Failure> {
+fn parse_url_args(
+    command: &str,
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<Option<UrlArgs>, Failure> {
     let mut a = UrlArgs::default();
     while let Some(arg) = parser.next()? {
         let flag = Flag::of(arg);
@@ -332,7 +363,9 @@ fn parse_url_args(command: &str, parser: &mut lexopt::Parser, globals: &mut Glob
             Short('O') | Long("remote-name") => a.outputs.push(None),
             Short('C') | Long("continue-at") => {
                 if text(parser, "-C")? != "-" {
-                    return Err(Failure::usage("-C: only '-C -' (resume from what is there) is supported"));
+                    return Err(Failure::usage(
+                        "-C: only '-C -' (resume from what is there) is supported",
+                    ));
                 }
                 a.resume = true;
             }
@@ -356,11 +389,17 @@ fn parse_url_args(command: &str, parser: &mut lexopt::Parser, globals: &mut Glob
         )));
     }
     match command {
-        "put" if a.upload.is_none() => return Err(Failure::usage("put ftp://: give the file with -T FILE")),
+        "put" if a.upload.is_none() => {
+            return Err(Failure::usage("put ftp://: give the file with -T FILE"))
+        }
         "put" if a.urls.len() > 1 => return Err(Failure::usage("put ftp://: one URL per upload")),
         "get" if a.upload.is_some() => return Err(Failure::usage("-T is for put")),
         "get" | "put" => {}
-        _ => return Err(Failure::usage(format!("{command} does not apply to ftp:// URLs"))),
+        _ => {
+            return Err(Failure::usage(format!(
+                "{command} does not apply to ftp:// URLs"
+            )))
+        }
     }
     if a.sha256.is_some() && (a.urls.len() > 1 || a.upload.is_some()) {
         return Err(Failure::usage("--sha256 applies to a single download"));
@@ -387,7 +426,11 @@ struct Connected {
 }
 
 /// `boardnet get|put ftp://…`.
-pub(crate) fn transfer(command: &str, parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCode, Failure> {
+pub(crate) fn transfer(
+    command: &str,
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<ExitCode, Failure> {
     let Some(args) = parse_url_args(command, parser, globals)? else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -400,16 +443,36 @@ pub(crate) fn transfer(command: &str, parser: &mut lexopt::Parser, globals: &mut
     for (index, raw) in args.urls.iter().enumerate() {
         let t0 = Instant::now();
         let mut report = UrlReport::default();
-        let result = one_url(&args, index, raw, &cancel, started, &mut connected, &mut buf, &mut report);
-        let reply = connected.as_ref().and_then(|c| c.session.last_reply().cloned());
+        let result = one_url(
+            &args,
+            index,
+            raw,
+            &cancel,
+            started,
+            &mut connected,
+            &mut buf,
+            &mut report,
+        );
+        let reply = connected
+            .as_ref()
+            .and_then(|c| c.session.last_reply().cloned());
         if let Err(e) = &result {
             // A session that failed mid-way may be out of step: do not reuse it.
-            if !matches!(e, FtpError::Refused { .. } | FtpError::ChecksumMismatch { .. } | FtpError::LocalFile(_)) {
+            if !matches!(
+                e,
+                FtpError::Refused { .. }
+                    | FtpError::ChecksumMismatch { .. }
+                    | FtpError::LocalFile(_)
+            ) {
                 connected = None;
             }
         }
         if globals.json {
-            let reply = result.as_ref().err().and_then(|e| e.reply().cloned()).or(reply);
+            let reply = result
+                .as_ref()
+                .err()
+                .and_then(|e| e.reply().cloned())
+                .or(reply);
             let mut v = json!({
                 "url": raw,
                 "method": if command == "put" { "STOR" } else { "RETR" },
@@ -455,7 +518,12 @@ fn one_url(
     report: &mut UrlReport,
 ) -> Result<(), FtpError> {
     let url = parse_url(raw)?;
-    let key = (url.host.clone(), url.port, url.implicit_tls, url.user.clone());
+    let key = (
+        url.host.clone(),
+        url.port,
+        url.implicit_tls,
+        url.user.clone(),
+    );
     if connected.as_ref().is_none_or(|c| c.key != key) {
         if let Some(old) = connected.take() {
             let _ = old.session.quit();
@@ -478,7 +546,14 @@ fn one_url(
         };
         let mut meter = Meter::new(mode, raw, true);
         let mut progress = |p: &crate::http::Progress| meter.update(p);
-        let result = ftp::upload(session, local, &remote, args.resume, buf, Some(&mut progress));
+        let result = ftp::upload(
+            session,
+            local,
+            &remote,
+            args.resume,
+            buf,
+            Some(&mut progress),
+        );
         meter.finish();
         let done = result?;
         report.bytes = done.bytes;
@@ -493,16 +568,18 @@ fn one_url(
     let dest = match args.outputs.get(index) {
         Some(Some(path)) if path.as_os_str() == "-" => None,
         Some(Some(path)) => Some(path.clone()),
-        Some(None) => Some(PathBuf::from(url::file_name(&url.path).ok_or_else(|| {
-            FtpError::InvalidRequest(format!("cannot name a file after {raw}; use -o FILE"))
-        })?)),
+        Some(None) => Some(PathBuf::from(url::file_name(&url.path).ok_or_else(
+            || FtpError::InvalidRequest(format!("cannot name a file after {raw}; use -o FILE")),
+        )?)),
         None => None,
     };
     let mut meter = Meter::new(mode, raw, false);
     let mut progress = |p: &crate::http::Progress| meter.update(p);
     let Some(dest) = dest else {
         if args.resume || args.sha256.is_some() {
-            return Err(FtpError::InvalidRequest("-C - and --sha256 need -o FILE or -O".into()));
+            return Err(FtpError::InvalidRequest(
+                "-C - and --sha256 need -o FILE or -O".into(),
+            ));
         }
         let mut out = super::http::raw_stdout();
         let mut sink = |chunk: &[u8]| {
@@ -541,7 +618,10 @@ struct SessionArgs {
     keep_going: bool,
 }
 
-fn parse_session_args(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<Option<SessionArgs>, Failure> {
+fn parse_session_args(
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<Option<SessionArgs>, Failure> {
     let mut a = SessionArgs::default();
     while let Some(arg) = parser.next()? {
         let flag = Flag::of(arg);
@@ -555,13 +635,15 @@ fn parse_session_args(parser: &mut lexopt::Parser, globals: &mut Globals) -> Res
             }
             Long("keep-going") => a.keep_going = true,
             Value(v) => {
-                a.url = v.into_string().map_err(|_| Failure::usage("the URL must be valid UTF-8"))?;
+                a.url = v
+                    .into_string()
+                    .map_err(|_| Failure::usage("the URL must be valid UTF-8"))?;
                 // Everything after the URL is the command, options included (ls -l).
                 for word in parser.raw_args()? {
-                    a.command.push(
-                        word.into_string()
-                            .map_err(|_| Failure::usage("command arguments must be valid UTF-8"))?,
-                    );
+                    a.command
+                        .push(word.into_string().map_err(|_| {
+                            Failure::usage("command arguments must be valid UTF-8")
+                        })?);
                 }
             }
             _ => flag.global_or_unexpected(globals)?,
@@ -569,7 +651,9 @@ fn parse_session_args(parser: &mut lexopt::Parser, globals: &mut Globals) -> Res
     }
     a.common.check()?;
     if a.url.is_empty() {
-        return Err(Failure::usage("ftp: no URL given (boardnet ftp ftp://HOST/ [COMMAND])"));
+        return Err(Failure::usage(
+            "ftp: no URL given (boardnet ftp ftp://HOST/ [COMMAND])",
+        ));
     }
     Ok(Some(a))
 }
@@ -838,7 +922,10 @@ impl Runner {
 }
 
 /// `boardnet ftp URL [COMMAND ARGS...]`.
-pub(crate) fn session(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCode, Failure> {
+pub(crate) fn session(
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<ExitCode, Failure> {
     let Some(args) = parse_session_args(parser, globals)? else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -856,7 +943,10 @@ pub(crate) fn session(parser: &mut lexopt::Parser, globals: &mut Globals) -> Res
         buf: vec![0u8; BUFFER],
     };
     if !url.path.is_empty() {
-        runner.session.cd(&url.path).map_err(|e| Failure::from_error(&e))?;
+        runner
+            .session
+            .cd(&url.path)
+            .map_err(|e| Failure::from_error(&e))?;
     }
     let mut first_failure: Option<ErrorClass> = None;
     let mut id = 0;
@@ -866,7 +956,10 @@ pub(crate) fn session(parser: &mut lexopt::Parser, globals: &mut Globals) -> Res
             Ok(more) => more,
             Err(class) => {
                 first_failure.get_or_insert(class);
-                args.keep_going && class != ErrorClass::Cancelled && class != ErrorClass::Connection && class != ErrorClass::Timeout
+                args.keep_going
+                    && class != ErrorClass::Cancelled
+                    && class != ErrorClass::Connection
+                    && class != ErrorClass::Timeout
             }
         }
     };
@@ -894,15 +987,13 @@ pub(crate) fn session(parser: &mut lexopt::Parser, globals: &mut Globals) -> Res
             }
         }
     }
-    drop(step);
     let _ = runner.session.quit();
     Ok(first_failure.map_or(ExitCode::SUCCESS, |class| ExitCode::from(class.exit_code())))
 }
 
 /// Whether `get`/`put` arguments name an FTP URL (then [`transfer`] handles them).
 pub(crate) fn wants(args: &[OsString]) -> bool {
-    args.iter()
-        .any(|a| a.to_str().is_some_and(url::is_ftp_url))
+    args.iter().any(|a| a.to_str().is_some_and(url::is_ftp_url))
 }
 
 #[cfg(test)]
@@ -911,7 +1002,10 @@ mod tests {
 
     #[test]
     fn script_words() {
-        assert_eq!(split_words("get  fw.bin /tmp/x").unwrap(), ["get", "fw.bin", "/tmp/x"]);
+        assert_eq!(
+            split_words("get  fw.bin /tmp/x").unwrap(),
+            ["get", "fw.bin", "/tmp/x"]
+        );
         assert_eq!(
             split_words(r#"put "a b.txt" 'c d' e\ f "q\"x""#).unwrap(),
             ["put", "a b.txt", "c d", "e f", "q\"x"]
@@ -927,9 +1021,15 @@ mod tests {
     fn url_args() {
         let parse = |args: &[&str]| {
             let mut p = lexopt::Parser::from_args(args.iter().map(|s| s.to_string()));
-            parse_url_args(args.first().map_or("get", |_| "get"), &mut p, &mut Globals::default())
+            parse_url_args(
+                args.first().map_or("get", |_| "get"),
+                &mut p,
+                &mut Globals::default(),
+            )
         };
-        let a = parse(&["-o", "f", "-C", "-", "--ftp-ssl", "-u", "a:b", "ftp://h/x"]).unwrap().unwrap();
+        let a = parse(&["-o", "f", "-C", "-", "--ftp-ssl", "-u", "a:b", "ftp://h/x"])
+            .unwrap()
+            .unwrap();
         assert!(a.resume && a.common.ftp_ssl);
         assert_eq!(a.common.user, Some(("a".into(), "b".into())));
         assert!(parse(&["-C", "10", "ftp://h/x"]).is_err());

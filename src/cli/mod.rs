@@ -97,7 +97,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "wait-online",
         "wait until the board reaches local/site/online (for init)",
     ),
-    ("get", "download URLs (HTTP/HTTPS/FTP/FTPS) to stdout or files"),
+    (
+        "get",
+        "download URLs (HTTP/HTTPS/FTP/FTPS) to stdout or files",
+    ),
     ("head", "show the response headers of URLs"),
     ("post", "send data or a form with POST"),
     ("put", "upload a file or data with PUT (or to ftp://)"),
@@ -234,10 +237,10 @@ fn dispatch(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCo
                 return ftp::transfer(&command, &mut parser, globals);
             }
             #[cfg(not(feature = "ftp"))]
-            if rest
-                .iter()
-                .any(|a| a.to_str().is_some_and(|u| u.get(..3).is_some_and(|s| s.eq_ignore_ascii_case("ftp"))))
-            {
+            if rest.iter().any(|a| {
+                a.to_str()
+                    .is_some_and(|u| u.get(..3).is_some_and(|s| s.eq_ignore_ascii_case("ftp")))
+            }) {
                 return Err(Failure {
                     help_hint: false,
                     class: ErrorClass::Unsupported,

@@ -96,7 +96,10 @@ impl fmt::Display for FtpError {
                 write!(f, "host {host} not found: {reason}")
             }
             FtpError::ConnectionRefused { addr } => {
-                write!(f, "connection to {addr} refused (is the FTP server running?)")
+                write!(
+                    f,
+                    "connection to {addr} refused (is the FTP server running?)"
+                )
             }
             FtpError::Connection(why) => f.write_str(why),
             FtpError::Timeout { what, after } => {
@@ -139,9 +142,7 @@ impl Classify for FtpError {
         match self {
             FtpError::InvalidRequest(_) => ErrorClass::Usage,
             FtpError::HostNotFound { .. } => ErrorClass::HostNotFound,
-            FtpError::ConnectionRefused { .. } | FtpError::Connection(_) => {
-                ErrorClass::Connection
-            }
+            FtpError::ConnectionRefused { .. } | FtpError::Connection(_) => ErrorClass::Connection,
             FtpError::Timeout { .. } | FtpError::Stalled { .. } => ErrorClass::Timeout,
             FtpError::Tls(_) => ErrorClass::Tls,
             FtpError::Protocol(_) => ErrorClass::Protocol,
@@ -165,14 +166,8 @@ impl From<FileError> for FtpError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stop {
     Cancelled,
-    Timeout {
-        what: &'static str,
-        after: Duration,
-    },
-    Stalled {
-        limit: u64,
-        window: Duration,
-    },
+    Timeout { what: &'static str, after: Duration },
+    Stalled { limit: u64, window: Duration },
 }
 
 impl fmt::Display for Stop {
@@ -219,7 +214,9 @@ impl FtpError {
             K::ConnectionReset | K::ConnectionAborted => {
                 FtpError::Connection(format!("server reset the {what}"))
             }
-            K::BrokenPipe => FtpError::Connection(format!("server closed the {what} while we were sending")),
+            K::BrokenPipe => {
+                FtpError::Connection(format!("server closed the {what} while we were sending"))
+            }
             _ => FtpError::Connection(format!("{what}: {err}")),
         }
     }
@@ -232,7 +229,11 @@ mod tests {
     #[test]
     fn stops_survive_the_trip_through_io() {
         let e = FtpError::from_io(
-            Stop::Timeout { what: "waiting for a reply", after: Duration::from_secs(2) }.into(),
+            Stop::Timeout {
+                what: "waiting for a reply",
+                after: Duration::from_secs(2),
+            }
+            .into(),
             "control connection",
         );
         assert_eq!(e.class(), ErrorClass::Timeout);
@@ -248,12 +249,18 @@ mod tests {
     fn replies_are_server_refusals() {
         let e = FtpError::Refused {
             command: "RETR fw.bin".into(),
-            reply: Reply { code: 550, text: "Failed to open file.".into() },
+            reply: Reply {
+                code: 550,
+                text: "Failed to open file.".into(),
+            },
         };
         assert_eq!(e.class(), ErrorClass::ServerRefused);
         assert_eq!(e.reply().map(|r| r.code), Some(550));
         assert_eq!(e.to_string(), "RETR fw.bin: 550 Failed to open file.");
-        let login = FtpError::LoginFailed(Reply { code: 530, text: "Login incorrect.".into() });
+        let login = FtpError::LoginFailed(Reply {
+            code: 530,
+            text: "Login incorrect.".into(),
+        });
         assert_eq!(login.class().exit_code(), 8);
     }
 }

@@ -72,11 +72,19 @@ impl Limits {
             }
             if let Some((at, total)) = self.deadline {
                 if now >= at {
-                    return Err(Stop::Timeout { what: "(--max-time)", after: total }.into());
+                    return Err(Stop::Timeout {
+                        what: "(--max-time)",
+                        after: total,
+                    }
+                    .into());
                 }
             }
             if now >= idle_end {
-                return Err(Stop::Timeout { what: idle_what, after: self.idle }.into());
+                return Err(Stop::Timeout {
+                    what: idle_what,
+                    after: self.idle,
+                }
+                .into());
             }
             match cancel::wait(fd, events, self.cancel.as_ref(), Some(wake - now))? {
                 Wake::Ready => return Ok(()),
@@ -128,14 +136,17 @@ pub(crate) struct Socket {
 
 impl Socket {
     fn new(stream: TcpStream, limits: Arc<Limits>, idle_what: &'static str, data: bool) -> Self {
-        let speed = data.then_some(limits.speed).flatten().map(|(limit, window)| {
-            let now = Instant::now();
-            SpeedGuardState {
-                guard: SpeedGuard::new(limit, window, now),
-                window,
-                window_end: now + window,
-            }
-        });
+        let speed = data
+            .then_some(limits.speed)
+            .flatten()
+            .map(|(limit, window)| {
+                let now = Instant::now();
+                SpeedGuardState {
+                    guard: SpeedGuard::new(limit, window, now),
+                    window,
+                    window_end: now + window,
+                }
+            });
         Socket {
             stream,
             limits,
@@ -261,7 +272,8 @@ impl Channel {
         let mut conn = rustls::ClientConnection::new(config, name)
             .map_err(|e| FtpError::Tls(crate::tls::failure_of(&e, host)))?;
         while conn.is_handshaking() {
-            conn.complete_io(&mut sock).map_err(|e| tls_error(e, host))?;
+            conn.complete_io(&mut sock)
+                .map_err(|e| tls_error(e, host))?;
         }
         Ok(Channel::Tls(Box::new(rustls::StreamOwned::new(conn, sock))))
     }
@@ -360,29 +372,27 @@ pub(crate) fn connect(
         log::debug!("connecting to {addr}");
         match connect_one(*addr, &opts, budget, limits.cancel.as_ref()) {
             Ok(stream) => return Ok(Socket::new(stream, Arc::clone(limits), idle_what, data)),
-            Err(e) => {
-                match e.get_ref().and_then(|x| x.downcast_ref::<Interrupt>()) {
-                    Some(Interrupt::Cancelled) => return Err(FtpError::Cancelled),
-                    Some(_) => {
-                        last = Some(match limits.deadline {
-                            Some((at, total)) if Instant::now() >= at => FtpError::Timeout {
-                                what: "(--max-time)",
-                                after: total,
-                            },
-                            _ => FtpError::Timeout {
-                                what: "connecting",
-                                after: limits.connect.unwrap_or_default(),
-                            },
-                        })
-                    }
-                    None if e.kind() == io::ErrorKind::ConnectionRefused => {
-                        last = Some(FtpError::ConnectionRefused {
-                            addr: addr.to_string(),
-                        })
-                    }
-                    None => last = Some(FtpError::Connection(format!("connect to {addr}: {e}"))),
+            Err(e) => match e.get_ref().and_then(|x| x.downcast_ref::<Interrupt>()) {
+                Some(Interrupt::Cancelled) => return Err(FtpError::Cancelled),
+                Some(_) => {
+                    last = Some(match limits.deadline {
+                        Some((at, total)) if Instant::now() >= at => FtpError::Timeout {
+                            what: "(--max-time)",
+                            after: total,
+                        },
+                        _ => FtpError::Timeout {
+                            what: "connecting",
+                            after: limits.connect.unwrap_or_default(),
+                        },
+                    })
                 }
-            }
+                None if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    last = Some(FtpError::ConnectionRefused {
+                        addr: addr.to_string(),
+                    })
+                }
+                None => last = Some(FtpError::Connection(format!("connect to {addr}: {e}"))),
+            },
         }
     }
     Err(last.unwrap_or_else(|| FtpError::Connection("no address to connect to".into())))

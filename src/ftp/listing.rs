@@ -134,7 +134,11 @@ fn parse_unix(line: &str, today: (i32, u32)) -> Option<Entry> {
     let m = (3..words.len().saturating_sub(3)).find(|&i| month_number(words[i].1).is_some())?;
     let size = words[m - 1].1.parse::<u64>().ok()?;
     let month = month_number(words[m].1)?;
-    let day: u32 = words[m + 1].1.parse().ok().filter(|d| (1..=31).contains(d))?;
+    let day: u32 = words[m + 1]
+        .1
+        .parse()
+        .ok()
+        .filter(|d| (1..=31).contains(d))?;
     let when = words[m + 2].1;
     let modified = if let Some((h, min)) = when.split_once(':') {
         let (h, min): (u32, u32) = (h.parse().ok()?, min.parse().ok()?);
@@ -142,7 +146,11 @@ fn parse_unix(line: &str, today: (i32, u32)) -> Option<Entry> {
             return None;
         }
         // ls shows a time for files from the last six months: a later month is last year's.
-        let year = if month > today.1 + 1 { today.0 - 1 } else { today.0 };
+        let year = if month > today.1 + 1 {
+            today.0 - 1
+        } else {
+            today.0
+        };
         format!("{year}-{month:02}-{day:02}T{h:02}:{min:02}")
     } else {
         let year: i32 = when.parse().ok()?;
@@ -279,8 +287,11 @@ mod tests {
     #[test]
     fn unix_list_lines() {
         let today = (2026, 11);
-        let e = parse_list_line("-rw-r--r--    1 1000     1000      1048576 Nov 24 07:12 fw image.bin", today)
-            .unwrap();
+        let e = parse_list_line(
+            "-rw-r--r--    1 1000     1000      1048576 Nov 24 07:12 fw image.bin",
+            today,
+        )
+        .unwrap();
         assert_eq!(e.name, "fw image.bin");
         assert_eq!(e.kind, EntryKind::File);
         assert_eq!(e.size, Some(1 << 20));
@@ -290,34 +301,65 @@ mod tests {
         let old = parse_list_line("-rw-r--r-- 1 u g 5 Dec 31 23:59 x", (2026, 3)).unwrap();
         assert_eq!(old.modified.as_deref(), Some("2025-12-31T23:59"));
         let y = parse_list_line("drwxr-xr-x 2 ftp ftp 4096 Jan  1  2020 sub dir", today).unwrap();
-        assert_eq!((y.kind, y.size, y.name.as_str()), (EntryKind::Directory, None, "sub dir"));
+        assert_eq!(
+            (y.kind, y.size, y.name.as_str()),
+            (EntryKind::Directory, None, "sub dir")
+        );
         assert_eq!(y.modified.as_deref(), Some("2020-01-01"));
         // No group column (some embedded servers).
         let n = parse_list_line("-rw-r--r-- 1 owner 77 Feb 3 2021 n", today).unwrap();
         assert_eq!((n.size, n.name.as_str()), (Some(77), "n"));
-        let l = parse_list_line("lrwxrwxrwx 1 0 0 11 Nov 24 07:12 hosts -> /etc/hosts", today)
-            .unwrap();
+        let l = parse_list_line(
+            "lrwxrwxrwx 1 0 0 11 Nov 24 07:12 hosts -> /etc/hosts",
+            today,
+        )
+        .unwrap();
         assert_eq!((l.kind, l.name.as_str()), (EntryKind::Link, "hosts"));
         assert_eq!(l.target.as_deref(), Some("/etc/hosts"));
         assert_eq!(parse_list_line("total 12", today), None);
-        assert_eq!(parse_list_line("-rw-r--r-- 1 u g x Nov 24 07:12 f", today), None);
-        assert_eq!(parse_list_line("-rw-r--r-- 1 u g 1 Foo 24 07:12 f", today), None);
-        assert_eq!(parse_list_line("-rw-r--r-- 1 u g 1 Nov 24 25:12 f", today), None);
-        assert_eq!(parse_list_line("-rw-r--r-- 1 u g 1 Nov 24 07:12", today), None);
+        assert_eq!(
+            parse_list_line("-rw-r--r-- 1 u g x Nov 24 07:12 f", today),
+            None
+        );
+        assert_eq!(
+            parse_list_line("-rw-r--r-- 1 u g 1 Foo 24 07:12 f", today),
+            None
+        );
+        assert_eq!(
+            parse_list_line("-rw-r--r-- 1 u g 1 Nov 24 25:12 f", today),
+            None
+        );
+        assert_eq!(
+            parse_list_line("-rw-r--r-- 1 u g 1 Nov 24 07:12", today),
+            None
+        );
         assert_eq!(parse_list_line("-rw", today), None);
     }
 
     #[test]
     fn dos_list_lines() {
-        let d = parse_list_line("11-24-26  07:12AM       <DIR>          web root", (2026, 11)).unwrap();
-        assert_eq!((d.kind, d.name.as_str()), (EntryKind::Directory, "web root"));
+        let d = parse_list_line(
+            "11-24-26  07:12AM       <DIR>          web root",
+            (2026, 11),
+        )
+        .unwrap();
+        assert_eq!(
+            (d.kind, d.name.as_str()),
+            (EntryKind::Directory, "web root")
+        );
         assert_eq!(d.modified.as_deref(), Some("2026-11-24T07:12"));
         let f = parse_list_line("01-02-1999  12:30PM   1234 a.txt", (2026, 11)).unwrap();
-        assert_eq!((f.size, f.modified.as_deref()), (Some(1234), Some("1999-01-02T12:30")));
+        assert_eq!(
+            (f.size, f.modified.as_deref()),
+            (Some(1234), Some("1999-01-02T12:30"))
+        );
         let m = parse_list_line("01-02-99  12:05AM   1 m", (2026, 11)).unwrap();
         assert_eq!(m.modified.as_deref(), Some("1999-01-02T00:05"));
         assert_eq!(parse_list_line("13-02-99  12:05AM   1 m", (2026, 11)), None);
-        assert_eq!(parse_list_line("garbage line here and there", (2026, 11)), None);
+        assert_eq!(
+            parse_list_line("garbage line here and there", (2026, 11)),
+            None
+        );
     }
 
     #[test]

@@ -164,7 +164,8 @@ impl ReplyReader {
             Some((first, mut text)) => {
                 // The reply ends at "CODE " (or a bare "CODE") with the first line's code;
                 // anything else, including "CODE-" lines, is more text.
-                let ends = code == Some(first) && matches!(line.as_bytes().get(3), None | Some(b' '));
+                let ends =
+                    code == Some(first) && matches!(line.as_bytes().get(3), None | Some(b' '));
                 if text.len() + line.len() + 1 > MAX_REPLY {
                     return Err(ReplyError::TooLong);
                 }
@@ -339,8 +340,7 @@ pub fn parse_timeval(text: &str) -> Option<String> {
     }
     let n = |r: std::ops::Range<usize>| whole[r].parse::<u32>().ok();
     let (month, day, hour, min, sec) = (n(4..6)?, n(6..8)?, n(8..10)?, n(10..12)?, n(12..14)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60
-    {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
         return None;
     }
     Some(format!(
@@ -409,11 +409,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(got.len(), 4);
-        assert_eq!(got[0], Reply { code: 220, text: "welcome".into() });
+        assert_eq!(
+            got[0],
+            Reply {
+                code: 220,
+                text: "welcome".into()
+            }
+        );
         assert_eq!(got[1].code, 211);
         assert_eq!(got[1].text, "Features:\nMLSD\nSIZE\nEnd");
         assert_eq!(got[2].text, "ok");
-        assert_eq!(got[3], Reply { code: 150, text: String::new() });
+        assert_eq!(
+            got[3],
+            Reply {
+                code: 150,
+                text: String::new()
+            }
+        );
         assert!(got[3].is_preliminary() && got[2].is_completion());
     }
 
@@ -424,15 +436,30 @@ mod tests {
                 .unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].code, 230);
-        assert_eq!(got[0].text, "Hello\nstill\n220 not the end\n123 neither\ndone");
+        assert_eq!(
+            got[0].text,
+            "Hello\nstill\n220 not the end\n123 neither\ndone"
+        );
     }
 
     #[test]
     fn garbage_and_endless_lines_are_errors() {
-        assert!(matches!(replies(b"hello\r\n"), Err(ReplyError::Malformed(_))));
-        assert!(matches!(replies(b"22x ok\r\n"), Err(ReplyError::Malformed(_))));
-        assert!(matches!(replies(b"220xok\r\n"), Err(ReplyError::Malformed(_))));
-        assert!(matches!(replies(b"600 no\r\n"), Err(ReplyError::Malformed(_))));
+        assert!(matches!(
+            replies(b"hello\r\n"),
+            Err(ReplyError::Malformed(_))
+        ));
+        assert!(matches!(
+            replies(b"22x ok\r\n"),
+            Err(ReplyError::Malformed(_))
+        ));
+        assert!(matches!(
+            replies(b"220xok\r\n"),
+            Err(ReplyError::Malformed(_))
+        ));
+        assert!(matches!(
+            replies(b"600 no\r\n"),
+            Err(ReplyError::Malformed(_))
+        ));
         assert_eq!(replies(&vec![b'2'; MAX_LINE + 2]), Err(ReplyError::TooLong));
         let mut long = b"211-x\r\n".to_vec();
         for _ in 0..(MAX_REPLY / 100 + 2) {
@@ -464,11 +491,17 @@ mod tests {
             parse_pasv("Entering Passive Mode 10,0,2,15,4,1"),
             Some("10.0.2.15:1025".parse().unwrap())
         );
-        assert_eq!(parse_pasv("=127,0,0,1,0,21"), Some("127.0.0.1:21".parse().unwrap()));
+        assert_eq!(
+            parse_pasv("=127,0,0,1,0,21"),
+            Some("127.0.0.1:21".parse().unwrap())
+        );
         assert_eq!(parse_pasv("Entering Passive Mode (127,0,0,1,256,1)"), None);
         assert_eq!(parse_pasv("(1,2,3,4,5)"), None);
         assert_eq!(parse_pasv("no numbers"), None);
-        assert_eq!(parse_epsv("Entering Extended Passive Mode (|||6446|)"), Some(6446));
+        assert_eq!(
+            parse_epsv("Entering Extended Passive Mode (|||6446|)"),
+            Some(6446)
+        );
         assert_eq!(parse_epsv("ok (!!!21!)"), Some(21));
         assert_eq!(parse_epsv("(|||0|)"), None);
         assert_eq!(parse_epsv("(|||70000|)"), None);
@@ -517,7 +550,15 @@ mod tests {
         );
         assert_eq!(
             f,
-            Features { mlsd: true, size: true, mdtm: true, rest_stream: true, epsv: true, utf8: true, auth_tls: true }
+            Features {
+                mlsd: true,
+                size: true,
+                mdtm: true,
+                rest_stream: true,
+                epsv: true,
+                utf8: true,
+                auth_tls: true
+            }
         );
         assert_eq!(Features::parse("Features:\nREST\nEnd"), Features::default());
     }

@@ -48,6 +48,8 @@ pub type ProgressFn<'a> = &'a mut dyn FnMut(&Progress);
 #[derive(Debug)]
 pub struct Session {
     control: Control,
+    /// The name data connections verify the server's certificate against.
+    #[cfg(feature = "tls")]
     host: String,
     peer: SocketAddr,
     limits: Arc<Limits>,
@@ -204,6 +206,7 @@ impl Session {
         }
         let mut session = Session {
             control,
+            #[cfg(feature = "tls")]
             host: tls_host.to_string(),
             peer,
             limits,

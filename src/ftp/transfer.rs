@@ -156,8 +156,8 @@ struct ReadNamed<'a> {
 
 impl Read for ReadNamed<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.file.read(buf).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
-        })
+        self.file
+            .read(buf)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
     }
 }

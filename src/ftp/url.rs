@@ -73,7 +73,11 @@ pub fn parse(input: &str) -> Result<FtpUrl, FtpUrlError> {
     let implicit_tls = match scheme.to_ascii_lowercase().as_str() {
         "ftp" => false,
         "ftps" => true,
-        other => return Err(FtpUrlError(format!("scheme \"{other}\" is not ftp or ftps"))),
+        other => {
+            return Err(FtpUrlError(format!(
+                "scheme \"{other}\" is not ftp or ftps"
+            )))
+        }
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
@@ -197,7 +201,6 @@ pub fn netrc_lookup(text: &str, host: &str) -> Option<(String, Option<String>)> 
         }
     }
     flush(&current, &mut entry);
-    drop(flush);
     found.or(default)
 }
 
@@ -246,12 +249,18 @@ mod tests {
         assert_eq!(u.path, "dir/a b.bin");
         assert!(!u.implicit_tls);
         let v6 = parse("FTPS://[::1]/%2Fetc/x;type=i").unwrap();
-        assert_eq!((v6.host.as_str(), v6.port, v6.implicit_tls), ("::1", 990, true));
+        assert_eq!(
+            (v6.host.as_str(), v6.port, v6.implicit_tls),
+            ("::1", 990, true)
+        );
         assert_eq!(v6.path, "/etc/x");
         let bare = parse("ftp://127.0.0.1").unwrap();
         assert_eq!((bare.port, bare.path.as_str(), bare.user), (21, "", None));
         let user_only = parse("ftp://anna@h/").unwrap();
-        assert_eq!((user_only.user.as_deref(), user_only.password), (Some("anna"), None));
+        assert_eq!(
+            (user_only.user.as_deref(), user_only.password),
+            (Some("anna"), None)
+        );
         for bad in [
             "http://x/",
             "ftp://",
@@ -289,7 +298,10 @@ mod tests {
             netrc_lookup(text, "BOARD.local"),
             Some(("anna".into(), Some("s3cret word".into())))
         );
-        assert_eq!(netrc_lookup(text, "other"), Some(("o".into(), Some("op".into()))));
+        assert_eq!(
+            netrc_lookup(text, "other"),
+            Some(("o".into(), Some("op".into())))
+        );
         assert_eq!(
             netrc_lookup(text, "elsewhere"),
             Some(("anonymous".into(), Some("guest@".into())))
@@ -297,6 +309,9 @@ mod tests {
         assert_eq!(netrc_lookup("machine a password p", "a"), None);
         assert_eq!(netrc_lookup("", "a"), None);
         assert_eq!(netrc_lookup("machine", "a"), None);
-        assert_eq!(netrc_lookup("machine a login \"unterminated", "a"), Some(("unterminated".into(), None)));
+        assert_eq!(
+            netrc_lookup("machine a login \"unterminated", "a"),
+            Some(("unterminated".into(), None))
+        );
     }
 }

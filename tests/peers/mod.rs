@@ -23,6 +23,9 @@
 //!   [`ConnmanLab`] — connmand on a private bus in a namespace, DHCP from a peer.
 //! * [`NetnsDns`] — two nsd on port 53 in a network namespace with its own
 //!   resolv.conf (root).
+//! * [`PyFtpd`] (pyftpdlib, scripted: throttled, no EPSV, NAT-masquerading PASV,
+//!   LIST only), [`Vsftpd`] (a test user it creates and removes; explicit and
+//!   implicit FTPS with the test CA), [`StallingFtp`] (stops answering).
 //! * [`DnsFault`] / [`DnsScript`] — in-process misbehaving DNS server.
 //! * [`SocatEcho`] — socat echo servers per endpoint kind (TCP4/6, UDP4/6,
 //!   unix path, abstract, TLS, mutual TLS) with their boardnet URL;
@@ -50,6 +53,7 @@ pub mod dns_wire;
 mod dns_zones;
 mod echo;
 mod fault;
+mod ftp;
 mod guest;
 mod knot;
 mod net;
@@ -77,6 +81,7 @@ pub use dns_zones::{
 };
 pub use echo::{python3, EchoServer, KillOnDrop, ECHO_SERVER_PY};
 pub use fault::{Fault, FaultServer, HUGE_HEADERS_BYTES};
+pub use ftp::{PyFtpd, PyFtpdOpts, StallingFtp, Vsftpd, FTP_SERVER_PY, VSFTPD_PASSWORD};
 pub use guest::{
     guest_board_dir, guest_command, in_guest, kernel_has_sctp, require_guest_or_fail,
     run_guest_command, run_in_guest, run_test_in_guest, GUEST_NOT_RUN, GUEST_TIMED_OUT,
