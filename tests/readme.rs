@@ -28,6 +28,7 @@ fn readme_carries_every_option_list_verbatim() {
         "bearer",
         "wait-online",
         "wifi",
+        "ftp",
     ] {
         let out = run_boardnet([command, "--help"], T);
         out.assert_success();

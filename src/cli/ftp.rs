@@ -21,7 +21,8 @@ use crate::ftp::{self, url, Entry, EntryKind, FtpError, FtpUrl, Limits, Security
 use crate::http::parse_sha256;
 
 const URL_HELP: &str = "\
-Usage: boardnet get [OPTIONS] ftp://[USER[:PASSWORD]@]HOST[:PORT]/PATH...
+Whole files by URL (the same commands as HTTP):
+       boardnet get [OPTIONS] ftp://[USER[:PASSWORD]@]HOST[:PORT]/PATH...
        boardnet put -T FILE [OPTIONS] ftp://HOST/PATH   (PATH ending in / takes FILE's name)
        (ftps:// is implicit TLS on port 990; --ftp-ssl upgrades ftp:// with AUTH TLS)
 
@@ -86,7 +87,7 @@ Options (before the URL):
 
 /// Socket and copy buffer for file transfers (FTP data arrives as fast as the disk takes it;
 /// 256 KiB keeps the resident set under 3 MiB and measured no slower than 1 MiB).
-const BUFFER: usize = 256 << 10;
+const BUFFER: usize = 128 << 10;
 
 /// A parsed argument that no longer borrows the parser (so an option's value can be read).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,7 +353,7 @@ fn parse_url_args(
         }
         match flag.arg() {
             Short('h') | Long("help") => {
-                print!("{URL_HELP}\n{SHARED_HELP}");
+                print!("{SESSION_HELP}\n{URL_HELP}\n{SHARED_HELP}");
                 return Ok(None);
             }
             Value(v) => a.urls.push(
@@ -630,7 +631,7 @@ fn parse_session_args(
         }
         match flag.arg() {
             Short('h') | Long("help") => {
-                print!("{SESSION_HELP}\n{SHARED_HELP}");
+                print!("{SESSION_HELP}\n{URL_HELP}\n{SHARED_HELP}");
                 return Ok(None);
             }
             Long("keep-going") => a.keep_going = true,

@@ -36,6 +36,7 @@ Usage: boardnet get     [OPTIONS] URL...
 
 Several URLs are fetched in order over kept-alive connections. The exit code is the class
 of the first failure (see boardnet --help); the remaining URLs are still tried.
+ftp:// and ftps:// URLs go to the FTP client: see boardnet ftp --help.
 
 Request:
   -H, --header 'Name: value'  add a header (repeatable; 'Name;' sends it empty)

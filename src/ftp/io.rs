@@ -123,6 +123,13 @@ impl SpeedGuardState {
     }
 }
 
+/// SO_RCVBUF of data connections. Linux's receive-buffer autotuning grows the window only as
+/// fast as it sees the reader drain it; a reader that keeps up with a fast sender then holds
+/// the sender back (measured against pyftpdlib on loopback, 1 GiB: 0.44–0.52 s with
+/// autotuning, 0.18–0.27 s with 2 MiB, curl 0.25–0.28 s). The kernel only uses it for data
+/// that is queued, so it costs memory only when the disk is slower than the network.
+const DATA_RECV_BUFFER: usize = 2 << 20;
+
 /// A connected TCP socket (non-blocking underneath) with blocking `Read`/`Write` that obey
 /// the session's [`Limits`].
 #[derive(Debug)]
@@ -136,6 +143,10 @@ pub(crate) struct Socket {
 
 impl Socket {
     fn new(stream: TcpStream, limits: Arc<Limits>, idle_what: &'static str, data: bool) -> Self {
+        if data {
+            // Advisory: a smaller buffer only costs speed.
+            let _ = socket2::SockRef::from(&stream).set_recv_buffer_size(DATA_RECV_BUFFER);
+        }
         let speed = data
             .then_some(limits.speed)
             .flatten()

@@ -166,6 +166,7 @@ impl Session {
         let peer = socket
             .peer_addr()
             .map_err(|e| FtpError::from_io(e, "control connection"))?;
+        #[cfg(feature = "tls")]
         let tls_host = host.trim_start_matches('[').trim_end_matches(']');
         #[cfg(feature = "tls")]
         let tls_config = match opts.security {

@@ -636,3 +636,24 @@ fn checksum_mismatch_keeps_nothing_and_bad_input_is_named() {
         "an injected DELE must never run"
     );
 }
+
+#[test]
+fn interface_binds_control_and_data_connections() {
+    require_root_or_fail("--interface (SO_BINDTODEVICE)");
+    let server = PyFtpd::start(PyFtpdOpts::default());
+    std::fs::write(server.root().join("i.txt"), b"bound\n").unwrap();
+    for mode in ["--interface", "--active"] {
+        let mut args = vec!["get", "--interface", "lo"];
+        if mode == "--active" {
+            args.push("--active");
+        }
+        let url = server.url("i.txt");
+        args.push(&url);
+        let out = run_boardnet(&args, T);
+        out.assert_success();
+        assert_eq!(out.stdout, b"bound\n");
+    }
+    let out = run_boardnet(["get", "--interface", "nosuch0", &server.url("i.txt")], T);
+    assert!(!out.success(), "{out:?}");
+    assert!(out.stderr.contains("nosuch0"), "{}", out.stderr);
+}
