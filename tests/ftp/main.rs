@@ -657,3 +657,41 @@ fn interface_binds_control_and_data_connections() {
     assert!(!out.success(), "{out:?}");
     assert!(out.stderr.contains("nosuch0"), "{}", out.stderr);
 }
+
+#[test]
+fn sigint_cancels_a_transfer_and_keeps_the_part_file() {
+    let server = PyFtpd::start(PyFtpdOpts {
+        throttle: 200_000,
+        ..Default::default()
+    });
+    std::fs::write(server.root().join("slow.bin"), pattern(4 << 20, 9)).unwrap();
+    let dir = WorkDir::named("ftp-sigint");
+    let dest = dir.join("slow.bin");
+    let mut child = boardnet()
+        .args(["get", "-o"])
+        .arg(&dest)
+        .arg(server.url("slow.bin"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::fs::metadata(part_of(&dest)).map_or(0, |m| m.len()) == 0 {
+        assert!(started.elapsed() < T, "download did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child by its pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let sent = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?} after SIGINT",
+        sent.elapsed()
+    );
+    assert_eq!(status.code(), Some(12));
+    assert!(!dest.exists());
+    assert!(
+        std::fs::metadata(part_of(&dest)).unwrap().len() > 0,
+        ".part kept for -C -"
+    );
+}
