@@ -251,7 +251,7 @@ impl Common {
     }
 
     /// USER and PASSWORD for `url`: the URL's, else -u, else .netrc (when asked), else none.
-    fn credentials(&self, url: &FtpUrl) -> Result<(Option<String>, Option<String>), Failure> {
+    fn credentials(&self, url: &FtpUrl) -> Result<(Option<String>, Option<String>), FtpError> {
         if url.user.is_some() {
             return Ok((url.user.clone(), url.password.clone()));
         }
@@ -263,7 +263,11 @@ impl Common {
                 Some(p) => p.clone(),
                 None => std::env::var_os("HOME")
                     .map(|h| Path::new(&h).join(".netrc"))
-                    .ok_or_else(|| Failure::usage("--netrc: HOME is not set (use --netrc-file)"))?,
+                    .ok_or_else(|| {
+                        FtpError::InvalidRequest(
+                            "--netrc: HOME is not set (use --netrc-file)".into(),
+                        )
+                    })?,
             };
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
@@ -273,11 +277,9 @@ impl Common {
                     log::info!("{}: no entry for {}", path.display(), url.host);
                 }
                 Err(e) => {
-                    return Err(Failure {
-                        help_hint: false,
-                        class: ErrorClass::LocalIo,
-                        message: format!("cannot read {}: {e}", path.display()),
-                    })
+                    return Err(FtpError::LocalFile(crate::fs::FileError::new(
+                        &path, "read", e,
+                    )))
                 }
             }
         }
@@ -290,9 +292,7 @@ impl Common {
         cancel: &CancelToken,
         started: Instant,
     ) -> Result<Session, FtpError> {
-        let (user, password) = self
-            .credentials(url)
-            .map_err(|f| FtpError::InvalidRequest(f.message))?;
+        let (user, password) = self.credentials(url)?;
         let opts = self.session_options(cancel, started, url.implicit_tls);
         Session::connect(
             &url.host,

@@ -575,6 +575,11 @@ fn credentials_from_netrc_and_user_flag() {
     assert_eq!(out.stdout, b"netrc\n");
     let out = run_boardnet(["get", "-u", "user:pass", &url], T);
     out.assert_success();
+    // An unreadable .netrc is a local file error, named.
+    let missing = dir.join("no-such-netrc");
+    let out = run_boardnet(["get", "--netrc-file", missing.to_str().unwrap(), &url], T);
+    out.assert_code(9);
+    assert!(out.stderr.contains("no-such-netrc"), "{}", out.stderr);
     // No credentials: anonymous, which this server does not have.
     let out = run_boardnet(["get", &url], T);
     out.assert_code(8);
