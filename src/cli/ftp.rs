@@ -124,6 +124,14 @@ impl Flag {
     }
 }
 
+/// What [`Common::accept`] did with an argument.
+enum Accepted {
+    Yes,
+    /// `-h`: the help was printed; stop.
+    Help,
+    No,
+}
+
 /// Options shared by URL transfers and sessions.
 #[derive(Debug, Default)]
 struct Common {
@@ -143,11 +151,11 @@ struct Common {
 }
 
 impl Common {
-    /// Consume `arg` if it is one of the shared options.
-    fn accept(&mut self, flag: &Flag, parser: &mut lexopt::Parser) -> Result<bool, Failure> {
+    /// Consume `flag` if it is one of the shared options (or print the help for -h).
+    fn accept(&mut self, flag: &Flag, parser: &mut lexopt::Parser) -> Result<Accepted, Failure> {
         if let Some(tls) = TlsFlag::of(&flag.arg()) {
             self.tls.set(tls, parser)?;
-            return Ok(true);
+            return Ok(Accepted::Yes);
         }
         let long = |name: &str| matches!(flag, Flag::Long(l) if l == name);
         let short = |c: char| *flag == Flag::Short(c);
@@ -196,9 +204,13 @@ impl Common {
                 })
             }
             _ if short('s') || long("silent") => self.progress = Some(Mode::Off),
-            _ => return Ok(false),
+            _ if short('h') || long("help") => {
+                print!("{SESSION_HELP}\n{URL_HELP}\n{SHARED_HELP}");
+                return Ok(Accepted::Help);
+            }
+            _ => return Ok(Accepted::No),
         }
-        Ok(true)
+        Ok(Accepted::Yes)
     }
 
     fn check(&self) -> Result<(), Failure> {
@@ -348,14 +360,12 @@ fn parse_url_args(
     let mut a = UrlArgs::default();
     while let Some(arg) = parser.next()? {
         let flag = Flag::of(arg);
-        if a.common.accept(&flag, parser)? {
-            continue;
+        match a.common.accept(&flag, parser)? {
+            Accepted::Yes => continue,
+            Accepted::Help => return Ok(None),
+            Accepted::No => {}
         }
         match flag.arg() {
-            Short('h') | Long("help") => {
-                print!("{SESSION_HELP}\n{URL_HELP}\n{SHARED_HELP}");
-                return Ok(None);
-            }
             Value(v) => a.urls.push(
                 v.into_string()
                     .map_err(|_| Failure::usage("URLs must be valid UTF-8"))?,
@@ -626,14 +636,12 @@ fn parse_session_args(
     let mut a = SessionArgs::default();
     while let Some(arg) = parser.next()? {
         let flag = Flag::of(arg);
-        if a.common.accept(&flag, parser)? {
-            continue;
+        match a.common.accept(&flag, parser)? {
+            Accepted::Yes => continue,
+            Accepted::Help => return Ok(None),
+            Accepted::No => {}
         }
         match flag.arg() {
-            Short('h') | Long("help") => {
-                print!("{SESSION_HELP}\n{URL_HELP}\n{SHARED_HELP}");
-                return Ok(None);
-            }
             Long("keep-going") => a.keep_going = true,
             Value(v) => {
                 a.url = v
