@@ -9,6 +9,9 @@
 # /dev/null, uploads come from /dev/shm. Runs alternate between the clients, so drift on the
 # machine hits them alike; the median run (by wall time) is reported. pyftpdlib sends with
 # sendfile(2) and receives in Python, so uploads measure the server as much as the client.
+# With two or more CPUs the server is pinned to CPU 0 and the clients to CPU 1: on a 2-core
+# machine, whether a client lands on the server's core decides a run more than the client
+# does (measured: curl 0.24-0.31 s per GiB on the other core, 0.70-0.74 s on the server's).
 # Needs: python3-pyftpdlib (Debian's /usr/bin/python3), curl, busybox, GNU time.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +38,13 @@ mkdir -p "$W/root"
 dd if=/dev/zero of="$W/root/big.bin" bs=1M count="$SIZE_MIB" status=none
 cp "$W/root/big.bin" "$W/upload.bin"
 
-$PY -u "$root/tests/peers/ftp_server.py" --root "$W/root" > "$W/port" 2> "$W/server.log" &
+SERVER_CPU=()
+CLIENT_CPU=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  SERVER_CPU=(taskset -c 0)
+  CLIENT_CPU=(taskset -c 1)
+fi
+"${SERVER_CPU[@]}" $PY -u "$root/tests/peers/ftp_server.py" --root "$W/root" > "$W/port" 2> "$W/server.log" &
 SERVER_PID=$!
 for _ in $(seq 50); do [ -s "$W/port" ] && break; sleep 0.1; done
 PORT=$(head -1 "$W/port")
@@ -44,7 +53,7 @@ URL=ftp://user:pass@127.0.0.1:$PORT
 # timed NAME CMD... : one run; appends "wall user sys maxrss_kib" to $W/rows.NAME.
 timed() {
   local name=$1; shift
-  /usr/bin/time -f "%e %U %S %M" -o "$W/time" "$@" > /dev/null 2> "$W/stderr" || {
+  /usr/bin/time -f "%e %U %S %M" -o "$W/time" "${CLIENT_CPU[@]}" "$@" > /dev/null 2> "$W/stderr" || {
     echo "bench: $name failed: $*"; cat "$W/stderr" "$W/time"; exit 1; }
   tail -1 "$W/time" >> "$W/rows.$name"
 }
@@ -71,7 +80,7 @@ row() {  # label: prints curl, busybox and boardnet medians and boardnet/curl ra
     "$(x "$cw" "$WALL")" "$(x "$CPU" "$cc")" "$(x "$RSS" "$cr")"
 }
 
-echo "== results ($SIZE_MIB MiB, median of $RUNS runs, pyftpdlib on 127.0.0.1)"
+echo "== results ($SIZE_MIB MiB, median of $RUNS runs, pyftpdlib on 127.0.0.1${SERVER_CPU:+, server on CPU 0, clients on CPU 1})"
 for _ in $(seq "$RUNS"); do
   timed curl curl -sf -o /dev/null "$URL/big.bin"
   timed busybox busybox ftpget -u user -p pass -P "$PORT" 127.0.0.1 /dev/null big.bin
