@@ -20,7 +20,8 @@ case $arch in
          qemu=(qemu-system-arm -M virt,highmem=off -cpu cortex-a15) ;;
   *) echo "usage: $0 aarch64|armv7" >&2; exit 2 ;;
 esac
-read -r KVER CACHE < <("$here/setup.sh" "$arch")
+setup=$("$here/setup.sh" "$arch")
+read -r KVER CACHE <<< "$setup"
 "$root/board/build.sh" --release "$target" > /dev/null
 BN=$root/target/cross/$target/release/boardnet
 
