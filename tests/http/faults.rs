@@ -319,7 +319,8 @@ impl Blackhole {
     /// `ip netns exec CLIENT boardnet ARGS…`
     fn boardnet(&self, args: &[&str]) -> Command {
         let mut c = hermetic("ip");
-        c.args(["netns", "exec", &self.client, boardnet_path()])
+        c.args(["netns", "exec", &self.client])
+            .args(boardnet_argv())
             .args(args);
         c
     }
@@ -530,9 +531,9 @@ fn unresolvable_name_is_host_not_found() {
             "ip link set lo up && mount --bind \"$1\" /etc/resolv.conf && shift && exec \"$@\"",
             "sh",
             s(&resolv),
-            boardnet_path(),
-            "get",
         ])
+        .args(boardnet_argv())
+        .arg("get")
         .args(extra)
         .arg("http://no-such-host.invalid/fw.bin");
         run(&mut c, T)
@@ -759,13 +760,9 @@ fn unwritable_output_directory_is_local_io() {
             "mount -t tmpfs -o ro tmpfs \"$1\" && shift && exec \"$@\"",
             "sh",
             s(&ro),
-            boardnet_path(),
-            "get",
-            "--json",
-            "-o",
-            s(&file),
-            &url,
-        ]);
+        ])
+        .args(boardnet_argv())
+        .args(["get", "--json", "-o", s(&file), &url]);
         run(&mut c, T)
     } else {
         use std::os::unix::fs::PermissionsExt;

@@ -771,7 +771,8 @@ fn help_for_every_http_command() {
 fn peak_rss_kib(args: &[&str]) -> u64 {
     let out = run(
         std::process::Command::new("/usr/bin/time")
-            .args(["-f", "peak-rss-kib %M", boardnet_path()])
+            .args(["-f", "peak-rss-kib %M"])
+            .args(boardnet_argv())
             .args(args),
         T,
     );
@@ -827,7 +828,7 @@ fn progress_bar_only_on_a_terminal() {
     // script(1) gives boardnet a pseudo-terminal: the meter draws and ends its line.
     let cmd = format!(
         "{} get -o {} {}",
-        boardnet_path(),
+        boardnet_shell(),
         dest.display(),
         nginx.http_url("/p.bin")
     );

@@ -34,7 +34,7 @@ use super::net::START_TIMEOUT;
 use super::netns::{destroy_netns, ip};
 use super::nginx::find_program;
 use super::nsd::{nsd_conf, spawn_logged, TermOnDrop, DIG_TIMEOUT};
-use super::process::{boardnet_path, require_root_or_fail, run, RunOutput, PROXY_ENV_VARS};
+use super::process::{require_root_or_fail, run, RunOutput, PROXY_ENV_VARS};
 use super::workdir::{read_lossy, write_file, WorkDir};
 
 /// Server 1's addresses inside the namespace (port 53).
@@ -319,7 +319,9 @@ impl NetnsDns {
     /// The boardnet binary under test inside the namespace, proxy variables
     /// removed (like `peers::boardnet()`).
     pub fn boardnet(&self) -> Command {
-        let mut c = self.command(boardnet_path());
+        let argv = super::process::boardnet_argv();
+        let mut c = self.command(&argv[0]);
+        c.args(&argv[1..]);
         for v in PROXY_ENV_VARS {
             c.env_remove(v);
         }

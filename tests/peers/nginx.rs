@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use super::echo::{EchoServer, KillOnDrop};
 use super::net::{free_ports_dual, ipv6_available, is_listening, START_TIMEOUT};
 use super::pki::Pki;
-use super::process::run;
+use super::process::{run, run_tool};
 use super::workdir::{read_lossy, write_file, WorkDir};
 
 pub const AUTH_USER: &str = "user";
@@ -208,8 +208,13 @@ impl Nginx {
         std::thread::scope(|s| {
             let echo = s.spawn(|| EchoServer::start_with_unix_socket(&sock));
             let hash = s.spawn(|| {
-                run(
-                    Command::new("openssl").args(["passwd", "-apr1", AUTH_PASSWORD]),
+                run_tool(
+                    &|| {
+                        let mut c = Command::new("openssl");
+                        c.args(["passwd", "-apr1", AUTH_PASSWORD]);
+                        c
+                    },
+                    None,
                     Duration::from_secs(10),
                 )
             });

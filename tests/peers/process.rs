@@ -24,11 +24,30 @@ pub const PROXY_ENV_VARS: [&str; 8] = [
     "NO_PROXY",
 ];
 
+/// The command line that runs the boardnet under test: its path, behind
+/// `$BOARDNET_TEST_RUNNER` when set — the emulator an ARM test run uses
+/// (board/test-arm.sh: `qemu-aarch64-static -L /usr/aarch64-linux-gnu`),
+/// since this machine cannot execute ARM binaries directly.
+pub fn boardnet_argv() -> Vec<String> {
+    let mut argv: Vec<String> = std::env::var("BOARDNET_TEST_RUNNER")
+        .map(|r| r.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    argv.push(boardnet_path().to_string());
+    argv
+}
+
+/// [`boardnet_argv`] as one shell word list (paths here hold no spaces).
+pub fn boardnet_shell() -> String {
+    boardnet_argv().join(" ")
+}
+
 /// A `Command` for the boardnet binary under test, with the proxy
 /// environment variables removed. Nothing else is changed (note that this
 /// machine sets SSL_CERT_FILE/SSL_CERT_DIR to the system bundle).
 pub fn boardnet() -> Command {
-    let mut c = Command::new(boardnet_path());
+    let argv = boardnet_argv();
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]);
     for v in PROXY_ENV_VARS {
         c.env_remove(v);
     }
@@ -131,6 +150,33 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> RunOutput {
 /// Like `run`, feeding `input` to its stdin (then closing it).
 pub fn run_with_input(cmd: &mut Command, input: &[u8], timeout: Duration) -> RunOutput {
     run_inner(cmd, Some(input.to_vec()), timeout)
+}
+
+/// Run a short-lived host tool (openssl) made by `make` to completion. Under qemu-user (an ARM
+/// test run, `$BOARDNET_TEST_RUNNER` set) a child forked from the emulated, multi-threaded test
+/// process sometimes never reaches its exec (seen: openssl silent until the timeout, one spawn
+/// in a few hundred), so there a timeout without any output is retried with a 5 s limit.
+pub fn run_tool(make: &dyn Fn() -> Command, input: Option<&[u8]>, timeout: Duration) -> RunOutput {
+    if std::env::var_os("BOARDNET_TEST_RUNNER").is_none() {
+        return run_inner(&mut make(), input.map(<[u8]>::to_vec), timeout);
+    }
+    let mut attempt = 1;
+    loop {
+        let out = run_inner(
+            &mut make(),
+            input.map(<[u8]>::to_vec),
+            timeout.min(Duration::from_secs(5)),
+        );
+        let silent = out.timed_out && out.stdout.is_empty() && out.stderr.is_empty();
+        if !silent || attempt == 4 {
+            return out;
+        }
+        eprintln!(
+            "[peers] {} did not start within 5 s under qemu-user (attempt {attempt}); again",
+            out.cmdline
+        );
+        attempt += 1;
+    }
 }
 
 /// `boardnet ARGS…` with a timeout.

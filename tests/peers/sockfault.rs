@@ -53,7 +53,7 @@ use socket2::{Domain, SockRef, Socket, Type};
 
 use super::netns::{destroy_netns, ip};
 use super::nginx::find_program;
-use super::process::{boardnet_path, require_root_or_fail, run, RunOutput, PROXY_ENV_VARS};
+use super::process::{require_root_or_fail, run, RunOutput, PROXY_ENV_VARS};
 
 /// How long a peer's per-connection thread waits for the bytes it wants.
 const PEER_READ_LIMIT: Duration = Duration::from_secs(30);
@@ -562,7 +562,9 @@ impl Netns {
     /// The boardnet binary under test inside the namespace, proxy variables
     /// removed (like `peers::boardnet()`).
     pub fn boardnet(&self) -> Command {
-        let mut c = self.command(boardnet_path());
+        let argv = super::process::boardnet_argv();
+        let mut c = self.command(&argv[0]);
+        c.args(&argv[1..]);
         for v in PROXY_ENV_VARS {
             c.env_remove(v);
         }

@@ -104,13 +104,9 @@ fn a_socket_path_without_permission_is_exit_9() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let as_nobody = |args: &[&str]| {
         let mut c = std::process::Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            boardnet_path(),
-        ])
-        .args(args);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(boardnet_argv())
+            .args(args);
         run(&mut c, T)
     };
     let path = private.join("s.sock");

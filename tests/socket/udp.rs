@@ -48,7 +48,7 @@ fn udp_echo_with_socat_both_ways() {
 fn connect_from_file(url: &str, args: &str, file: &std::path::Path) -> RunOutput {
     let script = format!(
         "exec {} connect {url} {args} < {}",
-        boardnet_path(),
+        boardnet_shell(),
         file.display()
     );
     run(std::process::Command::new("sh").args(["-c", &script]), T)
