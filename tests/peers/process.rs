@@ -144,12 +144,22 @@ fn describe(cmd: &Command) -> String {
 /// Run `cmd` with stdin from /dev/null, capturing stdout/stderr; kill it
 /// (SIGKILL) after `timeout`. Panics only if it cannot be started.
 pub fn run(cmd: &mut Command, timeout: Duration) -> RunOutput {
-    run_inner(cmd, None, timeout)
+    run_inner(cmd, None, scaled(timeout))
+}
+
+/// A run's limit: as given natively, four times as long under qemu-user, where boardnet runs
+/// several times slower (the limit only bounds a hang; no test asserts speed with it).
+fn scaled(timeout: Duration) -> Duration {
+    if std::env::var_os("BOARDNET_TEST_RUNNER").is_some() {
+        timeout * 4
+    } else {
+        timeout
+    }
 }
 
 /// Like `run`, feeding `input` to its stdin (then closing it).
 pub fn run_with_input(cmd: &mut Command, input: &[u8], timeout: Duration) -> RunOutput {
-    run_inner(cmd, Some(input.to_vec()), timeout)
+    run_inner(cmd, Some(input.to_vec()), scaled(timeout))
 }
 
 /// Run a short-lived host tool (openssl) made by `make` to completion. Under qemu-user (an ARM
