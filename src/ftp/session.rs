@@ -500,16 +500,10 @@ impl Session {
         let started = Instant::now();
         let mut done = 0u64;
         loop {
-            let n = match data.read(buf) {
+            let n = match read_data(&mut data, buf) {
                 Ok(0) => break,
                 Ok(n) => n,
-                // A TLS data connection closed without close_notify: many servers do that.
-                // Truncation still shows: the 226 below and the SIZE check must agree.
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && data.is_tls() => break,
-                Err(e) => {
-                    let err = FtpError::from_io(e, "data connection");
-                    return Err(self.abandon_transfer(data, err));
-                }
+                Err(err) => return Err(self.abandon_transfer(data, err)),
             };
             if let Err(err) = sink(&buf[..n]) {
                 return Err(self.abandon_transfer(data, err));
@@ -598,43 +592,43 @@ impl Session {
         let verb = if mlsd { "MLSD" } else { "LIST" };
         let mut data = self.open_transfer(verb, path, 0)?;
         let today = listing::current_year_month();
-        let mut lines = ReplyLines::default();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = match data.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && data.is_tls() => break,
-                Err(e) => {
-                    let err = FtpError::from_io(e, "data connection");
-                    return Err(self.abandon_transfer(data, err));
-                }
-            };
-            let mut parse = |line: &str| {
-                let entry = if mlsd {
-                    listing::parse_mlsd_line(line)
-                } else {
-                    listing::parse_list_line(line, today)
-                };
-                // MLSD's "." and ".." come back as None too; drop them quietly.
-                if entry.is_some() || !(mlsd && line.contains("dir;")) {
-                    each(entry, line);
-                }
-            };
-            if let Err(e) = lines.feed(&buf[..n], &mut parse) {
-                return Err(self.abandon_transfer(data, e));
-            }
-        }
-        lines.finish(&mut |line: &str| {
+        let mut parse = |line: &str| {
             let entry = if mlsd {
                 listing::parse_mlsd_line(line)
             } else {
                 listing::parse_list_line(line, today)
             };
-            each(entry, line)
-        });
+            // MLSD's "." and ".." come back as None too; drop them quietly.
+            if entry.is_some() || !(mlsd && line.contains("dir;")) {
+                each(entry, line);
+            }
+        };
+        let mut lines = ReplyLines::default();
+        let mut buf = [0u8; 4096];
+        loop {
+            let fed = match read_data(&mut data, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => lines.feed(&buf[..n], &mut parse),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = fed {
+                return Err(self.abandon_transfer(data, e));
+            }
+        }
+        lines.finish(&mut parse);
         drop(data);
         self.close_transfer(verb, path)
+    }
+}
+
+/// Read from a data connection; `Ok(0)` at its end. A TLS data connection closed without
+/// close_notify counts as the end too — many servers do that; truncation still shows, because
+/// the transfer's final reply (and for downloads the SIZE check) must agree.
+fn read_data(data: &mut Channel, buf: &mut [u8]) -> Result<usize, FtpError> {
+    match data.read(buf) {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && data.is_tls() => Ok(0),
+        Err(e) => Err(FtpError::from_io(e, "data connection")),
+        Ok(n) => Ok(n),
     }
 }
 
