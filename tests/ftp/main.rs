@@ -22,24 +22,6 @@ fn json_lines(out: &RunOutput) -> Vec<Value> {
         .collect()
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, data);
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Deterministic incompressible-looking data.
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut x: u32 = 0x1234_5678 ^ seed;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
 fn part_of(p: &Path) -> std::path::PathBuf {
     let mut s = p.as_os_str().to_owned();
     s.push(".part");
@@ -60,7 +42,7 @@ fn assert_no_file(p: &Path) {
 fn large_file_both_ways_over_plain_and_explicit_tls_with_sha256() {
     let pki = Pki::new();
     let server = Vsftpd::start(&pki, false);
-    let data = pattern(24 << 20, 1);
+    let data = pseudo_random(24 << 20, 1);
     server.put_file("fw.bin", &data);
     let dir = WorkDir::named("ftp-integrity");
     let ca = pki.ca_cert();
@@ -166,7 +148,7 @@ fn explicit_ftps_refuses_the_wrong_ca_before_sending_the_password() {
         "password sent before TLS was verified"
     );
     // With the right CA the session works, and ls parses vsftpd's LIST output.
-    server.put_file("fw image.bin", &pattern(1000, 2));
+    server.put_file("fw image.bin", &pseudo_random(1000, 2));
     let out = run(
         boardnet()
             .args(["--json", "ftp", "--ftp-ssl", "--cacert"])
@@ -195,7 +177,7 @@ fn session_script_runs_every_command_and_cd_carries() {
     std::fs::create_dir(server.root().join("pub")).unwrap();
     std::fs::write(server.root().join("pub/readme.txt"), b"read me\n").unwrap();
     let dir = WorkDir::named("ftp-session");
-    let local = dir.write("local.bin", pattern(300_000, 3));
+    let local = dir.write("local.bin", pseudo_random(300_000, 3));
     let got = dir.join("got.txt");
     let script = format!(
         "# set-up script\npwd\ncd pub\npwd\nls\nsize readme.txt\nmdtm readme.txt\n\
@@ -292,7 +274,7 @@ fn a_failing_command_stops_the_script_unless_keep_going() {
 #[test]
 fn mlsd_listing_as_json_and_list_fallback() {
     let mut server = PyFtpd::start(PyFtpdOpts::default());
-    std::fs::write(server.root().join("a b.bin"), pattern(1234, 4)).unwrap();
+    std::fs::write(server.root().join("a b.bin"), pseudo_random(1234, 4)).unwrap();
     std::fs::create_dir(server.root().join("sub")).unwrap();
     for no_mlsd in [false, true] {
         if no_mlsd {
@@ -326,7 +308,7 @@ fn resume_after_the_server_is_cut_mid_file() {
         ..Default::default()
     };
     let mut server = PyFtpd::start(slow.clone());
-    let data = pattern(6 << 20, 5);
+    let data = pseudo_random(6 << 20, 5);
     std::fs::write(server.root().join("fw.bin"), &data).unwrap();
     let dir = WorkDir::named("ftp-cut");
     let dest = dir.join("fw.bin");
@@ -394,7 +376,7 @@ fn resume_after_the_server_is_cut_mid_file() {
 #[test]
 fn upload_resume_appends_what_the_server_lacks() {
     let server = PyFtpd::start(PyFtpdOpts::default());
-    let data = pattern(1 << 20, 6);
+    let data = pseudo_random(1 << 20, 6);
     let dir = WorkDir::named("ftp-put-resume");
     let local = dir.write("fw.bin", &data);
     std::fs::write(server.root().join("fw.bin"), &data[..300_000]).unwrap();
@@ -504,7 +486,7 @@ fn a_stalled_transfer_is_detected() {
         throttle: 2000,
         ..Default::default()
     });
-    std::fs::write(server.root().join("big.bin"), pattern(1 << 20, 7)).unwrap();
+    std::fs::write(server.root().join("big.bin"), pseudo_random(1 << 20, 7)).unwrap();
     let dir = WorkDir::named("ftp-stall");
     let dest = dir.join("big.bin");
     let out = run(
@@ -527,7 +509,7 @@ fn pasv_behind_nat_uses_the_control_address_and_active_mode_works() {
         masquerade: Some("10.255.255.1".into()),
         ..Default::default()
     });
-    let data = pattern(500_000, 8);
+    let data = pseudo_random(500_000, 8);
     std::fs::write(server.root().join("f.bin"), &data).unwrap();
     let dir = WorkDir::named("ftp-modes");
     let dest = dir.join("f.bin");
@@ -669,7 +651,7 @@ fn sigint_cancels_a_transfer_and_keeps_the_part_file() {
         throttle: 200_000,
         ..Default::default()
     });
-    std::fs::write(server.root().join("slow.bin"), pattern(4 << 20, 9)).unwrap();
+    std::fs::write(server.root().join("slow.bin"), pseudo_random(4 << 20, 9)).unwrap();
     let dir = WorkDir::named("ftp-sigint");
     let dest = dir.join("slow.bin");
     let mut child = boardnet()

@@ -91,11 +91,6 @@ fn hermetic(program: &str) -> Command {
     c
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, data);
-    d.as_ref().iter().map(|b| format!("{:02x}", b)).collect()
-}
-
 // ------------------------------------------------------------------------------ truncation
 
 #[test]

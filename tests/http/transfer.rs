@@ -31,24 +31,6 @@ fn echo_header<'a>(echo: &'a Value, name: &str) -> Option<&'a str> {
         .and_then(|h| h[1].as_str())
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, data);
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Deterministic incompressible-looking test data.
-fn pattern(len: usize) -> Vec<u8> {
-    let mut x: u32 = 0x1234_5678;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
 #[test]
 fn get_to_stdout_and_head() {
     let nginx = Nginx::start();
@@ -256,7 +238,7 @@ fn basic_auth_from_flag_and_url() {
 fn multipart_form_streams_file_parts() {
     let echo = EchoServer::start();
     let dir = WorkDir::new();
-    let data = pattern(5 << 20);
+    let data = pseudo_random(5 << 20, 1);
     let file = dir.write("fw.bin", &data);
     let out = run_boardnet(
         [
@@ -296,7 +278,7 @@ fn multipart_form_streams_file_parts() {
 fn put_upload_delete_and_custom_verbs() {
     let nginx = Nginx::start();
     let dir = WorkDir::new();
-    let data = pattern(3 << 20);
+    let data = pseudo_random(3 << 20, 1);
     let file = dir.write("up.bin", &data);
     let url = nginx.http_url("/upload/dir/up.bin");
     let out = run_boardnet(["put", "-T", file.to_str().unwrap(), &url], T);
@@ -341,7 +323,7 @@ fn put_upload_delete_and_custom_verbs() {
 #[test]
 fn download_to_file_is_atomic_and_named_from_url() {
     let nginx = Nginx::start();
-    let data = pattern(40 << 20);
+    let data = pseudo_random(40 << 20, 1);
     nginx.put_file("fw/image-2.bin", &data);
     let dir = WorkDir::new();
     let dest = dir.join("image.bin");
@@ -394,7 +376,7 @@ fn download_to_file_is_atomic_and_named_from_url() {
 #[test]
 fn resume_continues_the_part_file_with_range() {
     let nginx = Nginx::start();
-    let data = pattern(8 << 20);
+    let data = pseudo_random(8 << 20, 1);
     nginx.put_file("big.bin", &data);
     let dir = WorkDir::new();
     let dest = dir.join("big.bin");
@@ -680,7 +662,7 @@ fn progress_json_events_are_throttled_and_end_done() {
 fn upload_progress_json() {
     let echo = EchoServer::start();
     let dir = WorkDir::new();
-    let file = dir.write("up.bin", pattern(1 << 20));
+    let file = dir.write("up.bin", pseudo_random(1 << 20, 1));
     let out = run_boardnet(
         [
             "put",
@@ -789,7 +771,7 @@ fn bodies_stream_with_bounded_memory() {
     let nginx = Nginx::start();
     let echo = nginx.echo();
     let dir = WorkDir::new();
-    let data = pattern(100 << 20);
+    let data = pseudo_random(100 << 20, 1);
     let file = dir.write("big.bin", &data);
     nginx.put_file("big.bin", &data);
     drop(data);
@@ -822,7 +804,7 @@ fn bodies_stream_with_bounded_memory() {
 #[test]
 fn progress_bar_only_on_a_terminal() {
     let nginx = Nginx::start();
-    nginx.put_file("p.bin", pattern(4 << 20));
+    nginx.put_file("p.bin", pseudo_random(4 << 20, 1));
     let dir = WorkDir::new();
     let dest = dir.join("p.bin");
     // script(1) gives boardnet a pseudo-terminal: the meter draws and ends its line.

@@ -48,6 +48,7 @@
 
 mod bearer;
 mod connman;
+mod data;
 mod dns_fault;
 pub mod dns_wire;
 mod dns_zones;
@@ -71,6 +72,7 @@ mod workdir;
 
 pub use bearer::{JsonLines, LinkLab};
 pub use connman::{ConnmanLab, FakeOfono, PrivateBus, CONNMAN_PEER};
+pub use data::{pseudo_random, sha256_hex};
 pub use dns_fault::{
     fault_tcp_answers, DnsFault, DnsScript, DnsTransport, FAULT_ANSWER, FAULT_DECOY,
     FAULT_TCP_ANSWER_COUNT, FAULT_TTL, FAULT_WRONG_QUESTION,
