@@ -10,6 +10,12 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// The `io::ErrorKind` a cancellation travels as inside an `io::Error` (through rustls, ureq
+/// and our own `Read`/`Write` impls). Never `Interrupted`: std's `write_all`, `read_exact` and
+/// `io::copy` retry `Interrupted` without limit, so a cancelled wait reported that way was
+/// retried forever — a process spinning at 100 % CPU after SIGINT.
+pub(crate) const CANCELLED: io::ErrorKind = io::ErrorKind::Other;
+
 /// A cloneable handle: cancelling any clone cancels them all. Once cancelled it stays cancelled.
 #[derive(Debug, Clone)]
 pub struct CancelToken {

@@ -83,6 +83,53 @@ impl fmt::Display for ErrorClass {
     }
 }
 
+/// User input quoted in a message, bounded: text up to [`Quoted::MAX`] bytes is shown whole,
+/// longer text as its first bytes and its length — an error about a 1 MB name must not print
+/// 1 MB. Control characters are escaped so a message stays one line.
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted<'a>(pub &'a str);
+
+/// [`Quoted`] without the quotation marks (a URL or name that leads a message).
+#[derive(Debug, Clone, Copy)]
+pub struct Bounded<'a>(pub &'a str);
+
+impl Quoted<'_> {
+    /// Bytes of input shown before it is cut.
+    pub const MAX: usize = 80;
+}
+
+fn write_bounded(f: &mut fmt::Formatter<'_>, text: &str, quote: &str) -> fmt::Result {
+    let mut end = text.len().min(Quoted::MAX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    f.write_str(quote)?;
+    for c in text[..end].chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            write!(f, "{c}")?;
+        }
+    }
+    if end < text.len() {
+        write!(f, "…{quote} ({} bytes)", text.len())
+    } else {
+        f.write_str(quote)
+    }
+}
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_bounded(f, self.0, "\"")
+    }
+}
+
+impl fmt::Display for Bounded<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_bounded(f, self.0, "")
+    }
+}
+
 /// Implemented by every module error so callers (and the CLI) can branch on the class.
 pub trait Classify {
     fn class(&self) -> ErrorClass;
@@ -100,5 +147,17 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), 12, "class names must be distinct");
+    }
+
+    #[test]
+    fn quoted_input_is_bounded_and_one_line() {
+        assert_eq!(Quoted("abc").to_string(), "\"abc\"");
+        assert_eq!(Quoted("a\nb").to_string(), "\"a\\nb\"");
+        let long = "é".repeat(1 << 19);
+        let shown = Quoted(&long).to_string();
+        assert!(shown.len() < 200, "{}", shown.len());
+        assert!(shown.ends_with("…\" (1048576 bytes)"), "{shown}");
+        assert_eq!(Bounded("abc").to_string(), "abc");
+        assert!(Bounded(&long).to_string().ends_with("é… (1048576 bytes)"));
     }
 }

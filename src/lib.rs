@@ -7,6 +7,7 @@
 //!
 //! Every module error maps into [`ErrorClass`], the tool-wide exit-code table.
 
+mod authority;
 pub mod bearer;
 pub mod cancel;
 pub mod dns;

@@ -17,7 +17,7 @@ use crate::dns::{
     Answer, DnsError, Family, HostError, HostInfo, LookupId, Name, Record, RecordType, Resolver,
     ResolverOptions, Transport,
 };
-use crate::error::{Classify, ErrorClass};
+use crate::error::{Classify, ErrorClass, Quoted};
 use crate::reactor::{Reactor, Ready};
 
 const HOST_HELP: &str = "\
@@ -284,24 +284,20 @@ fn parse_server(spec: &str) -> Result<SocketAddr, Failure> {
     if let Ok(addr) = spec.parse::<SocketAddr>() {
         return Ok(addr);
     }
-    let (host, port) = match spec.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => (
-            h,
-            p.parse::<u16>()
-                .map_err(|_| Failure::usage(format!("-s {spec}: bad port \"{p}\"")))?,
-        ),
-        _ => (spec, 53),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let ip = match host.parse::<IpAddr>() {
+    if let Ok(ip) = spec.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    let server = crate::authority::split(spec)
+        .map_err(|e| Failure::usage(format!("-s {}: {e}", Quoted(spec))))?;
+    let ip = match server.host.parse::<IpAddr>() {
         Ok(ip) => ip,
-        Err(_) => *HostInfo::from_name(host)
+        Err(_) => *HostInfo::from_name(server.host)
             .map_err(|e| Failure::from_error(&e))?
             .addresses
             .first()
-            .ok_or_else(|| Failure::usage(format!("-s {spec}: no address")))?,
+            .ok_or_else(|| Failure::usage(format!("-s {}: no address", Quoted(spec))))?,
     };
-    Ok(SocketAddr::new(ip, port))
+    Ok(SocketAddr::new(ip, server.port.unwrap_or(53)))
 }
 
 fn parse_dns(

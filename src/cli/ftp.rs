@@ -502,9 +502,7 @@ pub(crate) fn transfer(
             json_line(&v);
         }
         if let Err(e) = result {
-            if !globals.json {
-                eprintln!("boardnet: {raw}: {e}");
-            }
+            super::item_failed(globals, command, raw, &e);
             first_failure.get_or_insert(e.class());
             if e.class() == ErrorClass::Cancelled {
                 break;

@@ -630,6 +630,7 @@ struct Report {
     resumed_from: u64,
     sha256: Option<String>,
     redirects: Vec<String>,
+    redirect_count: u32,
     remote: Option<String>,
     timings: Option<http::Timings>,
     error: Option<(ErrorClass, String, &'static str)>,
@@ -639,7 +640,8 @@ impl Report {
     fn record_reply(&mut self, reply: &Reply) {
         self.status = Some(reply.status());
         self.effective_url = Some(reply.url().to_string());
-        self.redirects = reply.redirects().to_vec();
+        self.redirects = reply.redirects().recent().map(str::to_string).collect();
+        self.redirect_count = reply.redirects().count();
         self.remote = reply.remote_addr().map(|a| a.to_string());
         self.timings = Some(reply.timings());
         let mut headers = serde_json::Map::new();
@@ -677,6 +679,7 @@ impl Report {
             "resumed_from": self.resumed_from,
             "sha256": self.sha256,
             "redirects": self.redirects,
+            "redirect_count": self.redirect_count,
             "remote": self.remote,
             "headers": self.headers,
             "timings": self.timings.map(|t| json!({
@@ -1039,9 +1042,7 @@ pub(crate) fn run(
             json_line(&report.to_json());
         }
         if let Err(e) = result {
-            if !globals.json {
-                eprintln!("boardnet: {url}: {e}");
-            }
+            super::item_failed(globals, command, url, &e);
             first_failure.get_or_insert(e.class());
             if e.class() == ErrorClass::Cancelled {
                 break;

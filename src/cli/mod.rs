@@ -37,11 +37,12 @@ impl Failure {
         }
     }
 
+    /// A library error; a usage-class one (bad input) points at the command's help too.
     pub(crate) fn from_error<E: Classify + std::fmt::Display>(e: &E) -> Self {
         Failure {
             class: e.class(),
             message: e.to_string(),
-            help_hint: false,
+            help_hint: e.class() == ErrorClass::Usage,
         }
     }
 }
@@ -87,11 +88,11 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "bearer",
-        "list or watch network configurations (list, watch)",
+        "network configurations: list, watch, open ID, close ID, stats ID",
     ),
     (
         "wifi",
-        "Wi-Fi interfaces and networks nearby (status, scan)",
+        "Wi-Fi interfaces and networks nearby: status, scan [--trigger]",
     ),
     (
         "wait-online",
@@ -123,6 +124,7 @@ const COMMANDS: &[(&str, &str)] = &[
         "listen",
         "serve tcp/tls/udp/sctp/unix endpoints (stdio, echo, discard)",
     ),
+    ("help", "a command's options: boardnet help COMMAND"),
 ];
 
 fn top_help() -> String {
@@ -174,38 +176,84 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let _argv0 = args.next();
     let mut globals = Globals::default();
     let mut parser = lexopt::Parser::from_args(args);
-    let result = dispatch(&mut parser, &mut globals);
+    let mut command = None;
+    let result = command_name(&mut parser, &mut globals).and_then(|name| match name {
+        None => Ok(ExitCode::SUCCESS),
+        Some(name) => {
+            let name = command.insert(name);
+            run_command(name, &mut parser, &mut globals)
+        }
+    });
     match result {
         Ok(code) => code,
         Err(failure) => {
-            // Logging may not be set up if parsing failed early; print directly.
-            if globals.json {
-                let error = serde_json::json!({
-                    "event": "error",
-                    "error": {
-                        "class": failure.class.name(),
-                        "code": failure.class.exit_code(),
-                        "message": failure.message,
-                    }
-                });
-                if globals.events_on_stderr {
-                    output::json_line_stderr(&error);
-                } else {
-                    output::json_line(&error);
-                }
-            }
-            eprintln!("boardnet: {}", failure.message);
+            report(&failure, &globals);
             if failure.help_hint {
-                eprintln!("Try 'boardnet --help'.");
+                usage_hint(command.as_deref().filter(|c| is_command(c)));
             }
             ExitCode::from(failure.class.exit_code())
         }
     }
 }
 
-fn dispatch(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCode, Failure> {
+/// Print a failure on stderr (and as a JSON error object with `--json`).
+fn report(failure: &Failure, globals: &Globals) {
+    // Logging may not be set up if parsing failed early; print directly.
+    if globals.json {
+        let error = serde_json::json!({
+            "event": "error",
+            "error": {
+                "class": failure.class.name(),
+                "code": failure.class.exit_code(),
+                "message": failure.message,
+            }
+        });
+        if globals.events_on_stderr {
+            output::json_line_stderr(&error);
+        } else {
+            output::json_line(&error);
+        }
+    }
+    eprintln!("boardnet: {}", failure.message);
+}
+
+/// After a usage error: where the command's options are described.
+pub(crate) fn usage_hint(command: Option<&str>) {
+    match command {
+        Some(c) => eprintln!("Try 'boardnet {c} --help'."),
+        None => eprintln!("Try 'boardnet --help'."),
+    }
+}
+
+/// One item (a URL, a name) of a command failed and the command goes on with the next: say
+/// so on stderr (unless `--json` carries it), with the help hint after a usage error.
+pub(crate) fn item_failed<E: Classify + std::fmt::Display>(
+    globals: &Globals,
+    command: &str,
+    item: &str,
+    e: &E,
+) {
+    if globals.json {
+        return;
+    }
+    eprintln!("boardnet: {}: {e}", crate::error::Bounded(item));
+    if e.class() == ErrorClass::Usage {
+        usage_hint(Some(command));
+    }
+}
+
+fn is_command(name: &str) -> bool {
+    COMMANDS.iter().any(|(c, _)| *c == name)
+}
+
+/// The subcommand's name, after any global flags; `None` when `--version` or `--help` was
+/// answered instead.
+fn command_name(
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<Option<String>, Failure> {
     use lexopt::prelude::*;
-    let command = loop {
+    loop {
         match parser.next()? {
             None => {
                 print!("{}", top_help());
@@ -213,28 +261,56 @@ fn dispatch(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCo
             }
             Some(Long("version")) => {
                 println!("{}", version());
-                return Ok(ExitCode::SUCCESS);
+                return Ok(None);
             }
             Some(Short('h') | Long("help")) => {
                 print!("{}", top_help());
-                return Ok(ExitCode::SUCCESS);
+                return Ok(None);
             }
-            Some(Value(v)) => break v.string()?,
+            Some(Value(v)) => return Ok(Some(v.string()?)),
             Some(arg) => {
                 if !globals.accept(&arg) {
                     return Err(arg.unexpected().into());
                 }
             }
         }
+    }
+}
+
+/// `boardnet help [COMMAND]`: the command's `--help`, like git and cargo.
+fn help(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCode, Failure> {
+    let topic = match parser.next()? {
+        None => {
+            print!("{}", top_help());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(lexopt::Arg::Value(v)) => lexopt::ValueExt::string(v)?,
+        Some(other) => return Err(other.unexpected().into()),
     };
-    match command.as_str() {
+    if !is_command(&topic) || topic == "help" {
+        return Err(Failure::usage(format!(
+            "help: no command {}",
+            crate::error::Quoted(&topic)
+        )));
+    }
+    let mut parser = lexopt::Parser::from_args(["--help"]);
+    run_command(&topic, &mut parser, globals)
+}
+
+fn run_command(
+    command: &str,
+    parser: &mut lexopt::Parser,
+    globals: &mut Globals,
+) -> Result<ExitCode, Failure> {
+    match command {
+        "help" => help(parser, globals),
         "get" | "put" => {
             // ftp:// and ftps:// URLs go to the FTP client; look before any flag is parsed.
             let rest: Vec<OsString> = parser.raw_args()?.collect();
             let mut parser = lexopt::Parser::from_args(rest.clone());
             #[cfg(feature = "ftp")]
             if ftp::wants(&rest) {
-                return ftp::transfer(&command, &mut parser, globals);
+                return ftp::transfer(command, &mut parser, globals);
             }
             #[cfg(not(feature = "ftp"))]
             if rest.iter().any(|a| {
@@ -247,9 +323,9 @@ fn dispatch(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCo
                     message: "ftp:// URLs need the ftp feature, which this build lacks".into(),
                 });
             }
-            http::run(&command, &mut parser, globals)
+            http::run(command, &mut parser, globals)
         }
-        "head" | "post" | "delete" | "request" => http::run(&command, parser, globals),
+        "head" | "post" | "delete" | "request" => http::run(command, parser, globals),
         #[cfg(feature = "ftp")]
         "ftp" => ftp::session(parser, globals),
         "host" => dns::host(parser, globals),
@@ -260,6 +336,9 @@ fn dispatch(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCo
         "wifi" => bearer::wifi(parser, globals),
         "connect" => socket::connect(parser, globals),
         "listen" => socket::listen(parser, globals),
-        other => Err(Failure::usage(format!("unknown command \"{other}\""))),
+        other => Err(Failure::usage(format!(
+            "unknown command {}",
+            crate::error::Quoted(other)
+        ))),
     }
 }

@@ -181,7 +181,7 @@ impl std::error::Error for Stop {}
 impl From<Stop> for io::Error {
     fn from(stop: Stop) -> io::Error {
         let kind = match stop {
-            Stop::Cancelled => io::ErrorKind::Interrupted,
+            Stop::Cancelled => crate::cancel::CANCELLED,
             _ => io::ErrorKind::TimedOut,
         };
         io::Error::new(kind, stop)

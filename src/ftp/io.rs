@@ -450,3 +450,32 @@ pub(crate) fn accept(listener: &TcpListener, limits: &Arc<Limits>) -> Result<Soc
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_data_write_returns_instead_of_retrying() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let token = CancelToken::new().unwrap();
+        let limits = Arc::new(Limits {
+            cancel: Some(token.clone()),
+            ..Limits::default()
+        });
+        let mut data = connect(&[addr], &limits, "waiting for data", true).unwrap();
+        let _server_side = listener.accept().unwrap();
+        token.cancel();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        // Detached: if the write spins, the test fails on the timeout below, not by hanging.
+        std::thread::spawn(move || {
+            let result = data.write_all(&[0u8; 64 * 1024]);
+            let _ = done_tx.send(result.map_err(|e| FtpError::from_io(e, "data connection")));
+        });
+        let result = done
+            .recv_timeout(Duration::from_secs(5))
+            .expect("write_all still retries a cancelled write after 5 s");
+        assert!(matches!(result, Err(FtpError::Cancelled)), "{result:?}");
+    }
+}

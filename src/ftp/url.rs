@@ -99,34 +99,11 @@ pub fn parse(input: &str) -> Result<FtpUrl, FtpUrlError> {
             )
         }
     };
-    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
-        let (addr, after) = v6
-            .split_once(']')
-            .ok_or_else(|| FtpUrlError("unclosed '[' in the host".into()))?;
-        (addr.to_string(), after.strip_prefix(':'))
-    } else {
-        match host_port.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (host_port.to_string(), None),
-        }
-    };
-    if host.is_empty() {
-        return Err(FtpUrlError("no host".into()));
-    }
-    let port = match port {
-        None | Some("") => {
-            if implicit_tls {
-                990
-            } else {
-                21
-            }
-        }
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| FtpUrlError(format!("port \"{p}\" is not 1-65535")))?,
-    };
+    let authority = crate::authority::split(host_port).map_err(|e| FtpUrlError(e.to_string()))?;
+    let host = authority.host.to_string();
+    let port = authority
+        .port
+        .unwrap_or(if implicit_tls { 990 } else { 21 });
     // curl's ";type=i|a|d" suffix: binary is what we always use; drop it.
     let path = match path.rfind(";type=") {
         Some(i) if path.len() == i + 7 => &path[..i],
@@ -267,6 +244,9 @@ mod tests {
             "ftp://:21/",
             "ftp://h:0/",
             "ftp://h:x/",
+            "ftp://h:70000/",
+            "ftp://h:+21/",
+            "ftp://::1:21/",
             "ftp://[::1/",
             "ftp://h/a%0d%0aDELE%20b",
             "ftp://h/a b",

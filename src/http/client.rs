@@ -17,6 +17,7 @@ use super::transport::{
     ConnectOptions, SocksConnector, SystemResolver, TcpConnector, TimeoutLimits,
 };
 use crate::cancel::CancelToken;
+use crate::error::Quoted;
 #[cfg(feature = "tls")]
 use crate::tls::TlsOptions;
 
@@ -268,7 +269,8 @@ impl ClientBuilder {
 }
 
 fn parse_proxy(url: &str) -> Result<ureq::ProxyBuilder, NetworkError> {
-    let invalid = |why: String| NetworkError::InvalidRequest(format!("proxy \"{url}\": {why}"));
+    let invalid =
+        |why: String| NetworkError::InvalidRequest(format!("proxy {}: {why}", Quoted(url)));
     let with_scheme = if url.contains("://") {
         url.to_string()
     } else {
@@ -294,21 +296,13 @@ fn parse_proxy(url: &str) -> Result<ureq::ProxyBuilder, NetworkError> {
         Some((u, h)) => (Some(u), h),
         None => (None, authority),
     };
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(':') && !p.contains(']') => (
-            h,
-            Some(
-                p.parse::<u16>()
-                    .map_err(|_| invalid(format!("bad port \"{p}\"")))?,
-            ),
-        ),
-        _ => (hostport, None),
+    let authority = crate::authority::split(hostport).map_err(|e| invalid(e.to_string()))?;
+    let host = match authority.bracketed {
+        true => format!("[{}]", authority.host),
+        false => authority.host.to_string(),
     };
-    if host.is_empty() {
-        return Err(invalid("missing host".into()));
-    }
-    let mut builder = ureq::Proxy::builder(protocol).host(host);
-    if let Some(port) = port {
+    let mut builder = ureq::Proxy::builder(protocol).host(&host);
+    if let Some(port) = authority.port {
         builder = builder.port(port);
     }
     if let Some(userinfo) = userinfo {

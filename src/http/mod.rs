@@ -42,7 +42,7 @@ pub use download::{
     DownloadOptions, Progress,
 };
 pub use error::{NetworkError, StatusKind, TimeoutPhase, TlsFailure};
-pub use reply::{Reply, Timings};
+pub use reply::{RedirectHistory, Reply, Timings};
 pub use request::{Body, Request, UploadProgress};
 
 /// Entry points for `fuzz/` (cargo-fuzz targets) into crate-private parsers; not API, and may

@@ -26,6 +26,38 @@ pub struct Timings {
     pub total: Duration,
 }
 
+/// The URLs a request was redirected from, oldest first: the most recent
+/// [`RedirectHistory::KEPT`] of them and how many there were in all, so a long chain (a huge
+/// `max` in [`RedirectPolicy`](super::RedirectPolicy)) costs constant memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RedirectHistory {
+    recent: std::collections::VecDeque<String>,
+    count: u32,
+}
+
+impl RedirectHistory {
+    /// How many URLs are kept.
+    pub const KEPT: usize = 20;
+
+    pub(crate) fn push(&mut self, url: String) {
+        if self.recent.len() == Self::KEPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(url);
+        self.count = self.count.saturating_add(1);
+    }
+
+    /// Redirects followed in all.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The most recent URLs that redirected (at most [`KEPT`](Self::KEPT)), oldest first.
+    pub fn recent(&self) -> impl Iterator<Item = &str> {
+        self.recent.iter().map(String::as_str)
+    }
+}
+
 /// A response. 4xx and 5xx are replies too: check [`status`](Self::status) or
 /// [`error_for_status`](Self::error_for_status).
 pub struct Reply {
@@ -33,7 +65,7 @@ pub struct Reply {
     version: &'static str,
     headers: HeaderMap,
     url: Uri,
-    redirects: Vec<String>,
+    redirects: RedirectHistory,
     content_length: Option<u64>,
     body: BodyReader<'static>,
     transfer: Arc<Transfer>,
@@ -59,7 +91,7 @@ impl Reply {
     pub(crate) fn new(
         response: ureq::http::Response<ureq::Body>,
         url: Uri,
-        redirects: Vec<String>,
+        redirects: RedirectHistory,
         transfer: Arc<Transfer>,
         started: Instant,
         limits: TimeoutLimits,
@@ -109,8 +141,8 @@ impl Reply {
         &self.url
     }
 
-    /// The URLs that redirected, in order.
-    pub fn redirects(&self) -> &[String] {
+    /// The redirects that led here.
+    pub fn redirects(&self) -> &RedirectHistory {
         &self.redirects
     }
 
@@ -181,5 +213,23 @@ impl Reply {
 impl Read for Reply {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.read_chunk(buf).map_err(io::Error::other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_history_keeps_the_most_recent_and_counts_all() {
+        let mut h = RedirectHistory::default();
+        for i in 0..100_000 {
+            h.push(format!("http://h/{i}"));
+        }
+        assert_eq!(h.count(), 100_000);
+        let recent: Vec<&str> = h.recent().collect();
+        assert_eq!(recent.len(), RedirectHistory::KEPT);
+        assert_eq!(recent[0], "http://h/99980");
+        assert_eq!(recent[RedirectHistory::KEPT - 1], "http://h/99999");
     }
 }

@@ -15,9 +15,10 @@ use ureq::SendBody;
 use super::client::Client;
 use super::error::NetworkError;
 use super::multipart::Multipart;
-use super::reply::Reply;
+use super::reply::{RedirectHistory, Reply};
 use super::transport::{self, Phases, SpeedGuard, Transfer};
 use super::url;
+use crate::error::Quoted;
 use crate::fs::FileError;
 
 /// Upload progress: bytes of the request body sent so far, and the total when known.
@@ -189,7 +190,7 @@ impl<'c> Request<'c> {
         let mut method = self.method.clone();
         let mut body = self.body;
         let mut progress = self.upload_progress.map(|p| Arc::new(Mutex::new(p)));
-        let mut redirects = Vec::new();
+        let mut redirects = RedirectHistory::default();
         let policy = client.redirects;
         loop {
             let replay = body.replay();
@@ -235,10 +236,16 @@ impl<'c> Request<'c> {
                     client.limits,
                 ));
             };
-            if redirects.len() as u32 >= policy.max {
+            if redirects.count() >= policy.max {
                 return Err(NetworkError::TooManyRedirects { max: policy.max });
             }
-            let next = url::resolve_reference(&uri, &location)?;
+            // A bad Location is the server's mistake, not a usage error.
+            let next = url::resolve_reference(&uri, &location).map_err(|e| {
+                NetworkError::ProtocolFailure(format!(
+                    "redirect to {} that cannot be followed: {e}",
+                    Quoted(&location)
+                ))
+            })?;
             if uri.scheme_str() == Some("https")
                 && next.scheme_str() == Some("http")
                 && !policy.allow_insecure
@@ -252,7 +259,7 @@ impl<'c> Request<'c> {
             let mut reply = Reply::new(
                 response,
                 uri.clone(),
-                Vec::new(),
+                RedirectHistory::default(),
                 Arc::clone(&transfer),
                 started,
                 client.limits,

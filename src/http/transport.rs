@@ -187,7 +187,7 @@ impl std::error::Error for Interrupt {}
 impl From<Interrupt> for io::Error {
     fn from(i: Interrupt) -> io::Error {
         let kind = match i {
-            Interrupt::Cancelled => io::ErrorKind::Interrupted,
+            Interrupt::Cancelled => crate::cancel::CANCELLED,
             _ => io::ErrorKind::TimedOut,
         };
         io::Error::new(kind, i)
@@ -1076,6 +1076,31 @@ mod tests {
             to_network_error(e, &TimeoutLimits::default()),
             NetworkError::ConnectionRefused { .. }
         ));
+    }
+
+    #[test]
+    fn a_cancelled_write_all_returns_instead_of_retrying() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        // Detached: if the write spins, the test fails on the timeout below, not by hanging.
+        std::thread::spawn(move || {
+            let opts = ConnectOptions::default();
+            let mut socket = connect_any(&[addr], &opts, NextTimeout::default(), false).unwrap();
+            let token = CancelToken::new().unwrap();
+            token.cancel();
+            let transfer = Arc::new(Transfer {
+                cancel: Some(token),
+                ..Transfer::default()
+            });
+            let result = within(&transfer, || socket.write_all(b"GET / HTTP/1.1\r\n\r\n"));
+            let _ = done_tx.send(result.map_err(classify_io));
+        });
+        let _server_side = listener.accept().unwrap();
+        let result = done
+            .recv_timeout(Duration::from_secs(5))
+            .expect("write_all still retries a cancelled write after 5 s");
+        assert!(matches!(result, Err(NetworkError::OperationCanceled)));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use ureq::http::Uri;
 
+use crate::error::Quoted;
+
 /// Characters left as they are in query names/values: RFC 3986 "unreserved".
 const QUERY_ITEM: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -37,7 +39,11 @@ impl std::fmt::Display for UrlError {
         match self {
             UrlError::Malformed(why) => write!(f, "malformed URL: {why}"),
             UrlError::UnsupportedScheme(s) => {
-                write!(f, "unsupported scheme \"{s}\" (use http:// or https://)")
+                write!(
+                    f,
+                    "unsupported scheme {} (use http:// or https://)",
+                    Quoted(s)
+                )
             }
             UrlError::MissingHost => f.write_str("URL has no host"),
         }
@@ -76,9 +82,7 @@ pub fn parse(input: &str) -> Result<Target, UrlError> {
         }
         None => (None, authority),
     };
-    if host_port.is_empty() || host_port.starts_with(':') {
-        return Err(UrlError::MissingHost);
-    }
+    let host_port = checked_authority(host_port)?;
     let path_etc = if path_etc.is_empty() || path_etc.starts_with('?') {
         format!("/{path_etc}")
     } else {
@@ -91,6 +95,17 @@ pub fn parse(input: &str) -> Result<Target, UrlError> {
         return Err(UrlError::MissingHost);
     }
     Ok(Target { uri, credentials })
+}
+
+/// The authority as `http::Uri` should see it: host and port checked (a port out of range is
+/// an error, never the default port), an empty port dropped.
+fn checked_authority(host_port: &str) -> Result<&str, UrlError> {
+    use crate::authority::{split, AuthorityError};
+    match split(host_port) {
+        Ok(_) => Ok(host_port.strip_suffix(':').unwrap_or(host_port)),
+        Err(AuthorityError::MissingHost) => Err(UrlError::MissingHost),
+        Err(e) => Err(UrlError::Malformed(e.to_string())),
+    }
 }
 
 /// Append `name=value` items, percent-encoded, to the URL's query.
@@ -262,6 +277,28 @@ mod tests {
         assert!(matches!(parse("http://h/a b"), Err(UrlError::Malformed(_))));
         assert!(matches!(parse(""), Err(UrlError::Malformed(_))));
         assert!(matches!(parse("http://h^/"), Err(UrlError::Malformed(_))));
+    }
+
+    #[test]
+    fn ports_out_of_range_are_errors_not_port_80() {
+        for url in [
+            "http://h:70000/",
+            "http://h:65536/",
+            "http://h:abc/",
+            "http://h:18446744073709551696/",
+            "http://h:0/",
+            "https://[::1]:99999/",
+        ] {
+            let err = parse(url).unwrap_err();
+            assert!(err.to_string().contains("1 to 65535"), "{url}: {err}");
+        }
+        assert_eq!(parse("http://h:/x").unwrap().uri.to_string(), "http://h/x");
+        assert_eq!(
+            parse("http://h:65535/").unwrap().uri.port_u16(),
+            Some(65535)
+        );
+        let err = parse("http://::1:8080/").unwrap_err();
+        assert!(err.to_string().contains("brackets"), "{err}");
     }
 
     #[test]

@@ -220,7 +220,7 @@ impl SocketError {
             SocketError::ConnectionRefused(_) => io::ErrorKind::ConnectionRefused,
             SocketError::SocketTimeout { .. } => io::ErrorKind::TimedOut,
             SocketError::OperationError(_) => io::ErrorKind::NotConnected,
-            SocketError::Cancelled => io::ErrorKind::Interrupted,
+            SocketError::Cancelled => crate::cancel::CANCELLED,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, self)

@@ -870,3 +870,43 @@ fn server_errors_exit_8_with_their_kind() {
     assert_stderr(&out, &["HTTP 503", "service unavailable"]);
     assert!(out.stdout.is_empty());
 }
+
+/// SIGINT at a random point of a redirect chain that never ends (each request answered at once
+/// with another 302 on a kept-alive connection): every run must end with exit 12 at once. The
+/// cancellation once travelled as `ErrorKind::Interrupted`, which std's `write_all` retries
+/// forever: the process spun at 100 % CPU until a second signal.
+#[test]
+fn sigint_during_a_fast_redirect_chain_ends_at_once() {
+    let fs = FaultServer::start(Fault::RedirectLoop);
+    for (run, delay_ms) in [150u64, 230, 310, 370, 450, 520].into_iter().enumerate() {
+        let mut child = boardnet()
+            .args(["get", "--max-redirs", "100000000", "-o", "/dev/null"])
+            .arg(fs.url(&format!("/chain{run}")))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start boardnet");
+        let pid = child.id() as libc::pid_t;
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        // SAFETY: signalling our own child, not reaped yet.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        let sent = Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            if sent.elapsed() > Duration::from_secs(3) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "run {run}: boardnet still ran 3 s after SIGINT (spinning in a retry loop?)"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let mut stderr = String::new();
+        let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr);
+        assert_eq!(status.code(), Some(12), "run {run}: {status}: {stderr}");
+    }
+}

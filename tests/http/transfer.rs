@@ -733,6 +733,54 @@ fn bad_input_exits_2_before_any_transfer() {
     assert!(out.stderr.contains("malformed URL"), "{}", out.stderr);
 }
 
+/// A port that is not 1-65535 is a usage error wherever a URL or server is given — it once
+/// became port 80 (`http://h:70000/` fetched from port 80 and exited 0).
+#[test]
+fn url_ports_out_of_range_are_usage_errors_everywhere() {
+    let big = "18446744073709551696"; // 2^64 + 80
+    for args in [
+        vec!["get".to_string(), "http://127.0.0.1:70000/".into()],
+        vec!["get".into(), "http://127.0.0.1:65536/".into()],
+        vec!["get".into(), "http://127.0.0.1:abc/".into()],
+        vec!["get".into(), format!("http://127.0.0.1:{big}/")],
+        vec!["head".into(), "https://localhost:99999/".into()],
+        vec![
+            "get".into(),
+            "-x".into(),
+            "http://127.0.0.1:70000".into(),
+            "http://127.0.0.1:1/".into(),
+        ],
+        vec!["get".into(), "ftp://127.0.0.1:70000/f".into()],
+        vec![
+            "ftp".into(),
+            format!("ftp://127.0.0.1:{big}/"),
+            "pwd".into(),
+        ],
+        vec![
+            "dns".into(),
+            "-s".into(),
+            "127.0.0.1:70000".into(),
+            "example.test".into(),
+        ],
+    ] {
+        let out = run_boardnet(&args, T);
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains("1 to 65535"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("--help"), "{args:?}: {}", out.stderr);
+    }
+    let out = run_boardnet(["get", "http://::1:8080/"], T);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("IPv6 addresses in brackets"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn help_for_every_http_command() {
     for cmd in ["get", "head", "post", "put", "delete", "request"] {
