@@ -133,6 +133,90 @@ impl TlsFlags {
     }
 }
 
+/// A timeout or speed flag, recognised before its value is read (as [`TlsFlag`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LimitFlag {
+    Connect,
+    Idle,
+    MaxTime,
+    SpeedLimit,
+    SpeedTime,
+}
+
+impl LimitFlag {
+    pub(crate) fn of(arg: &Arg<'_>) -> Option<LimitFlag> {
+        Some(match arg {
+            Arg::Long("connect-timeout") => LimitFlag::Connect,
+            // FTP's name for it too (its longest silence between replies and data).
+            Arg::Long("idle-timeout") | Arg::Long("reply-timeout") => LimitFlag::Idle,
+            Arg::Short('m') | Arg::Long("max-time") => LimitFlag::MaxTime,
+            Arg::Short('Y') | Arg::Long("speed-limit") => LimitFlag::SpeedLimit,
+            Arg::Short('y') | Arg::Long("speed-time") => LimitFlag::SpeedTime,
+            _ => return None,
+        })
+    }
+}
+
+/// The timeouts and speed limit every transfer command shares (HTTP and FTP). A value not
+/// given is `None` (the library's default applies); `0` means never.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct LimitFlags {
+    pub(crate) connect: Option<Duration>,
+    pub(crate) idle: Option<Duration>,
+    pub(crate) max_time: Option<Duration>,
+    speed_limit: Option<u64>,
+    speed_time: Option<Duration>,
+}
+
+/// `--speed-time` when only `--speed-limit` is given (curl's default).
+const DEFAULT_SPEED_TIME: Duration = Duration::from_secs(30);
+
+impl LimitFlags {
+    pub(crate) fn set(
+        &mut self,
+        flag: LimitFlag,
+        parser: &mut lexopt::Parser,
+    ) -> Result<(), Failure> {
+        match flag {
+            LimitFlag::Connect => self.connect = Some(seconds(parser, "--connect-timeout")?),
+            LimitFlag::Idle => self.idle = Some(seconds(parser, "--idle-timeout")?),
+            LimitFlag::MaxTime => self.max_time = Some(seconds(parser, "--max-time")?),
+            LimitFlag::SpeedLimit => {
+                let limit: u64 = number(parser, "--speed-limit")?;
+                if limit == 0 {
+                    return Err(Failure::usage("--speed-limit must be at least 1 byte/s"));
+                }
+                self.speed_limit = Some(limit);
+            }
+            LimitFlag::SpeedTime => {
+                let time = seconds(parser, "--speed-time")?;
+                if time.is_zero() {
+                    return Err(Failure::usage("--speed-time must be more than 0 s"));
+                }
+                self.speed_time = Some(time);
+            }
+        }
+        Ok(())
+    }
+
+    /// A limit as given (`0`: never), or `default` when not given.
+    pub(crate) fn or(given: Option<Duration>, default: Option<Duration>) -> Option<Duration> {
+        match given {
+            None => default,
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d),
+        }
+    }
+
+    /// `(bytes/s, window)` when either speed flag was given (`-y` alone: at least 1 byte/s).
+    pub(crate) fn speed(&self) -> Option<(u64, Duration)> {
+        match (self.speed_limit, self.speed_time) {
+            (None, None) => None,
+            (limit, time) => Some((limit.unwrap_or(1), time.unwrap_or(DEFAULT_SPEED_TIME))),
+        }
+    }
+}
+
 /// The option's value as UTF-8 text.
 pub(crate) fn text(parser: &mut lexopt::Parser, what: &str) -> Result<String, Failure> {
     parser
@@ -175,6 +259,24 @@ mod tests {
         assert_eq!(parse_seconds("-1"), None);
         assert_eq!(parse_seconds("inf"), None);
         assert_eq!(parse_seconds("x"), None);
+    }
+
+    #[test]
+    fn zero_limits_mean_never_and_absent_ones_the_default() {
+        let d = Some(Duration::from_secs(30));
+        assert_eq!(LimitFlags::or(None, d), d);
+        assert_eq!(LimitFlags::or(Some(Duration::ZERO), d), None);
+        assert_eq!(
+            LimitFlags::or(Some(Duration::from_secs(2)), d),
+            Some(Duration::from_secs(2))
+        );
+        let mut f = LimitFlags::default();
+        assert_eq!(f.speed(), None);
+        let mut p = lexopt::Parser::from_args(["5"]);
+        f.set(LimitFlag::SpeedTime, &mut p).unwrap();
+        assert_eq!(f.speed(), Some((1, Duration::from_secs(5))));
+        let mut p = lexopt::Parser::from_args(["0"]);
+        assert!(f.set(LimitFlag::SpeedLimit, &mut p).is_err());
     }
 
     #[test]

@@ -5,12 +5,12 @@ use std::ffi::OsString;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lexopt::prelude::*;
 use serde_json::{json, Value};
 
-use super::args::{number, seconds, text, Globals, TlsFlag, TlsFlags};
+use super::args::{text, Globals, LimitFlag, LimitFlags, TlsFlag, TlsFlags};
 use super::output::{json_line, secs, text_line};
 use super::progress::{Meter, Mode};
 use super::Failure;
@@ -51,12 +51,14 @@ Connection:
                               is replaced by the control connection's address, for NAT)
       --interface IFACE       bind control and data connections (SO_BINDTODEVICE, needs root)
   -4, -6                      IPv4 or IPv6 only
-      --connect-timeout S     limit for each connect (default 30)
-      --reply-timeout S       longest silence from the server: a reply or the next data
-                              bytes (default 60); then exit 5
-  -m, --max-time S            limit for the whole run
-  -Y, --speed-limit BYTES     abort a transfer slower than BYTES/s for --speed-time (default
-  -y, --speed-time S          30 s; --speed-time alone means --speed-limit 1)
+      --connect-timeout S     limit for each connect (default 30; 0 = the kernel's own)
+      --idle-timeout S        longest silence from the server: a reply or the next data
+                              bytes (default 60; 0 = never); then exit 5. Also spelled
+                              --reply-timeout
+  -m, --max-time S            limit for the whole run (default: none)
+  -Y, --speed-limit BYTES     abort a transfer when fewer than BYTES/s moved over the last
+                              --speed-time (a sliding window; default 30 s)
+  -y, --speed-time S          (--speed-time alone means --speed-limit 1)
 
 Global: -v/--verbose (-vv shows the control connection), --json, -h/--help.
 ";
@@ -142,11 +144,7 @@ struct Common {
     active: bool,
     interface: Option<String>,
     family: Option<Family>,
-    connect_timeout: Option<Duration>,
-    reply_timeout: Option<Duration>,
-    max_time: Option<Duration>,
-    speed_limit: Option<u64>,
-    speed_time: Option<Duration>,
+    limits: LimitFlags,
     progress: Option<Mode>,
 }
 
@@ -155,6 +153,10 @@ impl Common {
     fn accept(&mut self, flag: &Flag, parser: &mut lexopt::Parser) -> Result<Accepted, Failure> {
         if let Some(tls) = TlsFlag::of(&flag.arg()) {
             self.tls.set(tls, parser)?;
+            return Ok(Accepted::Yes);
+        }
+        if let Some(limit) = LimitFlag::of(&flag.arg()) {
+            self.limits.set(limit, parser)?;
             return Ok(Accepted::Yes);
         }
         let long = |name: &str| matches!(flag, Flag::Long(l) if l == name);
@@ -176,21 +178,6 @@ impl Common {
             _ if long("interface") => self.interface = Some(text(parser, "--interface")?),
             _ if short('4') => self.family = Some(Family::V4),
             _ if short('6') => self.family = Some(Family::V6),
-            _ if long("connect-timeout") => {
-                self.connect_timeout = Some(seconds(parser, "--connect-timeout")?)
-            }
-            _ if long("reply-timeout") => {
-                self.reply_timeout = Some(seconds(parser, "--reply-timeout")?)
-            }
-            _ if short('m') || long("max-time") => {
-                self.max_time = Some(seconds(parser, "--max-time")?)
-            }
-            _ if short('Y') || long("speed-limit") => {
-                self.speed_limit = Some(number(parser, "--speed-limit")?)
-            }
-            _ if short('y') || long("speed-time") => {
-                self.speed_time = Some(seconds(parser, "--speed-time")?)
-            }
             _ if long("progress") => {
                 self.progress = Some(match text(parser, "--progress")?.as_str() {
                     "bar" => Mode::Bar,
@@ -215,9 +202,6 @@ impl Common {
 
     fn check(&self) -> Result<(), Failure> {
         self.tls.check()?;
-        if self.reply_timeout.is_some_and(|d| d.is_zero()) {
-            return Err(Failure::usage("--reply-timeout must be more than 0"));
-        }
         if !cfg!(feature = "tls") && self.ftp_ssl {
             return Err(Failure {
                 help_hint: false,
@@ -235,10 +219,7 @@ impl Common {
         implicit: bool,
     ) -> ftp::SessionOptions {
         let defaults = Limits::default();
-        let speed = match (self.speed_limit, self.speed_time) {
-            (None, None) => None,
-            (limit, time) => Some((limit.unwrap_or(1), time.unwrap_or(Duration::from_secs(30)))),
-        };
+        let given = &self.limits;
         ftp::SessionOptions {
             security: if implicit {
                 Security::Implicit
@@ -252,10 +233,10 @@ impl Common {
             active: self.active,
             family: self.family.unwrap_or(Family::Any),
             limits: Limits {
-                connect: self.connect_timeout.or(defaults.connect),
-                idle: self.reply_timeout.unwrap_or(defaults.idle),
-                deadline: self.max_time.map(|d| (started + d, d)),
-                speed,
+                connect: LimitFlags::or(given.connect, defaults.connect),
+                idle: LimitFlags::or(given.idle, defaults.idle),
+                deadline: LimitFlags::or(given.max_time, None).map(|d| (started + d, d)),
+                speed: given.speed(),
                 cancel: Some(cancel.clone()),
                 interface: self.interface.clone(),
             },
@@ -1042,7 +1023,10 @@ mod tests {
         assert!(parse(&["-C", "10", "ftp://h/x"]).is_err());
         assert!(parse(&["ftp://h/x", "http://h/y"]).is_err());
         assert!(parse(&["-u", "nopass", "ftp://h/x"]).is_err());
-        assert!(parse(&["--reply-timeout", "0", "ftp://h/x"]).is_err());
+        let never = parse(&["--reply-timeout", "0", "ftp://h/x"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(never.common.limits.idle, Some(std::time::Duration::ZERO));
         assert!(parse(&["-T", "f", "ftp://h/x"]).is_err());
     }
 }

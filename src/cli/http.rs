@@ -12,7 +12,7 @@ use std::time::Duration;
 use lexopt::prelude::*;
 use serde_json::{json, Value};
 
-use super::args::{number, seconds, text, Globals, TlsFlag, TlsFlags};
+use super::args::{number, text, Globals, LimitFlag, LimitFlags, TlsFlag, TlsFlags};
 use super::output::{json_line, secs};
 use super::progress::{Meter, Mode};
 use super::Failure;
@@ -96,9 +96,14 @@ Network:
       --noproxy HOSTS         comma-separated hosts that bypass the proxy
       --proxy-from-env        honour http_proxy/https_proxy/ALL_PROXY/NO_PROXY
   -4, -6                      IPv4 or IPv6 only
-      --connect-timeout S     limit for connecting (DNS, TCP, proxy, TLS)
-  -m, --max-time S            limit for the whole transfer
-  -Y, --speed-limit BYTES     abort if slower than BYTES/s for --speed-time (default 30 s)
+      --connect-timeout S     limit for connecting: DNS, TCP, proxy and TLS handshake
+                              (default 30; 0 = the kernel's own, about 2 minutes)
+      --idle-timeout S        give up when not one byte is sent or received for S seconds:
+                              a server that accepts and never answers, a stalled TLS
+                              handshake, a body that stops (default 60; 0 = never)
+  -m, --max-time S            limit for the whole transfer (default: none)
+  -Y, --speed-limit BYTES     abort when fewer than BYTES/s of body moved over the last
+                              --speed-time (a sliding window; default 30 s)
   -y, --speed-time S          (default --speed-limit 1 when only this is given)
 
 Global: -v/--verbose, --json (one result object per URL on stdout), -h/--help.
@@ -150,10 +155,7 @@ struct HttpArgs {
     noproxy: Option<String>,
     proxy_from_env: bool,
     family: AddressFamily,
-    connect_timeout: Option<Duration>,
-    max_time: Option<Duration>,
-    speed_limit: Option<u64>,
-    speed_time: Option<Duration>,
+    limits: LimitFlags,
 }
 
 /// Socket buffer when bodies go to files: large reads and writes (measured: 1 MiB writes a
@@ -256,6 +258,10 @@ impl HttpArgs {
         while let Some(arg) = parser.next()? {
             if let Some(flag) = TlsFlag::of(&arg) {
                 a.tls.set(flag, parser)?;
+                continue;
+            }
+            if let Some(flag) = LimitFlag::of(&arg) {
+                a.limits.set(flag, parser)?;
                 continue;
             }
             match arg {
@@ -404,16 +410,6 @@ impl HttpArgs {
                 Long("proxy-from-env") => a.proxy_from_env = true,
                 Short('4') | Long("ipv4") => a.family = AddressFamily::Ipv4,
                 Short('6') | Long("ipv6") => a.family = AddressFamily::Ipv6,
-                Long("connect-timeout") => {
-                    a.connect_timeout = Some(seconds(parser, "--connect-timeout")?)
-                }
-                Short('m') | Long("max-time") => a.max_time = Some(seconds(parser, "--max-time")?),
-                Short('Y') | Long("speed-limit") => {
-                    a.speed_limit = Some(number(parser, "--speed-limit")?)
-                }
-                Short('y') | Long("speed-time") => {
-                    a.speed_time = Some(seconds(parser, "--speed-time")?)
-                }
                 other => {
                     if !globals.accept(&other) {
                         return Err(other.unexpected().into());
@@ -471,9 +467,6 @@ impl HttpArgs {
             ));
         }
         self.tls.check()?;
-        if self.speed_limit == Some(0) {
-            return Err(Failure::usage("--speed-limit must be at least 1 byte/s"));
-        }
         Ok(())
     }
 
@@ -511,10 +504,18 @@ impl HttpArgs {
         } else {
             STREAM_BUFFER
         };
+        let limits = &self.limits;
         let mut builder = Client::builder()
             .buffer_size(buffer)
-            .connect_timeout(self.connect_timeout)
-            .max_time(self.max_time)
+            .connect_timeout(LimitFlags::or(
+                limits.connect,
+                Some(http::DEFAULT_CONNECT_TIMEOUT),
+            ))
+            .idle_timeout(LimitFlags::or(
+                limits.idle,
+                Some(http::DEFAULT_IDLE_TIMEOUT),
+            ))
+            .max_time(LimitFlags::or(limits.max_time, None))
             .interface(interface)
             .address_family(self.family)
             .proxy(self.proxy.clone())
@@ -527,11 +528,8 @@ impl HttpArgs {
                 trusted: self.location_trusted,
             })
             .cancel_token(cancel);
-        if self.speed_limit.is_some() || self.speed_time.is_some() {
-            builder = builder.speed_limit(
-                self.speed_limit.unwrap_or(1),
-                self.speed_time.unwrap_or(Duration::from_secs(30)),
-            );
+        if let Some((bytes_per_sec, window)) = limits.speed() {
+            builder = builder.speed_limit(bytes_per_sec, window);
         }
         #[cfg(feature = "tls")]
         {
@@ -1098,7 +1096,7 @@ mod tests {
         assert_eq!(a.joined_data().unwrap(), b"x=1&y=2");
         assert_eq!(a.outputs, vec![Output::File("out".into())]);
         assert!(a.resume && a.tls.options.insecure);
-        assert_eq!(a.max_time, Some(Duration::from_millis(2500)));
+        assert_eq!(a.limits.max_time, Some(Duration::from_millis(2500)));
     }
 
     #[test]

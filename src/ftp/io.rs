@@ -17,8 +17,8 @@ pub struct Limits {
     /// Budget for connecting (name lookup aside), split over the addresses tried.
     pub connect: Option<Duration>,
     /// Longest silence: a control reply, or the next data bytes, that takes longer is a
-    /// timeout (the server stopped answering).
-    pub idle: Duration,
+    /// timeout (the server stopped answering). `None`: wait for ever.
+    pub idle: Option<Duration>,
     /// The whole session (or transfer) must end by then (`--max-time`).
     pub deadline: Option<(Instant, Duration)>,
     /// `--speed-limit`/`--speed-time` on data connections: (bytes/s, window).
@@ -31,8 +31,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            connect: Some(Duration::from_secs(30)),
-            idle: Duration::from_secs(60),
+            connect: Some(crate::http::DEFAULT_CONNECT_TIMEOUT),
+            idle: Some(crate::http::DEFAULT_IDLE_TIMEOUT),
             deadline: None,
             speed: None,
             cancel: None,
@@ -62,14 +62,15 @@ impl Limits {
         let mut speed = speed;
         loop {
             let now = Instant::now();
-            let idle_end = started + self.idle;
-            let mut wake = idle_end;
-            if let Some((at, _)) = self.deadline {
-                wake = wake.min(at);
-            }
-            if let Some(s) = speed.as_deref() {
-                wake = wake.min(s.window_end);
-            }
+            let idle_end = self.idle.map(|idle| started + idle);
+            let wake = [
+                idle_end,
+                self.deadline.map(|(at, _)| at),
+                speed.as_deref().map(|s| s.guard.next_check()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             if let Some((at, total)) = self.deadline {
                 if now >= at {
                     return Err(Stop::Timeout {
@@ -79,14 +80,17 @@ impl Limits {
                     .into());
                 }
             }
-            if now >= idle_end {
-                return Err(Stop::Timeout {
-                    what: idle_what,
-                    after: self.idle,
+            if let (Some(end), Some(idle)) = (idle_end, self.idle) {
+                if now >= end {
+                    return Err(Stop::Timeout {
+                        what: idle_what,
+                        after: idle,
+                    }
+                    .into());
                 }
-                .into());
             }
-            match cancel::wait(fd, events, self.cancel.as_ref(), Some(wake - now))? {
+            let left = wake.map(|at| at.saturating_duration_since(now));
+            match cancel::wait(fd, events, self.cancel.as_ref(), left)? {
                 Wake::Ready => return Ok(()),
                 Wake::Cancelled => return Err(Stop::Cancelled.into()),
                 Wake::TimedOut => {
@@ -99,24 +103,16 @@ impl Limits {
     }
 }
 
-/// `--speed-limit` accounting of one data connection (HTTP's guard, plus when to look again).
+/// `--speed-limit` accounting of one data connection (HTTP's guard).
 #[derive(Debug)]
 struct SpeedGuardState {
     guard: SpeedGuard,
-    window: Duration,
-    window_end: Instant,
 }
 
 impl SpeedGuardState {
     fn record(&mut self, bytes: usize) -> Result<(), Stop> {
-        let now = Instant::now();
-        match self.guard.record(bytes, now) {
-            Ok(()) => {
-                if now >= self.window_end {
-                    self.window_end = now + self.window;
-                }
-                Ok(())
-            }
+        match self.guard.record(bytes, Instant::now()) {
+            Ok(()) => Ok(()),
             Err(Interrupt::Stalled { limit, window }) => Err(Stop::Stalled { limit, window }),
             Err(_) => Err(Stop::Cancelled),
         }
@@ -150,13 +146,8 @@ impl Socket {
         let speed = data
             .then_some(limits.speed)
             .flatten()
-            .map(|(limit, window)| {
-                let now = Instant::now();
-                SpeedGuardState {
-                    guard: SpeedGuard::new(limit, window, now),
-                    window,
-                    window_end: now + window,
-                }
+            .map(|(limit, window)| SpeedGuardState {
+                guard: SpeedGuard::new(limit, window, Instant::now()),
             });
         Socket {
             stream,
@@ -395,6 +386,12 @@ pub(crate) fn connect(
                             what: "connecting",
                             after: limits.connect.unwrap_or_default(),
                         },
+                    })
+                }
+                None if e.kind() == io::ErrorKind::TimedOut => {
+                    last = Some(FtpError::Timeout {
+                        what: "connecting (the kernel gave up)",
+                        after: started.elapsed(),
                     })
                 }
                 None if e.kind() == io::ErrorKind::ConnectionRefused => {

@@ -24,6 +24,12 @@ use crate::tls::TlsOptions;
 /// The default `User-Agent`.
 pub const USER_AGENT: &str = concat!("boardnet/", env!("CARGO_PKG_VERSION"));
 
+/// Default limit for connecting: name lookup, TCP, proxy and TLS handshake together (FTP's too).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default longest wait in which not one byte is sent or received (FTP's reply timeout too).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Which address families to connect over.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AddressFamily {
@@ -60,11 +66,13 @@ impl Default for RedirectPolicy {
 
 /// Builder for [`Client`]. Every setting has the safe default: verified TLS, no proxy (even
 /// if `http_proxy` is set — a daemon must not be surprised by its environment), follow up to
-/// 10 redirects, no timeouts.
+/// 10 redirects, [`DEFAULT_CONNECT_TIMEOUT`] to connect and [`DEFAULT_IDLE_TIMEOUT`] without a
+/// byte moving, no limit on the whole transfer.
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
     user_agent: String,
     connect_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
     max_time: Option<Duration>,
     speed_limit: Option<(u64, Duration)>,
     interface: Option<String>,
@@ -84,7 +92,8 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
             user_agent: USER_AGENT.to_string(),
-            connect_timeout: None,
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             max_time: None,
             speed_limit: None,
             interface: None,
@@ -108,9 +117,18 @@ impl ClientBuilder {
         self
     }
 
-    /// Limit for resolving, TCP connect, proxy negotiation and TLS handshake together.
+    /// Limit for resolving, TCP connect, proxy negotiation and TLS handshake together
+    /// (default [`DEFAULT_CONNECT_TIMEOUT`]; `None`: the kernel's own, about two minutes).
     pub fn connect_timeout(mut self, t: Option<Duration>) -> Self {
         self.connect_timeout = t;
+        self
+    }
+
+    /// Give up when not one byte is sent or received for this long (default
+    /// [`DEFAULT_IDLE_TIMEOUT`]; `None`: wait for ever). A server that accepts and never
+    /// answers, a TLS handshake that stalls, a body that stops.
+    pub fn idle_timeout(mut self, t: Option<Duration>) -> Self {
+        self.idle_timeout = t;
         self
     }
 
@@ -258,6 +276,7 @@ impl ClientBuilder {
             jar: Mutex::new(CookieJar::new()),
             redirects: self.redirects,
             cancel: self.cancel,
+            idle: self.idle_timeout,
             speed_limit: self.speed_limit,
             limits: TimeoutLimits {
                 connect: self.connect_timeout,
@@ -325,6 +344,7 @@ pub struct Client {
     pub(crate) jar: Mutex<CookieJar>,
     pub(crate) redirects: RedirectPolicy,
     pub(crate) cancel: Option<CancelToken>,
+    pub(crate) idle: Option<Duration>,
     pub(crate) speed_limit: Option<(u64, Duration)>,
     pub(crate) limits: TimeoutLimits,
 }

@@ -18,7 +18,7 @@ pub enum TimeoutPhase {
     Connect,
     /// `--max-time`: the whole operation including redirects and the body.
     Total,
-    /// No progress from the server within the read/write limit.
+    /// Not one byte sent or received within the idle timeout.
     Idle,
 }
 
@@ -236,13 +236,13 @@ impl fmt::Display for NetworkError {
                 write!(f, "server closed the connection {when}")
             }
             NetworkError::Timeout { phase, after } => {
-                let what = match phase {
-                    TimeoutPhase::Connect => "connecting",
-                    TimeoutPhase::Total => "transfer did not finish",
-                    TimeoutPhase::Idle => "no data from the server",
+                let (what, within) = match phase {
+                    TimeoutPhase::Connect => ("connecting", "within"),
+                    TimeoutPhase::Total => ("transfer did not finish", "within"),
+                    TimeoutPhase::Idle => ("not one byte sent or received", "for"),
                 };
                 match after {
-                    Some(d) => write!(f, "timed out: {what} within {}", fmt_duration(*d)),
+                    Some(d) => write!(f, "timed out: {what} {within} {}", fmt_duration(*d)),
                     None => write!(f, "timed out: {what}"),
                 }
             }

@@ -36,7 +36,10 @@ pub(crate) mod transport;
 pub mod url;
 
 pub use crate::tls::{parse_pins, TlsOptions, TlsProblem};
-pub use client::{AddressFamily, Client, ClientBuilder, RedirectPolicy, USER_AGENT};
+pub use client::{
+    AddressFamily, Client, ClientBuilder, RedirectPolicy, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, USER_AGENT,
+};
 pub use download::{
     copy_body, download, error_body_path, hex, parse_sha256, Download, DownloadError,
     DownloadOptions, Progress,

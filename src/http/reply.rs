@@ -191,6 +191,9 @@ impl Reply {
             }
         })?;
         self.received += n as u64;
+        self.transfer
+            .payload(n)
+            .map_err(|e| transport::to_network_error(transport::to_ureq(e), &self.limits))?;
         if n == 0 && !buf.is_empty() && self.finished.is_none() {
             self.finished = Some(self.started.elapsed());
         }

@@ -101,17 +101,19 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Reads a request body, counting bytes for the progress callback.
+/// Reads a request body, counting bytes for the progress callback and the speed limit.
 struct Counted<R> {
     inner: R,
     sent: u64,
     total: Option<u64>,
     progress: Option<Arc<Mutex<UploadProgress>>>,
+    transfer: Arc<Transfer>,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.transfer.payload(n)?;
         self.sent += n as u64;
         if let Some(cb) = &self.progress {
             if let Ok(mut cb) = cb.lock() {
@@ -178,6 +180,7 @@ impl<'c> Request<'c> {
         let started = Instant::now();
         let transfer = Arc::new(Transfer {
             cancel: client.cancel.clone(),
+            idle: client.idle,
             speed: client
                 .speed_limit
                 .map(|(limit, window)| Mutex::new(SpeedGuard::new(limit, window, started))),
@@ -202,7 +205,7 @@ impl<'c> Request<'c> {
                 self.range_from,
                 client,
             )?;
-            let send_body = into_send_body(body, progress.clone())?;
+            let send_body = into_send_body(body, progress.clone(), &transfer)?;
             let (request, send_body) = match send_body {
                 (Some(len), b) => (with_header(request, "content-length", &len.to_string())?, b),
                 (None, b) => (request, b),
@@ -381,26 +384,24 @@ fn store_cookies(client: &Client, uri: &Uri, headers: &http::HeaderMap) {
 fn into_send_body(
     body: Body,
     progress: Option<Arc<Mutex<UploadProgress>>>,
+    transfer: &Arc<Transfer>,
 ) -> Result<(Option<u64>, SendBody<'static>), NetworkError> {
-    fn counted<R: Read + Send + 'static>(
-        inner: R,
-        total: Option<u64>,
-        progress: Option<Arc<Mutex<UploadProgress>>>,
-    ) -> SendBody<'static> {
+    let counted = |inner: Box<dyn Read + Send>, total, progress| {
         SendBody::from_owned_reader(Counted {
             inner,
             sent: 0,
             total,
             progress,
+            transfer: Arc::clone(transfer),
         })
-    }
+    };
     Ok(match body {
         Body::Empty => (None, SendBody::none()),
         Body::Bytes(bytes) => {
             let len = bytes.len() as u64;
             (
                 Some(len),
-                counted(io::Cursor::new(bytes), Some(len), progress),
+                counted(Box::new(io::Cursor::new(bytes)), Some(len), progress),
             )
         }
         Body::File(path) => {
@@ -410,15 +411,21 @@ fn into_send_body(
                 .map_err(|e| FileError::new(&path, "stat", e))?;
             if meta.is_file() {
                 let len = meta.len();
-                (Some(len), counted(file.take(len), Some(len), progress))
+                (
+                    Some(len),
+                    counted(Box::new(file.take(len)), Some(len), progress),
+                )
             } else {
                 // A FIFO or device: stream it chunked.
-                (None, counted(file, None, progress))
+                (None, counted(Box::new(file), None, progress))
             }
         }
         Body::Multipart(form) => {
             let len = form.content_length();
-            (Some(len), counted(form.into_reader(), Some(len), progress))
+            (
+                Some(len),
+                counted(Box::new(form.into_reader()), Some(len), progress),
+            )
         }
         Body::Stream(reader) => (None, counted(reader, None, progress)),
     })
@@ -463,6 +470,7 @@ mod tests {
             sent: 0,
             total: Some(10),
             progress: Some(Arc::new(Mutex::new(cb))),
+            transfer: Arc::new(Transfer::default()),
         };
         let mut buf = [0u8; 4];
         while r.read(&mut buf).unwrap() > 0 {}

@@ -41,6 +41,8 @@ use crate::cancel::{self, CancelToken, Wake};
 #[derive(Debug, Default)]
 pub(crate) struct Transfer {
     pub(crate) cancel: Option<CancelToken>,
+    /// Longest wait in which no byte moves (the client's idle timeout).
+    pub(crate) idle: Option<Duration>,
     pub(crate) speed: Option<Mutex<SpeedGuard>>,
     pub(crate) phases: Mutex<Phases>,
 }
@@ -62,11 +64,16 @@ impl Transfer {
         }
     }
 
-    /// Fail fast if cancelled; account transferred bytes against the speed limit.
-    fn progress(&self, bytes: usize) -> io::Result<()> {
+    /// Fail fast if cancelled, and judge the speed limit.
+    fn check(&self) -> io::Result<()> {
         if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
             return Err(Interrupt::Cancelled.into());
         }
+        self.payload(0)
+    }
+
+    /// Count body bytes (received, or read from an upload's source) against the speed limit.
+    pub(crate) fn payload(&self, bytes: usize) -> io::Result<()> {
         if let Some(speed) = &self.speed {
             if let Ok(mut guard) = speed.lock() {
                 guard.record(bytes, Instant::now())?;
@@ -75,11 +82,11 @@ impl Transfer {
         Ok(())
     }
 
-    /// When the speed window ends (a wait must wake then to judge it).
-    fn speed_window_end(&self) -> Option<Instant> {
+    /// When a wait must wake to judge the speed.
+    fn speed_check(&self) -> Option<Instant> {
         self.speed
             .as_ref()
-            .and_then(|s| s.lock().ok().map(|g| g.window_end()))
+            .and_then(|s| s.lock().ok().map(|g| g.next_check()))
     }
 }
 
@@ -112,28 +119,44 @@ pub(crate) fn record_tls_handshake(took: Duration) {
     }
 }
 
-/// curl's `--speed-limit`/`--speed-time`: abort when fewer than `limit` bytes/s arrive on
-/// average over a whole `window`.
+/// curl's `--speed-limit`/`--speed-time`: abort when fewer than `limit × window` bytes moved
+/// in the last `window` — a sliding window, so a transfer that stalls is stopped one window
+/// (plus at most a tenth of it) after the last bytes, never two. Only payload counts: HTTP
+/// feeds it body bytes, FTP data-connection bytes (headers and TLS records do not count).
 #[derive(Debug)]
 pub(crate) struct SpeedGuard {
     limit: u64,
     window: Duration,
+    /// A tenth of the window: the resolution bytes are counted in.
+    slot: Duration,
     start: Instant,
-    bytes: u64,
+    /// Bytes per slot, a ring indexed by slot number; one more slot than the window holds,
+    /// so the span judged always covers at least a whole window.
+    slots: [u64; SPEED_SLOTS + 1],
+    /// The slot number (since `start`) of the newest slot.
+    newest: u64,
 }
+
+/// Slots per speed window.
+const SPEED_SLOTS: usize = 10;
 
 impl SpeedGuard {
     pub(crate) fn new(limit: u64, window: Duration, now: Instant) -> Self {
         SpeedGuard {
             limit,
             window,
+            slot: (window / SPEED_SLOTS as u32).max(Duration::from_millis(1)),
             start: now,
-            bytes: 0,
+            slots: [0; SPEED_SLOTS + 1],
+            newest: 0,
         }
     }
 
-    fn window_end(&self) -> Instant {
-        self.start + self.window
+    /// When a wait must wake to judge the speed: the end of the first window, then every slot.
+    pub(crate) fn next_check(&self) -> Instant {
+        let first = self.start + self.window;
+        let next_slot = self.start + self.slot * u32::try_from(self.newest + 1).unwrap_or(u32::MAX);
+        first.max(next_slot)
     }
 
     fn required(&self) -> u64 {
@@ -141,24 +164,34 @@ impl SpeedGuard {
         (u128::from(self.limit) * self.window.as_millis() / 1000) as u64
     }
 
-    /// Count `bytes` at `now`, judging every window that has ended.
-    pub(crate) fn record(&mut self, bytes: usize, now: Instant) -> Result<(), Interrupt> {
-        self.bytes = self.bytes.saturating_add(bytes as u64);
-        self.judge(now)
+    /// Move the ring forward to `now`, emptying the slots that scrolled in.
+    fn advance(&mut self, now: Instant) {
+        let slot_nanos = self.slot.as_nanos().max(1);
+        let at = (now.saturating_duration_since(self.start).as_nanos() / slot_nanos) as u64;
+        if at.saturating_sub(self.newest) > SPEED_SLOTS as u64 {
+            self.slots = [0; SPEED_SLOTS + 1];
+            self.newest = at;
+        }
+        while self.newest < at {
+            self.newest += 1;
+            self.slots[(self.newest % (SPEED_SLOTS as u64 + 1)) as usize] = 0;
+        }
     }
 
-    fn judge(&mut self, now: Instant) -> Result<(), Interrupt> {
-        if now < self.window_end() {
+    /// Count `bytes` at `now` and judge the last window.
+    pub(crate) fn record(&mut self, bytes: usize, now: Instant) -> Result<(), Interrupt> {
+        self.advance(now);
+        let newest = (self.newest % (SPEED_SLOTS as u64 + 1)) as usize;
+        self.slots[newest] = self.slots[newest].saturating_add(bytes as u64);
+        if now < self.start + self.window {
             return Ok(());
         }
-        if self.bytes < self.required() {
+        if self.slots.iter().sum::<u64>() < self.required() {
             return Err(Interrupt::Stalled {
                 limit: self.limit,
                 window: self.window,
             });
         }
-        self.start = now;
-        self.bytes = 0;
         Ok(())
     }
 }
@@ -169,7 +202,12 @@ impl SpeedGuard {
 pub(crate) enum Interrupt {
     Cancelled,
     Timeout(Timeout),
-    Stalled { limit: u64, window: Duration },
+    /// No byte moved for this long.
+    Idle(Duration),
+    Stalled {
+        limit: u64,
+        window: Duration,
+    },
 }
 
 impl fmt::Display for Interrupt {
@@ -177,6 +215,7 @@ impl fmt::Display for Interrupt {
         match self {
             Interrupt::Cancelled => f.write_str("cancelled"),
             Interrupt::Timeout(t) => write!(f, "timeout: {t}"),
+            Interrupt::Idle(_) => f.write_str("no data moved"),
             Interrupt::Stalled { .. } => f.write_str("transfer stalled"),
         }
     }
@@ -244,22 +283,29 @@ impl Socket {
         } else {
             self.timeout.per_write.map(|d| (*d, Timeout::PerWrite))
         };
-        let mut deadline = (!self.timeout.after.is_not_happening())
-            .then(|| (self.timeout_set + *self.timeout.after, self.timeout.reason));
-        if let Some((d, reason)) = per_op {
-            let at = op_start + d;
-            if deadline.is_none_or(|(t, _)| at < t) {
-                deadline = Some((at, reason));
-            }
-        }
+        let mut deadlines: [Option<(Instant, Interrupt)>; 3] = [
+            (!self.timeout.after.is_not_happening()).then(|| {
+                (
+                    self.timeout_set + *self.timeout.after,
+                    Interrupt::Timeout(self.timeout.reason),
+                )
+            }),
+            per_op.map(|(d, reason)| (op_start + d, Interrupt::Timeout(reason))),
+            transfer
+                .and_then(|t| t.idle)
+                .map(|idle| (op_start + idle, Interrupt::Idle(idle))),
+        ];
+        deadlines.sort_by_key(|d| d.map(|(at, _)| at));
+        // The earliest deadline that is set (None sorts first).
+        let deadline = deadlines.into_iter().flatten().next();
         loop {
             let now = Instant::now();
-            if let Some((at, reason)) = deadline {
+            if let Some((at, interrupt)) = deadline {
                 if now >= at {
-                    return Err(Interrupt::Timeout(reason).into());
+                    return Err(interrupt.into());
                 }
             }
-            let speed_end = transfer.and_then(Transfer::speed_window_end);
+            let speed_end = transfer.and_then(Transfer::speed_check);
             let wake_at = match (deadline.map(|(at, _)| at), speed_end) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -276,7 +322,7 @@ impl Socket {
                 // Judge the speed window (no bytes) or loop to report the deadline.
                 Wake::TimedOut => {
                     if let Some(t) = transfer {
-                        t.progress(0)?;
+                        t.check()?;
                     }
                 }
             }
@@ -289,15 +335,10 @@ impl Read for Socket {
         let transfer = current();
         loop {
             if let Some(t) = &transfer {
-                t.progress(0)?;
+                t.check()?;
             }
             match (&self.stream).read(buf) {
-                Ok(n) => {
-                    if let Some(t) = &transfer {
-                        t.progress(n)?;
-                    }
-                    return Ok(n);
-                }
+                Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.wait(libc::POLLIN, transfer.as_deref())?
                 }
@@ -313,15 +354,10 @@ impl Write for Socket {
         let transfer = current();
         loop {
             if let Some(t) = &transfer {
-                t.progress(0)?;
+                t.check()?;
             }
             match (&self.stream).write(buf) {
-                Ok(n) => {
-                    if let Some(t) = &transfer {
-                        t.progress(n)?;
-                    }
-                    return Ok(n);
-                }
+                Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.wait(libc::POLLOUT, transfer.as_deref())?
                 }
@@ -540,6 +576,7 @@ fn addr_specific(e: &io::Error) -> bool {
             | io::ErrorKind::NetworkUnreachable
             | io::ErrorKind::NetworkDown
             | io::ErrorKind::AddrNotAvailable
+            | io::ErrorKind::TimedOut
     )
 }
 
@@ -825,6 +862,10 @@ fn interrupt_error(i: Interrupt, limits: Option<&TimeoutLimits>) -> NetworkError
         Interrupt::Cancelled => NetworkError::OperationCanceled,
         Interrupt::Stalled { limit, window } => NetworkError::TransferStalled { limit, window },
         Interrupt::Timeout(reason) => timeout_error(reason, limits),
+        Interrupt::Idle(after) => NetworkError::Timeout {
+            phase: TimeoutPhase::Idle,
+            after: Some(after),
+        },
     }
 }
 
@@ -969,6 +1010,11 @@ fn connect_network_error(e: ConnectError) -> NetworkError {
             NetworkError::ProxyConnectionRefused { proxy: addr }
         }
         io::ErrorKind::ConnectionRefused => NetworkError::ConnectionRefused { addr },
+        // The kernel gave up on SYN retries (ETIMEDOUT) before any limit of ours.
+        io::ErrorKind::TimedOut => NetworkError::Timeout {
+            phase: TimeoutPhase::Connect,
+            after: None,
+        },
         io::ErrorKind::NetworkUnreachable
         | io::ErrorKind::HostUnreachable
         | io::ErrorKind::NetworkDown
@@ -984,25 +1030,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn speed_guard_judges_whole_windows() {
+    fn speed_guard_slides_and_fires_one_window_after_a_stall() {
         let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let stalled = Err(Interrupt::Stalled {
+            limit: 100,
+            window: Duration::from_secs(2),
+        });
+        // 150 bytes in the first 2 s: below the 200 required.
         let mut g = SpeedGuard::new(100, Duration::from_secs(2), t0);
-        // 150 bytes in the first 2 s: below 200 required.
-        g.record(150, t0 + Duration::from_millis(500)).unwrap();
-        assert_eq!(
-            g.record(0, t0 + Duration::from_secs(2)),
-            Err(Interrupt::Stalled {
-                limit: 100,
-                window: Duration::from_secs(2)
-            })
+        g.record(150, t0 + ms(500)).unwrap();
+        assert_eq!(g.next_check(), t0 + ms(2000));
+        assert_eq!(g.record(0, t0 + ms(2000)), stalled);
+        // Fast for 3 s, then nothing: a fixed window restarted at 3 s would wait until 5 s
+        // and judge again at 7 s; the sliding one fires once the last 2 s hold too little.
+        let mut g = SpeedGuard::new(100, Duration::from_secs(2), t0);
+        for i in 0..30 {
+            g.record(100, t0 + ms(100 * i)).unwrap();
+        }
+        g.record(0, t0 + ms(3500)).unwrap();
+        g.record(0, t0 + ms(4000)).unwrap();
+        let mut fired = None;
+        for i in 0..40 {
+            let at = t0 + ms(4000 + 100 * i);
+            if g.record(0, at).is_err() {
+                fired = Some(at);
+                break;
+            }
+        }
+        let fired = fired.expect("stall never detected");
+        assert!(
+            fired >= t0 + ms(4800) && fired <= t0 + ms(5300),
+            "{:?}",
+            fired - t0
         );
-        // Enough bytes: the window restarts from the judging instant.
-        let mut g = SpeedGuard::new(100, Duration::from_secs(2), t0);
-        g.record(250, t0 + Duration::from_secs(1)).unwrap();
-        g.record(0, t0 + Duration::from_secs(2)).unwrap();
-        assert_eq!(g.window_end(), t0 + Duration::from_secs(4));
-        g.record(199, t0 + Duration::from_secs(3)).unwrap();
-        assert!(g.record(0, t0 + Duration::from_secs(4)).is_err());
+        // Slots are judged every tenth of a window after the first.
+        assert!(g.next_check() <= fired + ms(200));
+        // A long silence between calls empties the ring instead of looping over it.
+        let mut g = SpeedGuard::new(1, Duration::from_secs(1), t0);
+        assert!(g.record(5, t0 + Duration::from_secs(100_000)).is_ok());
     }
 
     #[test]
@@ -1059,6 +1125,12 @@ mod tests {
             err(io::ErrorKind::NetworkUnreachable, false),
             NetworkError::TemporaryNetworkFailure(_)
         ));
+        let timed_out = err(io::ErrorKind::TimedOut, false);
+        assert_eq!(
+            crate::Classify::class(&timed_out),
+            crate::ErrorClass::Timeout,
+            "{timed_out}"
+        );
     }
 
     #[test]

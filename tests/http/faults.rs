@@ -207,6 +207,71 @@ fn server_that_never_answers_hits_max_time() {
     assert!(out.elapsed < Duration::from_secs(3), "{:?}", out);
 }
 
+/// `--idle-timeout`: a server that accepts, reads the request and never answers is given up
+/// after that long without one byte moving (exit 5) — before, HTTP waited for ever.
+#[test]
+fn idle_timeout_ends_a_server_that_never_answers() {
+    let fs = FaultServer::start(Fault::NeverAnswers);
+    let out = run_boardnet(["get", "--idle-timeout", "1", &fs.url("/never")], T);
+    out.assert_code(5);
+    assert_stderr(&out, &["timed out: not one byte sent or received for 1 s"]);
+    assert!(
+        out.elapsed >= Duration::from_millis(900) && out.elapsed < Duration::from_secs(3),
+        "{:?}",
+        out
+    );
+    // The idle limit does not cut a body that keeps moving, however slowly (1 byte/s).
+    let slow = FaultServer::start(Fault::SlowBody(3));
+    let out = run_boardnet(["get", "--idle-timeout", "1.5", &slow.url("/slow")], T);
+    out.assert_success();
+    assert_eq!(out.stdout, b"xxx");
+}
+
+/// With no timeout flags at all, a TLS handshake that stalls (the server accepts and never
+/// answers the ClientHello) ends after the default connect timeout, 30 s, with exit 5 — it
+/// used to hang until killed.
+#[test]
+fn a_stalled_tls_handshake_ends_at_the_default_connect_timeout() {
+    let fs = FaultServer::start(Fault::NeverAnswers);
+    let url = format!("https://127.0.0.1:{}/fw.bin", fs.port());
+    let out = run_boardnet(["get", "-k", &url], Duration::from_secs(50));
+    out.assert_code(5);
+    assert_stderr(&out, &["timed out: connecting within 30 s"]);
+    assert!(
+        out.elapsed >= Duration::from_secs(29) && out.elapsed < Duration::from_secs(40),
+        "{:?}",
+        out
+    );
+}
+
+/// `--speed-time` is a sliding window: a transfer that stops dead is aborted about one window
+/// after its last byte. The fixed windows before restarted at each judgement, so the same
+/// stall was only caught at twice the window.
+#[test]
+fn speed_limit_fires_one_window_after_a_stall() {
+    let fs = FaultServer::start(Fault::StallAfter(64 * 1024));
+    let out = run_boardnet(
+        [
+            "get",
+            "-Y",
+            "1000",
+            "-y",
+            "2",
+            "-o",
+            "/dev/null",
+            &fs.url("/stall"),
+        ],
+        T,
+    );
+    out.assert_code(5);
+    assert_stderr(&out, &["transfer stalled"]);
+    assert!(
+        out.elapsed >= Duration::from_millis(1900) && out.elapsed < Duration::from_millis(3000),
+        "a 2 s window must fire 2 to 2.2 s after the stall:\n{:?}",
+        out
+    );
+}
+
 /// Two network namespaces made for one test: `client` holds one end of a veth pair
 /// (198.51.100.1/24, TEST-NET-2) and nothing else but `lo` — no default route, so no packet can
 /// go anywhere but into the veth; `sink` holds the other end with no address and IP forwarding
@@ -368,6 +433,33 @@ fn connect_timeout_to_a_host_that_never_answers() {
     let out = run(&mut bh.boardnet(&["get", "-m", "1", &url]), T);
     out.assert_code(5);
     assert!(out.elapsed < Duration::from_secs(3), "{:?}", out);
+}
+
+/// When the kernel gives up on the SYNs itself (ETIMEDOUT) before our connect timeout, that is
+/// a timeout, exit 5 — it used to be a connection failure, exit 4. The client namespace
+/// retries a SYN once (`net.ipv4.tcp_syn_retries=1`, per namespace), so the kernel's limit is
+/// about 3 s instead of two minutes, well inside the default 30 s.
+#[test]
+fn the_kernels_own_connect_timeout_is_exit_5() {
+    let bh = Blackhole::create();
+    Blackhole::ip(&[
+        "netns",
+        "exec",
+        &bh.client,
+        "sysctl",
+        "-q",
+        "-w",
+        "net.ipv4.tcp_syn_retries=1",
+    ]);
+    let url = format!("http://{}:8080/fw.bin", Blackhole::TARGET);
+    let out = run(&mut bh.boardnet(&["get", &url]), T);
+    out.assert_code(5);
+    assert_stderr(&out, &["timed out: connecting"]);
+    assert!(
+        out.elapsed >= Duration::from_secs(2) && out.elapsed < Duration::from_secs(10),
+        "{:?}",
+        out
+    );
 }
 
 // ------------------------------------------------------------------------------ protocol

@@ -28,6 +28,9 @@ pub enum Fault {
     RedirectLoop,
     /// `Content-Length: N`, then one byte ('x') per second.
     SlowBody(usize),
+    /// `Content-Length: 100000000`, these many bytes ('s') at once, then nothing more; the
+    /// connection stays open until drop.
+    StallAfter(usize),
     /// Status line + headers with `Content-Length: 1000`, then close.
     CloseAfterHeaders,
     /// Send these raw bytes, then close.
@@ -326,6 +329,17 @@ fn serve(mut s: TcpStream, sh: &Shared) {
                     }
                 }
                 return close(s);
+            }
+            Fault::StallAfter(n) => {
+                let r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000000\r\n\r\n{}",
+                    "s".repeat(*n)
+                );
+                let _ = w.write_all(r.as_bytes());
+                while !sh.stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                return;
             }
             Fault::CloseAfterHeaders => {
                 let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n");
