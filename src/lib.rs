@@ -16,6 +16,7 @@ pub mod fs;
 #[cfg(feature = "ftp")]
 pub mod ftp;
 pub mod http;
+mod random;
 pub mod reactor;
 pub mod socket;
 pub mod tls;

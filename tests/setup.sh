@@ -4,8 +4,9 @@
 # nsd and knot (DNS servers), dig and kdig (DNS oracles), hostapd and wpa_supplicant (Wi-Fi
 # peers, run inside the QEMU test guest), connman + dbus + dnsmasq + ethtool (a real ConnMan
 # on a private bus), python3-dbus + python3-gi (a scripted oFono), vsftpd + pyftpdlib (FTP
-# peers), strace (bench), and the
-# QEMU test guest.
+# peers), squid + tinyproxy (forward proxies in their packaged configuration), apache2 +
+# lighttpd + python3-httpbin (more HTTP servers: validators, ranges, content encoding, Digest
+# authentication), strace (bench), and the QEMU test guest.
 # Run as root on Debian/Ubuntu; a second run does nothing.
 set -eu
 need=()
@@ -13,7 +14,8 @@ for pair in nginx:nginx socat:socat openssl:openssl curl:curl python3:python3 ip
             unshare:util-linux nsd:nsd knotd:knot dig:dnsutils kdig:knot-dnsutils \
             hostapd:hostapd wpa_supplicant:wpasupplicant strace:strace \
             connmand:connman dbus-daemon:dbus dnsmasq:dnsmasq-base ethtool:ethtool \
-            vsftpd:vsftpd useradd:passwd chpasswd:passwd pkill:procps; do
+            vsftpd:vsftpd useradd:passwd chpasswd:passwd pkill:procps \
+            squid:squid tinyproxy:tinyproxy apache2:apache2 lighttpd:lighttpd; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
@@ -22,11 +24,21 @@ done
 /usr/bin/python3 -c 'import dbus, gi' 2>/dev/null || need+=(python3-dbus python3-gi)
 # The scripted FTP peer (tests/peers/ftp_server.py) is pyftpdlib on the same python3.
 /usr/bin/python3 -c 'import pyftpdlib' 2>/dev/null || need+=(python3-pyftpdlib)
+# httpbin (Digest with SHA-256, gzip/deflate bodies) on the same python3.
+/usr/bin/python3 -c 'import httpbin' 2>/dev/null || need+=(python3-httpbin)
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/setup.sh: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Package scripts would start the servers they install (squid, apache2, ...): the tests
+  # start their own on free ports, so forbid that while installing.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1
+  fi
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+  [ -z "$own_policy" ] || rm -f "$policy"
 fi
 # The x86_64 QEMU guest (Debian's kernel with SCTP and mac80211_hwsim modules) for the tests
 # this host's kernel cannot run; idempotent, under a second when current.

@@ -22,8 +22,8 @@ use crate::error::{Classify, ErrorClass};
 use crate::fs::FileError;
 use crate::http::multipart::Multipart;
 use crate::http::{
-    self, url, AddressFamily, Body, Client, DownloadOptions, NetworkError, RedirectPolicy, Reply,
-    Request,
+    self, url, AddressFamily, AuthPolicy, Body, Client, DownloadOptions, NetworkError,
+    RedirectPolicy, Reply, Request,
 };
 
 const HELP: &str = "\
@@ -43,7 +43,12 @@ Request:
   -A, --user-agent UA         User-Agent (default boardnet/VERSION)
   -e, --referer URL           Referer
       --content-type TYPE     Content-Type of the body
-  -u, --user USER:PASSWORD    basic authentication (also http://user:pass@host/)
+  -u, --user USER:PASSWORD    credentials for the server (also http://user:pass@host/), sent
+                              as Basic at once unless --digest or --anyauth
+      --digest                answer the server's Digest challenge (RFC 7616: MD5, SHA-256,
+                              SHA-512-256, -sess; qop=auth); nothing is sent before it asks
+      --anyauth               answer whatever the server asks for, Digest before Basic
+      --basic                 Basic at once (the default)
       --query NAME=VALUE      append a percent-encoded query item (repeatable)
   -d, --data DATA|@FILE|@-    body, application/x-www-form-urlencoded unless a type is given;
                               repeated -d are joined with '&'; @FILE drops newlines (curl);
@@ -93,6 +98,13 @@ Network:
                               another interface mid-download, reconnect through it and resume
                               FILE.part with Range (needs -o/-O; binds, so needs root)
   -x, --proxy URL             http://, https://, socks5:// or socks5h:// proxy
+                              (user:password@ in it for the proxy). Through an HTTP proxy,
+                              http:// URLs are sent to it as absolute URLs (GET http://...),
+                              https:// ones through a CONNECT tunnel
+  -p, --proxytunnel           tunnel http:// URLs with CONNECT too (most proxies allow
+                              CONNECT to port 443 only)
+      --proxy-digest, --proxy-anyauth, --proxy-basic  as --digest, --anyauth, --basic, for
+                              the proxy's credentials (407 challenges)
       --noproxy HOSTS         comma-separated hosts that bypass the proxy
       --proxy-from-env        honour http_proxy/https_proxy/ALL_PROXY/NO_PROXY
   -4, -6                      IPv4 or IPv6 only
@@ -154,6 +166,9 @@ struct HttpArgs {
     proxy: Option<String>,
     noproxy: Option<String>,
     proxy_from_env: bool,
+    proxy_tunnel: bool,
+    auth: AuthPolicy,
+    proxy_auth: AuthPolicy,
     family: AddressFamily,
     limits: LimitFlags,
 }
@@ -408,6 +423,13 @@ impl HttpArgs {
                 Short('x') | Long("proxy") => a.proxy = Some(text(parser, "--proxy")?),
                 Long("noproxy") => a.noproxy = Some(text(parser, "--noproxy")?),
                 Long("proxy-from-env") => a.proxy_from_env = true,
+                Short('p') | Long("proxytunnel") => a.proxy_tunnel = true,
+                Long("basic") => a.auth = AuthPolicy::Basic,
+                Long("digest") => a.auth = AuthPolicy::Digest,
+                Long("anyauth") => a.auth = AuthPolicy::Any,
+                Long("proxy-basic") => a.proxy_auth = AuthPolicy::Basic,
+                Long("proxy-digest") => a.proxy_auth = AuthPolicy::Digest,
+                Long("proxy-anyauth") => a.proxy_auth = AuthPolicy::Any,
                 Short('4') | Long("ipv4") => a.family = AddressFamily::Ipv4,
                 Short('6') | Long("ipv6") => a.family = AddressFamily::Ipv6,
                 other => {
@@ -521,6 +543,9 @@ impl HttpArgs {
             .proxy(self.proxy.clone())
             .no_proxy(self.noproxy.clone())
             .proxy_from_env(self.proxy_from_env)
+            .proxy_tunnel(self.proxy_tunnel)
+            .auth(self.auth)
+            .proxy_auth(self.proxy_auth)
             .redirects(RedirectPolicy {
                 follow: !self.no_follow,
                 max: self.max_redirs.unwrap_or(10),
@@ -597,7 +622,7 @@ impl HttpArgs {
             }
         }
         if let Some((u, p)) = &self.user {
-            req = req.basic_auth(u, p);
+            req = req.credentials(u, p);
         }
         let body = self.body()?;
         let has_type = self

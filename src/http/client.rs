@@ -5,11 +5,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ureq::config::IpFamily;
+use ureq::http::Uri;
 use ureq::unversioned::transport::Connector as _;
 use ureq::Agent;
 
+use super::auth::{AuthPolicy, Credentials};
 use super::cookies::CookieJar;
 use super::error::NetworkError;
+use super::proxy::{self, HttpProxy, HttpProxyConnector};
 use super::request::Request;
 #[cfg(feature = "tls")]
 use super::tls::TlsConnector;
@@ -80,6 +83,9 @@ pub struct ClientBuilder {
     proxy: Option<String>,
     no_proxy: Option<String>,
     proxy_from_env: bool,
+    proxy_tunnel: bool,
+    auth: AuthPolicy,
+    proxy_auth: AuthPolicy,
     #[cfg(feature = "tls")]
     tls: TlsOptions,
     redirects: RedirectPolicy,
@@ -101,6 +107,9 @@ impl Default for ClientBuilder {
             proxy: None,
             no_proxy: None,
             proxy_from_env: false,
+            proxy_tunnel: false,
+            auth: AuthPolicy::Basic,
+            proxy_auth: AuthPolicy::Basic,
             #[cfg(feature = "tls")]
             tls: TlsOptions::default(),
             redirects: RedirectPolicy::default(),
@@ -157,9 +166,30 @@ impl ClientBuilder {
         self
     }
 
-    /// `http://[user:pass@]host:port` (CONNECT), `https://…`, `socks5://…` or `socks5h://…`.
+    /// `http://[user:pass@]host:port`, `https://…` (TLS to the proxy), `socks5://…` or
+    /// `socks5h://…`. Through an HTTP(S) proxy, `http://` requests go in absolute form and
+    /// `https://` ones through a CONNECT tunnel.
     pub fn proxy(mut self, url: Option<String>) -> Self {
         self.proxy = url;
+        self
+    }
+
+    /// Tunnel plain `http://` requests through an HTTP proxy with CONNECT too (curl's
+    /// `--proxytunnel`; most proxies allow CONNECT to port 443 only).
+    pub fn proxy_tunnel(mut self, yes: bool) -> Self {
+        self.proxy_tunnel = yes;
+        self
+    }
+
+    /// How credentials given to requests are sent to servers (default: Basic, at once).
+    pub fn auth(mut self, policy: AuthPolicy) -> Self {
+        self.auth = policy;
+        self
+    }
+
+    /// How the proxy URL's credentials are sent to the proxy (default: Basic, at once).
+    pub fn proxy_auth(mut self, policy: AuthPolicy) -> Self {
+        self.proxy_auth = policy;
         self
     }
 
@@ -227,35 +257,44 @@ impl ClientBuilder {
                 (None, true) => ureq::Proxy::try_from_env(),
                 (None, false) => None,
             };
-        let proxy_authority = proxy
-            .as_ref()
-            .filter(|p| {
-                matches!(
-                    p.protocol(),
-                    ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
-                )
-            })
-            .map(|p| (p.host().to_string(), p.port()));
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .save_redirect_history(false)
-            .allow_non_standard_methods(true)
-            .user_agent(self.user_agent.as_str())
-            .proxy(proxy)
-            .ip_family(match self.family {
-                AddressFamily::Any => IpFamily::Any,
-                AddressFamily::Ipv4 => IpFamily::Ipv4Only,
-                AddressFamily::Ipv6 => IpFamily::Ipv6Only,
-            })
-            .timeout_connect(self.connect_timeout)
-            .timeout_global(self.max_time)
-            .max_response_header_size(self.max_header_size)
-            // ureq can only tell a header block is too large if it fits in the buffer with
-            // room to spare; a full buffer reads as end of stream.
-            .input_buffer_size(self.buffer_size.max(self.max_header_size + 1024))
-            .output_buffer_size(self.buffer_size.min(128 * 1024))
-            .build();
+        let http_kind = proxy.as_ref().filter(|p| {
+            matches!(
+                p.protocol(),
+                ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+            )
+        });
+        let proxy_authority = http_kind.map(|p| (p.host().to_string(), p.port()));
+        let configure = |proxy: Option<ureq::Proxy>| {
+            Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .save_redirect_history(false)
+                .allow_non_standard_methods(true)
+                .user_agent(self.user_agent.as_str())
+                .proxy(proxy)
+                .ip_family(match self.family {
+                    AddressFamily::Any => IpFamily::Any,
+                    AddressFamily::Ipv4 => IpFamily::Ipv4Only,
+                    AddressFamily::Ipv6 => IpFamily::Ipv6Only,
+                })
+                .timeout_connect(self.connect_timeout)
+                .timeout_global(self.max_time)
+                .max_response_header_size(self.max_header_size)
+                // ureq can only tell a header block is too large if it fits in the buffer with
+                // room to spare; a full buffer reads as end of stream.
+                .input_buffer_size(self.buffer_size.max(self.max_header_size + 1024))
+                .output_buffer_size(self.buffer_size.min(128 * 1024))
+                .build()
+        };
+        let config = configure(proxy.clone());
+        let http_proxy = http_kind.map(|p| {
+            Arc::new(HttpProxy::new(
+                configure(None),
+                p,
+                self.proxy_tunnel,
+                self.proxy_auth,
+            ))
+        });
         let opts = Arc::new(ConnectOptions {
             interface: self.interface.clone(),
         });
@@ -263,7 +302,9 @@ impl ClientBuilder {
             .chain(SocksConnector {
                 opts: Arc::clone(&opts),
             })
-            .chain(ureq::unversioned::transport::ConnectProxyConnector::default())
+            .chain(HttpProxyConnector {
+                proxy: http_proxy.clone(),
+            })
             .chain(TcpConnector {
                 opts,
                 proxy: proxy_authority,
@@ -275,6 +316,9 @@ impl ClientBuilder {
             agent,
             jar: Mutex::new(CookieJar::new()),
             redirects: self.redirects,
+            http_proxy,
+            auth: self.auth,
+            server_auth: Mutex::new(None),
             cancel: self.cancel,
             idle: self.idle_timeout,
             speed_limit: self.speed_limit,
@@ -343,6 +387,12 @@ pub struct Client {
     pub(crate) agent: Agent,
     pub(crate) jar: Mutex<CookieJar>,
     pub(crate) redirects: RedirectPolicy,
+    /// The HTTP(S) proxy's settings and credentials (not SOCKS).
+    pub(crate) http_proxy: Option<Arc<HttpProxy>>,
+    pub(crate) auth: AuthPolicy,
+    /// The last server answered with Digest — its origin and nonce — so the next request to
+    /// it authenticates at once (one entry: a board talks to few servers).
+    pub(crate) server_auth: Mutex<Option<(String, Credentials)>>,
     pub(crate) cancel: Option<CancelToken>,
     pub(crate) idle: Option<Duration>,
     pub(crate) speed_limit: Option<(u64, Duration)>,
@@ -384,14 +434,32 @@ impl Client {
         self.request("DELETE", url)
     }
 
+    /// Credentials for a request to `uri`: the remembered ones (with their Digest nonce) when
+    /// they are for the same origin and user, else fresh ones.
+    pub(crate) fn server_credentials(&self, uri: &Uri, user: &str, password: &str) -> Credentials {
+        let origin = proxy::origin_prefix(uri);
+        let fresh = Credentials::new(user, password, self.auth);
+        match &*lock(&self.server_auth) {
+            Some((o, c)) if *o == origin && c.is_for(user, password) => c.clone(),
+            _ => fresh,
+        }
+    }
+
+    /// Keep `credentials` (used for `uri`) for the next request.
+    pub(crate) fn remember_server_credentials(&self, uri: &Uri, credentials: &Credentials) {
+        *lock(&self.server_auth) = Some((proxy::origin_prefix(uri), credentials.clone()));
+    }
+
     /// The cookie jar: load a file into it before requests, save it after.
     pub fn cookies(&self) -> MutexGuard<'_, CookieJar> {
-        // A panic while the jar was locked cannot leave it half-updated in a way that matters
-        // more than losing all cookies would; keep using it.
-        self.jar
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.jar)
     }
+}
+
+/// A panic while a client's state was locked cannot leave it half-updated in a way that
+/// matters more than losing it would (cookies, a nonce): keep using it.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

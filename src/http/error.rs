@@ -56,8 +56,9 @@ pub enum NetworkError {
     ProxyConnectionRefused { proxy: String },
     /// The proxy failed or answered something unexpected.
     ProxyFailure(String),
-    /// The proxy wants credentials (HTTP 407 or SOCKS authentication failure).
-    ProxyAuthenticationRequired,
+    /// The proxy wants credentials (HTTP 407 or SOCKS authentication failure); `rejected`:
+    /// it refused the ones given.
+    ProxyAuthenticationRequired { rejected: bool },
     /// The reply is malformed: bad status line, bad chunking, oversized header block…
     ProtocolFailure(String),
     /// More than `--max-redirs` redirects.
@@ -66,6 +67,9 @@ pub enum NetworkError {
     InsecureRedirect { from: String, to: String },
     /// A redirect that needs to send the body again, which was a one-shot stream.
     RedirectNeedsRewind { status: u16 },
+    /// An authentication challenge (401/407) that needs the body sent again, which was a
+    /// one-shot stream.
+    AuthNeedsRewind { status: u16 },
     /// The reply had this HTTP status (4xx/5xx), mapped from [`NetworkError::from_status`].
     Status { code: u16, kind: StatusKind },
     /// Reading an upload or writing a download failed locally.
@@ -171,11 +175,12 @@ impl NetworkError {
             NetworkError::NetworkFailure(_) => "NetworkFailure",
             NetworkError::ProxyConnectionRefused { .. } => "ProxyConnectionRefused",
             NetworkError::ProxyFailure(_) => "ProxyFailure",
-            NetworkError::ProxyAuthenticationRequired => "ProxyAuthenticationRequired",
+            NetworkError::ProxyAuthenticationRequired { .. } => "ProxyAuthenticationRequired",
             NetworkError::ProtocolFailure(_) => "ProtocolFailure",
             NetworkError::TooManyRedirects { .. } => "TooManyRedirects",
             NetworkError::InsecureRedirect { .. } => "InsecureRedirect",
             NetworkError::RedirectNeedsRewind { .. } => "RedirectNeedsRewind",
+            NetworkError::AuthNeedsRewind { .. } => "AuthNeedsRewind",
             NetworkError::Status { kind, .. } => kind.name(),
             NetworkError::LocalFile(_) => "LocalFileError",
             NetworkError::ChecksumMismatch { .. } => "ChecksumMismatch",
@@ -261,8 +266,11 @@ impl fmt::Display for NetworkError {
                 write!(f, "proxy {proxy} refused the connection")
             }
             NetworkError::ProxyFailure(why) => write!(f, "proxy failure: {why}"),
-            NetworkError::ProxyAuthenticationRequired => {
-                f.write_str("proxy requires authentication (put user:password in --proxy)")
+            NetworkError::ProxyAuthenticationRequired { rejected: false } => f.write_str(
+                "the proxy requires authentication (give user:password in the proxy URL)",
+            ),
+            NetworkError::ProxyAuthenticationRequired { rejected: true } => {
+                f.write_str("the proxy refused the user name and password given for it")
             }
             NetworkError::ProtocolFailure(why) => write!(f, "protocol error: {why}"),
             NetworkError::TooManyRedirects { max } => {
@@ -275,6 +283,10 @@ impl fmt::Display for NetworkError {
             NetworkError::RedirectNeedsRewind { status } => write!(
                 f,
                 "HTTP {status} redirect must resend the request body, but it was a one-time stream"
+            ),
+            NetworkError::AuthNeedsRewind { status } => write!(
+                f,
+                "HTTP {status}: answering the authentication challenge means sending the body again, but it was a one-time stream (send a file instead)"
             ),
             NetworkError::Status { code, kind } => write!(f, "HTTP {code}: {}", kind.hint()),
             NetworkError::LocalFile(e) => e.fmt(f),
@@ -326,8 +338,9 @@ impl Classify for NetworkError {
             NetworkError::ProtocolFailure(_)
             | NetworkError::TooManyRedirects { .. }
             | NetworkError::InsecureRedirect { .. }
-            | NetworkError::RedirectNeedsRewind { .. } => ErrorClass::Protocol,
-            NetworkError::ProxyAuthenticationRequired | NetworkError::Status { .. } => {
+            | NetworkError::RedirectNeedsRewind { .. }
+            | NetworkError::AuthNeedsRewind { .. } => ErrorClass::Protocol,
+            NetworkError::ProxyAuthenticationRequired { .. } | NetworkError::Status { .. } => {
                 ErrorClass::ServerRefused
             }
             NetworkError::LocalFile(_) => ErrorClass::LocalIo,

@@ -21,12 +21,14 @@
 //! (`transport`, `tls`): every wait is a `poll(2)` that a [`CancelToken`](crate::cancel::CancelToken)
 //! or SIGINT can interrupt; no threads are spawned.
 
+pub mod auth;
 mod buffers;
 mod client;
 pub mod cookies;
 mod download;
 mod error;
 pub mod multipart;
+mod proxy;
 mod reply;
 mod request;
 mod socks;
@@ -36,6 +38,7 @@ pub(crate) mod transport;
 pub mod url;
 
 pub use crate::tls::{parse_pins, TlsOptions, TlsProblem};
+pub use auth::AuthPolicy;
 pub use client::{
     AddressFamily, Client, ClientBuilder, RedirectPolicy, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, USER_AGENT,

@@ -392,7 +392,7 @@ fn is_valid_boundary(boundary: &str) -> bool {
 fn random_boundary() -> io::Result<String> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut random = [0u8; BOUNDARY_RANDOM_BYTES];
-    fill_random(&mut random)?;
+    crate::random::fill(&mut random)?;
     let mut boundary = String::with_capacity(BOUNDARY_DASHES.len() + 2 * random.len());
     boundary.push_str(BOUNDARY_DASHES);
     for byte in random {
@@ -400,49 +400,6 @@ fn random_boundary() -> io::Result<String> {
         boundary.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     Ok(boundary)
-}
-
-fn fill_random(buf: &mut [u8]) -> io::Result<()> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    if getrandom_nonblocking(buf)? {
-        return Ok(());
-    }
-    // /dev/urandom never blocks either; it is the fallback for kernels before 3.17 and for
-    // entropy pools not yet initialised at early boot.
-    File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .map_err(|e| path_error(Path::new("/dev/urandom"), &e))
-}
-
-/// Fills `buf` from getrandom(2) without ever blocking: a boundary only has to be unguessable
-/// enough not to occur in the data, and a board that blocks at early boot until its entropy pool
-/// is ready must not hang an upload. Returns `Ok(false)` when the caller should fall back to
-/// `/dev/urandom`. The raw syscall is used rather than `libc::getrandom`, which needs glibc 2.25
-/// or a libc that has it at all (uClibc does not).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn getrandom_nonblocking(buf: &mut [u8]) -> io::Result<bool> {
-    let mut filled = 0;
-    // GRND_INSECURE (Linux 5.6+) never blocks; older kernels reject it with EINVAL and get
-    // GRND_NONBLOCK, which fails with EAGAIN while the pool is uninitialised.
-    let mut flags = libc::GRND_INSECURE;
-    while filled < buf.len() {
-        let rest = buf.get_mut(filled..).unwrap_or_default();
-        // SAFETY: `rest` is valid for writes of `rest.len()` bytes for the whole call, and
-        // getrandom writes at most that many.
-        let r = unsafe { libc::syscall(libc::SYS_getrandom, rest.as_mut_ptr(), rest.len(), flags) };
-        if let Ok(n) = usize::try_from(r) {
-            filled += n;
-            continue;
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EINTR) => {}
-            Some(libc::EINVAL) if flags == libc::GRND_INSECURE => flags = libc::GRND_NONBLOCK,
-            Some(libc::EAGAIN | libc::ENOSYS | libc::EPERM) => return Ok(false),
-            _ => return Err(err),
-        }
-    }
-    Ok(true)
 }
 
 /// Reader of a [`Multipart`] body, from [`Multipart::into_reader`].

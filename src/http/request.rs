@@ -8,13 +8,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use ureq::http::{self, Uri};
 use ureq::SendBody;
 
+use super::auth::Credentials;
 use super::client::Client;
 use super::error::NetworkError;
 use super::multipart::Multipart;
+use super::proxy::{self, Route};
 use super::reply::{RedirectHistory, Reply};
 use super::transport::{self, Phases, SpeedGuard, Transfer};
 use super::url;
@@ -151,8 +152,9 @@ impl<'c> Request<'c> {
         self
     }
 
-    /// Basic authentication (overrides credentials in the URL).
-    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
+    /// Credentials for the server (override those in the URL), sent as the client's
+    /// [`AuthPolicy`](super::AuthPolicy) says: Basic at once, or in answer to a challenge.
+    pub fn credentials(mut self, user: &str, password: &str) -> Self {
         self.credentials = Some((user.to_string(), password.to_string()));
         self
     }
@@ -174,130 +176,279 @@ impl<'c> Request<'c> {
         self
     }
 
-    /// Send it, following redirects by the client's policy. A 4xx/5xx answer is an `Ok` reply.
+    /// Send it, following redirects by the client's policy and answering authentication
+    /// challenges by its [`AuthPolicy`](super::AuthPolicy). A 4xx/5xx answer is an `Ok`
+    /// reply.
     pub fn send(self) -> Result<Reply, NetworkError> {
         let client = self.client;
         let started = Instant::now();
-        let transfer = Arc::new(Transfer {
-            cancel: client.cancel.clone(),
-            idle: client.idle,
-            speed: client
-                .speed_limit
-                .map(|(limit, window)| Mutex::new(SpeedGuard::new(limit, window, started))),
-            phases: Mutex::new(Phases::default()),
-        });
         let target = url::parse(&self.url)?;
-        let mut uri = url::with_query(&target.uri, &self.query)?;
-        let mut credentials = self.credentials.clone().or(target.credentials);
-        let mut headers = self.headers.clone();
-        let mut method = self.method.clone();
+        let uri = url::with_query(&target.uri, &self.query)?;
+        let credentials = self
+            .credentials
+            .or(target.credentials)
+            .map(|(user, password)| client.server_credentials(&uri, &user, &password));
+        let mut exchange = Exchange {
+            client,
+            started,
+            transfer: Arc::new(Transfer {
+                cancel: client.cancel.clone(),
+                idle: client.idle,
+                speed: client
+                    .speed_limit
+                    .map(|(limit, window)| Mutex::new(SpeedGuard::new(limit, window, started))),
+                phases: Mutex::new(Phases::default()),
+            }),
+            uri,
+            method: self.method,
+            headers: self.headers,
+            credentials,
+            range_from: self.range_from,
+            progress: self.upload_progress.map(|p| Arc::new(Mutex::new(p))),
+            redirects: RedirectHistory::default(),
+        };
         let mut body = self.body;
-        let mut progress = self.upload_progress.map(|p| Arc::new(Mutex::new(p)));
-        let mut redirects = RedirectHistory::default();
-        let policy = client.redirects;
         loop {
             let replay = body.replay();
-            let request = build(
-                &method,
-                &uri,
-                &headers,
-                credentials.as_ref(),
-                self.range_from,
-                client,
-            )?;
-            let send_body = into_send_body(body, progress.clone(), &transfer)?;
-            let (request, send_body) = match send_body {
-                (Some(len), b) => (with_header(request, "content-length", &len.to_string())?, b),
-                (None, b) => (request, b),
-            };
-            let request = request
-                .body(send_body)
-                .map_err(|e| NetworkError::InvalidRequest(e.to_string()))?;
-            log::info!("> {method} {uri}");
-            let response = transport::within(&transfer, || client.agent.run(request))
-                .map_err(|e| transport::to_network_error(e, &client.limits))?;
+            let (response, route) = exchange.send_hop(body)?;
             let status = response.status().as_u16();
-            log::info!(
-                "< {} {} ({uri})",
-                status,
-                response.status().canonical_reason().unwrap_or("")
-            );
-            store_cookies(client, &uri, response.headers());
-
-            let location = response
-                .headers()
-                .get(http::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let Some(location) = location.filter(|_| policy.follow && is_redirect(status)) else {
-                return Ok(Reply::new(
-                    response,
-                    uri,
-                    redirects,
-                    transfer,
-                    started,
-                    client.limits,
-                ));
-            };
-            if redirects.count() >= policy.max {
-                return Err(NetworkError::TooManyRedirects { max: policy.max });
+            if exchange.challenge_answered(&response, route) {
+                exchange.discard(response);
+                body = replay.ok_or(NetworkError::AuthNeedsRewind { status })?;
+                continue;
             }
-            // A bad Location is the server's mistake, not a usage error.
-            let next = url::resolve_reference(&uri, &location).map_err(|e| {
-                NetworkError::ProtocolFailure(format!(
-                    "redirect to {} that cannot be followed: {e}",
-                    Quoted(&location)
-                ))
-            })?;
-            if uri.scheme_str() == Some("https")
-                && next.scheme_str() == Some("http")
-                && !policy.allow_insecure
-            {
-                return Err(NetworkError::InsecureRedirect {
-                    from: uri.to_string(),
-                    to: next.to_string(),
-                });
-            }
-            // Read the small redirect body so the connection goes back to the pool.
-            let mut reply = Reply::new(
-                response,
-                uri.clone(),
-                RedirectHistory::default(),
-                Arc::clone(&transfer),
-                started,
-                client.limits,
-            );
-            reply.discard_body(64 * 1024);
-
-            let keep_method = matches!(status, 307 | 308) || method == "HEAD" || method == "GET";
-            if keep_method {
-                body = match replay {
-                    Some(b) => b,
-                    None => return Err(NetworkError::RedirectNeedsRewind { status }),
-                };
-            } else {
-                // 301/302/303 turn a POST (or anything else) into a GET without a body, as
-                // curl and browsers do.
-                method = "GET".into();
-                body = Body::Empty;
-                progress = None;
-                headers.retain(|(n, _)| {
-                    !n.eq_ignore_ascii_case("content-type")
-                        && !n.eq_ignore_ascii_case("content-length")
-                });
-            }
-            if !url::same_origin(&uri, &next) && !policy.trusted {
-                if credentials.take().is_some() {
-                    log::info!("not sending credentials to {next}: a different origin");
+            exchange.done_authenticating();
+            match exchange.redirect_target(&response)? {
+                None => return Ok(exchange.into_reply(response)),
+                Some(next) => {
+                    exchange.discard(response);
+                    body = exchange.follow(status, next, replay)?;
                 }
-                headers.retain(|(n, _)| {
-                    !n.eq_ignore_ascii_case("authorization") && !n.eq_ignore_ascii_case("cookie")
-                });
             }
-            log::info!("redirect {status} to {next}");
-            redirects.push(uri.to_string());
-            uri = next;
         }
+    }
+}
+
+/// The state of one [`Request::send`] across its redirects and authentication rounds.
+struct Exchange<'c> {
+    client: &'c Client,
+    started: Instant,
+    transfer: Arc<Transfer>,
+    uri: Uri,
+    method: String,
+    headers: Vec<(String, String)>,
+    credentials: Option<Credentials>,
+    range_from: Option<u64>,
+    progress: Option<Arc<Mutex<UploadProgress>>>,
+    redirects: RedirectHistory,
+}
+
+impl Exchange<'_> {
+    /// Send the request to the current URL once; the response head and how it went.
+    fn send_hop(
+        &mut self,
+        body: Body,
+    ) -> Result<(http::Response<ureq::Body>, Route), NetworkError> {
+        let client = self.client;
+        let route = proxy::route(
+            client.agent.config(),
+            client.http_proxy.as_deref(),
+            &self.uri,
+        );
+        let request = self.head(route)?;
+        let send_body = into_send_body(body, self.progress.clone(), &self.transfer)?;
+        let (request, send_body) = match send_body {
+            (Some(len), b) => (with_header(request, "content-length", &len.to_string())?, b),
+            (None, b) => (request, b),
+        };
+        let request = request
+            .body(send_body)
+            .map_err(|e| NetworkError::InvalidRequest(e.to_string()))?;
+        log::info!("> {} {}", self.method, self.uri);
+        let response = transport::within(&self.transfer, || client.agent.run(request))
+            .map_err(|e| transport::to_network_error(e, &client.limits))?;
+        log::info!(
+            "< {} {} ({})",
+            response.status().as_u16(),
+            response.status().canonical_reason().unwrap_or(""),
+            self.uri
+        );
+        store_cookies(client, &self.uri, response.headers());
+        Ok((response, route))
+    }
+
+    /// The request head for the current hop, with the credentials' answer.
+    fn head(&mut self, route: Route) -> Result<http::request::Builder, NetworkError> {
+        // Digest answers name the request-target as sent: absolute to a forward proxy.
+        let target = match route {
+            Route::Forward => self.uri.to_string(),
+            _ => self
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_string(),
+        };
+        let user_authorization = self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("authorization"));
+        let authorization = match (&mut self.credentials, user_authorization) {
+            (Some(c), false) => c.header(&self.method, &target),
+            _ => None,
+        };
+        let proxy_authorization = match (route, &self.client.http_proxy) {
+            (Route::Forward, Some(p)) => p.authorization(&self.method, &target),
+            _ => None,
+        };
+        let mut request = build(
+            &self.method,
+            &self.uri,
+            &self.headers,
+            self.range_from,
+            self.client,
+        )?;
+        if let Some(value) = authorization {
+            request = with_header(request, "authorization", &value)?;
+        }
+        if let Some(value) = proxy_authorization {
+            request = with_header(request, "proxy-authorization", &value)?;
+        }
+        Ok(request)
+    }
+
+    /// Whether a 401 (from the server) or 407 (from a forward proxy) was answered: the request
+    /// goes again with credentials.
+    fn challenge_answered(&mut self, response: &http::Response<ureq::Body>, route: Route) -> bool {
+        let values = |name| {
+            response
+                .headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+        };
+        let answer = match (response.status().as_u16(), route, &self.client.http_proxy) {
+            (401, _, _) => match &mut self.credentials {
+                Some(c) => c.challenged(values(http::header::WWW_AUTHENTICATE)),
+                None => Ok(false),
+            },
+            (407, Route::Forward, Some(proxy)) => {
+                proxy.challenged(values(http::header::PROXY_AUTHENTICATE))
+            }
+            _ => Ok(false),
+        };
+        answer.unwrap_or_else(|why| {
+            log::warn!(
+                "cannot answer the authentication challenge of {}: {why}",
+                self.uri
+            );
+            false
+        })
+    }
+
+    /// The request is answered for good: keep the Digest state for the next request.
+    fn done_authenticating(&mut self) {
+        if let Some(proxy) = &self.client.http_proxy {
+            proxy.request_done();
+        }
+        if let Some(c) = &mut self.credentials {
+            c.request_done();
+            self.client.remember_server_credentials(&self.uri, c);
+        }
+    }
+
+    /// Where a redirect points, if the response is one to follow.
+    fn redirect_target(
+        &self,
+        response: &http::Response<ureq::Body>,
+    ) -> Result<Option<Uri>, NetworkError> {
+        let policy = self.client.redirects;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok());
+        let Some(location) = location.filter(|_| policy.follow && is_redirect(status)) else {
+            return Ok(None);
+        };
+        if self.redirects.count() >= policy.max {
+            return Err(NetworkError::TooManyRedirects { max: policy.max });
+        }
+        // A bad Location is the server's mistake, not a usage error.
+        let next = url::resolve_reference(&self.uri, location).map_err(|e| {
+            NetworkError::ProtocolFailure(format!(
+                "redirect to {} that cannot be followed: {e}",
+                Quoted(location)
+            ))
+        })?;
+        if self.uri.scheme_str() == Some("https")
+            && next.scheme_str() == Some("http")
+            && !policy.allow_insecure
+        {
+            return Err(NetworkError::InsecureRedirect {
+                from: self.uri.to_string(),
+                to: next.to_string(),
+            });
+        }
+        Ok(Some(next))
+    }
+
+    /// Move on to `next` after a redirect with `status`; the body to send there.
+    fn follow(
+        &mut self,
+        status: u16,
+        next: Uri,
+        replay: Option<Body>,
+    ) -> Result<Body, NetworkError> {
+        let keep_method =
+            matches!(status, 307 | 308) || self.method == "HEAD" || self.method == "GET";
+        let body = if keep_method {
+            replay.ok_or(NetworkError::RedirectNeedsRewind { status })?
+        } else {
+            // 301/302/303 turn a POST (or anything else) into a GET without a body, as
+            // curl and browsers do.
+            self.method = "GET".into();
+            self.progress = None;
+            self.headers.retain(|(n, _)| {
+                !n.eq_ignore_ascii_case("content-type") && !n.eq_ignore_ascii_case("content-length")
+            });
+            Body::Empty
+        };
+        if !url::same_origin(&self.uri, &next) && !self.client.redirects.trusted {
+            if self.credentials.take().is_some() {
+                log::info!("not sending credentials to {next}: a different origin");
+            }
+            self.headers.retain(|(n, _)| {
+                !n.eq_ignore_ascii_case("authorization") && !n.eq_ignore_ascii_case("cookie")
+            });
+        }
+        log::info!("redirect {status} to {next}");
+        self.redirects.push(self.uri.to_string());
+        self.uri = next;
+        Ok(body)
+    }
+
+    /// Read the small body of a redirect or challenge so the connection goes back to the pool.
+    fn discard(&self, response: http::Response<ureq::Body>) {
+        let mut reply = Reply::new(
+            response,
+            self.uri.clone(),
+            RedirectHistory::default(),
+            Arc::clone(&self.transfer),
+            self.started,
+            self.client.limits,
+        );
+        reply.discard_body(64 * 1024);
+    }
+
+    fn into_reply(self, response: http::Response<ureq::Body>) -> Reply {
+        Reply::new(
+            response,
+            self.uri,
+            self.redirects,
+            self.transfer,
+            self.started,
+            self.client.limits,
+        )
     }
 }
 
@@ -311,12 +462,11 @@ fn with_header(
     Ok(request.header(name, value))
 }
 
-/// One hop's request head.
+/// One hop's request head, without credentials.
 fn build(
     method: &str,
     uri: &Uri,
     headers: &[(String, String)],
-    credentials: Option<&(String, String)>,
     range_from: Option<u64>,
     client: &Client,
 ) -> Result<http::request::Builder, NetworkError> {
@@ -335,15 +485,6 @@ fn build(
             cookies.push(value);
         } else {
             request = with_header(request, name, value)?;
-        }
-    }
-    if let Some((user, pass)) = credentials {
-        if !headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-        {
-            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-            request = with_header(request, "authorization", &format!("Basic {token}"))?;
         }
     }
     if let Some(offset) = range_from {

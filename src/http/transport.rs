@@ -485,7 +485,7 @@ const MAX_ADDRS: usize = 16;
 pub(crate) struct SystemResolver;
 
 /// The port a URI means, with the scheme's default.
-fn uri_port(uri: &Uri) -> u16 {
+pub(crate) fn uri_port(uri: &Uri) -> u16 {
     uri.port_u16().unwrap_or(match uri.scheme_str() {
         Some("https") => 443,
         Some(s) if s.starts_with("socks") => 1080,
@@ -494,7 +494,7 @@ fn uri_port(uri: &Uri) -> u16 {
 }
 
 /// The host of a URI without IPv6 brackets.
-fn uri_host(uri: &Uri) -> &str {
+pub(crate) fn uri_host(uri: &Uri) -> &str {
     let host = uri.host().unwrap_or("");
     host.strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
@@ -931,13 +931,6 @@ pub(crate) fn to_network_error(err: ureq::Error, limits: &TimeoutLimits) -> Netw
         ureq::Error::BodyStalled => {
             NetworkError::ProtocolFailure("response body framing made no progress".into())
         }
-        ureq::Error::ConnectProxyFailed(why) => {
-            if why.contains(" 407") {
-                NetworkError::ProxyAuthenticationRequired
-            } else {
-                NetworkError::ProxyFailure(why)
-            }
-        }
         ureq::Error::BadUri(why) => NetworkError::InvalidRequest(why),
         ureq::Error::Http(e) => NetworkError::InvalidRequest(e.to_string()),
         ureq::Error::InvalidProxyUrl => NetworkError::InvalidRequest("invalid proxy URL".into()),
@@ -984,8 +977,11 @@ fn other_error(
     let boxed = match boxed.downcast::<SocksError>() {
         Ok(e) => {
             return match *e {
-                SocksError::NoAcceptableAuth | SocksError::AuthFailed => {
-                    NetworkError::ProxyAuthenticationRequired
+                SocksError::NoAcceptableAuth => {
+                    NetworkError::ProxyAuthenticationRequired { rejected: false }
+                }
+                SocksError::AuthFailed => {
+                    NetworkError::ProxyAuthenticationRequired { rejected: true }
                 }
                 SocksError::Refused(5) => NetworkError::ConnectionRefused {
                     addr: "target (reported by the SOCKS proxy)".into(),

@@ -14,6 +14,8 @@
 //!   with static files, uploads, basic auth, redirects, status codes, cookies
 //!   and a proxy to the echo server.
 //! * [`EchoServer`] — Python echo server answering JSON about each request.
+//! * [`Squid`] / [`Tinyproxy`] — real forward proxies in their packaged
+//!   configuration (squid optionally with Digest proxy authentication).
 //! * [`FaultServer`] / [`Fault`] — in-process misbehaving HTTP server.
 //! * [`Nsd`] / [`Knot`] — authoritative DNS on 127.0.0.1 + [::1] (free
 //!   port) serving the zones described in `dns_zones.rs`; [`dig_at`],
@@ -54,6 +56,7 @@ pub mod dns_wire;
 mod dns_zones;
 mod echo;
 mod fault;
+mod forward_proxy;
 mod ftp;
 mod guest;
 mod knot;
@@ -83,6 +86,7 @@ pub use dns_zones::{
 };
 pub use echo::{python3, EchoServer, KillOnDrop, ECHO_SERVER_PY};
 pub use fault::{Fault, FaultServer, HUGE_HEADERS_BYTES};
+pub use forward_proxy::{Squid, SquidDigest, Tinyproxy};
 pub use ftp::{PyFtpd, PyFtpdOpts, StallingFtp, Vsftpd, FTP_SERVER_PY, VSFTPD_PASSWORD};
 pub use guest::{
     guest_board_dir, guest_command, in_guest, kernel_has_sctp, require_guest_or_fail,
