@@ -62,9 +62,173 @@ const WRITEBACK_WINDOW: u64 = 8 << 20;
 
 /// The `.part` companion of a destination path.
 pub fn part_path(dest: &Path) -> PathBuf {
+    with_suffix(dest, ".part")
+}
+
+/// Where the [`Validator`] of `DEST.part` is kept: `DEST.part.meta`.
+pub fn validator_path(dest: &Path) -> PathBuf {
+    with_suffix(dest, ".part.meta")
+}
+
+fn with_suffix(dest: &Path, suffix: &str) -> PathBuf {
     let mut name: OsString = dest.as_os_str().to_owned();
-    name.push(".part");
+    name.push(suffix);
     PathBuf::from(name)
+}
+
+/// Which version of a remote file a `.part` holds: kept beside it (`DEST.part.meta`) from the
+/// first response on, so a resume asks for that same version (HTTP `If-Range`) or sees that it
+/// changed (FTP `MDTM`/`SIZE`) instead of splicing two versions into one file.
+///
+/// A small sidecar file rather than an extended attribute: the SD cards, FAT partitions,
+/// JFFS2/UBIFS volumes and older tmpfs mounts that boards download to have no user xattrs, and
+/// a sidecar is visible to the scripts that clean up after an OTA agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validator {
+    /// HTTP `ETag`, as sent (`"abc"` or `W/"abc"`).
+    pub etag: Option<String>,
+    /// HTTP `Last-Modified`, as sent.
+    pub last_modified: Option<String>,
+    /// FTP `MDTM` (ISO 8601 UTC).
+    pub mdtm: Option<String>,
+    /// The whole file's size, when the server said.
+    pub length: Option<u64>,
+}
+
+/// Largest sidecar read back; anything longer is not ours.
+const MAX_VALIDATOR_FILE: u64 = 4096;
+/// First line of a sidecar.
+const VALIDATOR_MAGIC: &str = "boardnet-part 1";
+
+impl Validator {
+    /// Nothing that identifies a version.
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none() && self.mdtm.is_none()
+    }
+
+    /// The value for HTTP `If-Range`: a strong ETag (a weak one may not be used there), else
+    /// the Last-Modified date.
+    pub fn if_range(&self) -> Option<&str> {
+        self.etag
+            .as_deref()
+            .filter(|e| e.starts_with('"'))
+            .or(self.last_modified.as_deref())
+    }
+
+    /// Whether `other` (what the server says now) is a different version: a validator both
+    /// have differs. `None` when they share none to compare.
+    pub fn changed(&self, other: &Validator) -> Option<bool> {
+        let pairs = [
+            (&self.etag, &other.etag),
+            (&self.last_modified, &other.last_modified),
+            (&self.mdtm, &other.mdtm),
+        ];
+        let mut compared = false;
+        for (a, b) in pairs {
+            if let (Some(a), Some(b)) = (a, b) {
+                if a != b {
+                    return Some(true);
+                }
+                compared = true;
+            }
+        }
+        if let (Some(a), Some(b)) = (self.length, other.length) {
+            if a != b {
+                return Some(true);
+            }
+        }
+        compared.then_some(false)
+    }
+
+    /// The sidecar of `DEST.part`, if there is a readable one.
+    pub fn load(dest: &Path) -> Option<Validator> {
+        let file = File::open(validator_path(dest)).ok()?;
+        let mut text = String::new();
+        file.take(MAX_VALIDATOR_FILE)
+            .read_to_string(&mut text)
+            .ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != VALIDATOR_MAGIC {
+            return None;
+        }
+        let mut v = Validator::default();
+        for line in lines {
+            let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+            let text = Some(value.to_string());
+            match key {
+                "etag" => v.etag = text,
+                "last-modified" => v.last_modified = text,
+                "mdtm" => v.mdtm = text,
+                "length" => v.length = value.parse().ok(),
+                _ => {}
+            }
+        }
+        Some(v)
+    }
+
+    fn to_text(&self) -> String {
+        let mut text = format!("{VALIDATOR_MAGIC}\n");
+        let fields = [
+            ("etag", self.etag.clone()),
+            ("last-modified", self.last_modified.clone()),
+            ("mdtm", self.mdtm.clone()),
+            ("length", self.length.map(|n| n.to_string())),
+        ];
+        for (key, value) in fields {
+            // One line each; a value from a header never holds a line break, and one that
+            // would not fit is better left out than cut.
+            if let Some(v) = value.filter(|v| !v.contains(['\r', '\n']) && v.len() <= 1024) {
+                text.push_str(&format!("{key} {v}\n"));
+            }
+        }
+        text
+    }
+}
+
+/// Something a resumable download did that its caller may want to tell its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartNotice {
+    /// The `.part` was thrown away and the file starts again from byte 0.
+    Restarted {
+        /// Bytes the `.part` held.
+        had: u64,
+        reason: RestartReason,
+    },
+    /// Resumed at `from` without a validator to ask for the same version: if the file changed
+    /// on the server, the result mixes two versions (a SHA-256 check would catch it).
+    Unverified { from: u64 },
+    /// The `.part` already held the whole file; nothing was transferred.
+    AlreadyComplete { size: u64 },
+}
+
+/// Why a download started over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartReason {
+    /// The file changed on the server since the `.part` was started.
+    Changed,
+    /// The server does not do ranges (it ignored `Range`).
+    NoRanges,
+}
+
+impl fmt::Display for PartNotice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PartNotice::Restarted { had, reason } => {
+                let why = match reason {
+                    RestartReason::Changed => "the file changed on the server",
+                    RestartReason::NoRanges => "the server does not resume (it ignored the range)",
+                };
+                write!(f, "{why}: the {had} bytes downloaded before are discarded, starting again from byte 0")
+            }
+            PartNotice::Unverified { from } => write!(
+                f,
+                "resuming at byte {from} unverified: nothing recorded says which version of the file was started, so a changed file would be spliced (verify with a SHA-256)"
+            ),
+            PartNotice::AlreadyComplete { size } => {
+                write!(f, "already complete ({size} bytes); nothing transferred")
+            }
+        }
+    }
 }
 
 /// A download in progress: writes go to `DEST.part`, [`commit`](Self::commit) renames it to `DEST`.
@@ -146,6 +310,7 @@ impl PartFile {
         } else {
             file.set_len(0)
                 .map_err(|e| FileError::new(&part, "truncate", e))?;
+            remove_validator(dest)?;
             0
         };
         Ok(PartFile {
@@ -176,7 +341,8 @@ impl PartFile {
         &self.part
     }
 
-    /// Throw away what is there and start again (the server ignored a Range request).
+    /// Throw away what is there and start again (the server ignored a Range request, or the
+    /// file changed); the validator goes too.
     pub fn restart(&mut self) -> Result<(), FileError> {
         if self.direct {
             return Ok(());
@@ -186,7 +352,25 @@ impl PartFile {
             .and_then(|()| self.file.seek(SeekFrom::Start(0)).map(drop))
             .map_err(|e| FileError::new(&self.part, "truncate", e))?;
         self.len = 0;
-        Ok(())
+        remove_validator(&self.dest)
+    }
+
+    /// Record which version of the remote file this `.part` holds (see [`Validator`]),
+    /// durably, before any of its bytes are written. Nothing is kept for a device
+    /// destination or an empty validator.
+    pub fn save_validator(&self, validator: &Validator) -> Result<(), FileError> {
+        if self.direct || validator.is_empty() {
+            return Ok(());
+        }
+        let path = validator_path(&self.dest);
+        let tmp = with_suffix(&self.dest, ".part.meta.tmp");
+        let write = || -> io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(validator.to_text().as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| FileError::new(&path, "write", e))
     }
 
     /// Feed the bytes already in the `.part` file to `sink` (to hash a resumed prefix), reading
@@ -248,6 +432,8 @@ impl PartFile {
             .map_err(|e| FileError::new(&self.part, "sync", e))?;
         std::fs::rename(&self.part, &self.dest)
             .map_err(|e| FileError::new(&self.dest, "rename into place", e))?;
+        // The complete file needs no record of its version; a leftover is harmless.
+        let _ = remove_validator(&self.dest);
         let dir = match self.dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -258,6 +444,15 @@ impl PartFile {
             .and_then(|d| d.sync_all())
             .map_err(|e| FileError::new(dir, "sync directory", e))?;
         Ok(self.dest)
+    }
+}
+
+/// Remove `DEST.part.meta` if it exists.
+fn remove_validator(dest: &Path) -> Result<(), FileError> {
+    let path = validator_path(dest);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(FileError::new(&path, "remove", e)),
+        _ => Ok(()),
     }
 }
 
@@ -351,6 +546,7 @@ impl HashedPart {
                 let actual = h.finish();
                 if actual.as_ref() != expected {
                     let _ = std::fs::remove_file(self.part.part());
+                    let _ = remove_validator(self.part.dest());
                     return Err(CommitError::Checksum {
                         expected: hex(&expected),
                         actual: hex(actual.as_ref()),
@@ -397,6 +593,44 @@ mod tests {
         assert_eq!(f.commit().unwrap(), dest);
         assert_eq!(std::fs::read(&dest).unwrap(), b"hello world");
         assert!(!part_path(&dest).exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn validators_live_beside_the_part_and_go_with_it() {
+        let dir = scratch("validator");
+        let dest = dir.join("fw.img");
+        let v = Validator {
+            etag: Some("\"65a-1f\"".into()),
+            last_modified: Some("Tue, 15 Nov 1994 12:45:26 GMT".into()),
+            mdtm: None,
+            length: Some(1234),
+        };
+        let part = PartFile::create(&dest).unwrap();
+        part.save_validator(&v).unwrap();
+        assert_eq!(Validator::load(&dest).as_ref(), Some(&v));
+        assert_eq!(v.if_range(), Some("\"65a-1f\""));
+        let weak = Validator {
+            etag: Some("W/\"x\"".into()),
+            ..v.clone()
+        };
+        assert_eq!(weak.if_range(), v.last_modified.as_deref());
+        assert_eq!(v.changed(&weak), Some(true));
+        assert_eq!(v.changed(&v), Some(false));
+        assert_eq!(v.changed(&Validator::default()), None);
+        drop(part);
+        // Resuming keeps it, starting over drops it, committing removes it.
+        drop(PartFile::resume(&dest).unwrap());
+        assert!(Validator::load(&dest).is_some());
+        drop(PartFile::create(&dest).unwrap());
+        assert!(Validator::load(&dest).is_none());
+        let part = PartFile::create(&dest).unwrap();
+        part.save_validator(&v).unwrap();
+        part.commit().unwrap();
+        assert!(!validator_path(&dest).exists());
+        // A file that is not a sidecar of ours is ignored.
+        std::fs::write(validator_path(&dest), "etag \"x\"\n").unwrap();
+        assert!(Validator::load(&dest).is_none());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

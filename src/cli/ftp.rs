@@ -11,12 +11,13 @@ use lexopt::prelude::*;
 use serde_json::{json, Value};
 
 use super::args::{text, Globals, LimitFlag, LimitFlags, TlsFlag, TlsFlags};
-use super::output::{json_line, secs, text_line};
+use super::output::{json_line, notice_line, secs, text_line};
 use super::progress::{Meter, Mode};
 use super::Failure;
 use crate::cancel::CancelToken;
 use crate::dns::host::Family;
 use crate::error::{Classify, ErrorClass};
+use crate::fs::PartNotice;
 use crate::ftp::{self, url, Entry, EntryKind, FtpError, FtpUrl, Limits, Security, Session};
 use crate::http::parse_sha256;
 
@@ -409,6 +410,8 @@ struct UrlReport {
     path: Option<PathBuf>,
     resumed_from: u64,
     sha256: Option<String>,
+    /// What happened to the `.part` (restarted, unverified, already complete).
+    notices: Vec<String>,
 }
 
 /// One connected server, reused by the next URL with the same server and login.
@@ -475,6 +478,7 @@ pub(crate) fn transfer(
                 "path": report.path.as_ref().map(|p| p.display().to_string()),
                 "resumed_from": report.resumed_from,
                 "sha256": report.sha256,
+                "notices": report.notices,
                 "total_time": secs(t0.elapsed()),
             });
             if let (Err(e), Some(obj)) = (&result, v.as_object_mut()) {
@@ -583,13 +587,17 @@ fn one_url(
         return Ok(());
     };
     report.path = Some(dest.clone());
+    let mut notices = Vec::new();
+    let mut notice = |n: &PartNotice| notices.push(notice_line(raw, n));
     let opts = ftp::DownloadOptions {
         resume: args.resume,
         sha256: args.sha256,
         progress: Some(&mut progress),
+        notice: Some(&mut notice),
     };
     let result = ftp::download(session, &url.path, &dest, buf, opts);
     meter.finish();
+    report.notices = notices;
     let done = result?;
     report.bytes = done.size - done.resumed_from;
     report.resumed_from = done.resumed_from;

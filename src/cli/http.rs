@@ -13,13 +13,13 @@ use lexopt::prelude::*;
 use serde_json::{json, Value};
 
 use super::args::{number, text, Globals, LimitFlag, LimitFlags, TlsFlag, TlsFlags};
-use super::output::{json_line, secs};
+use super::output::{json_line, notice_line, secs};
 use super::progress::{Meter, Mode};
 use super::Failure;
 use crate::bearer::{BearerEvent, Manager, ManagerOptions};
 use crate::cancel::{self, CancelToken};
 use crate::error::{Classify, ErrorClass};
-use crate::fs::FileError;
+use crate::fs::{FileError, PartNotice};
 use crate::http::multipart::Multipart;
 use crate::http::{
     self, url, AddressFamily, AuthPolicy, Body, Client, DownloadOptions, NetworkError,
@@ -654,6 +654,8 @@ struct Report {
     sha256: Option<String>,
     redirects: Vec<String>,
     redirect_count: u32,
+    /// What happened to the `.part` (restarted, unverified, already complete).
+    notices: Vec<String>,
     remote: Option<String>,
     timings: Option<http::Timings>,
     error: Option<(ErrorClass, String, &'static str)>,
@@ -703,6 +705,7 @@ impl Report {
             "sha256": self.sha256,
             "redirects": self.redirects,
             "redirect_count": self.redirect_count,
+            "notices": self.notices,
             "remote": self.remote,
             "headers": self.headers,
             "timings": self.timings.map(|t| json!({
@@ -942,15 +945,19 @@ impl Transfers<'_> {
         report.path = Some(dest.to_path_buf());
         let mut meter = Meter::new(self.progress, &report.url, false);
         let mut progress = |p: &http::Progress| meter.update(p);
+        let mut notices = Vec::new();
+        let mut notice = |n: &PartNotice| notices.push(notice_line(&report.url, n));
         let opts = DownloadOptions {
             resume,
             sha256: self.args.sha256,
             keep_error_body: self.args.keep_error_body,
             buffer_size: Some(FILE_BUFFER),
             progress: Some(&mut progress),
+            notice: Some(&mut notice),
         };
         let result = http::download(req, dest, opts);
         meter.finish();
+        report.notices = notices;
         match result {
             Ok(done) => {
                 report.record_reply(&done.reply);

@@ -18,6 +18,14 @@ pub(crate) fn json_line_stderr(value: &serde_json::Value) {
     let _ = err.write_all(b"\n");
 }
 
+/// Say what a resumable download did to its `.part` (on stderr, as it happens) and keep the
+/// text for the JSON result.
+pub(crate) fn notice_line(url: &str, notice: &crate::fs::PartNotice) -> String {
+    let text = notice.to_string();
+    eprintln!("boardnet: {}: {text}", crate::error::Bounded(url));
+    text
+}
+
 /// Seconds with microsecond precision, as JSON numbers.
 pub(crate) fn secs(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e6

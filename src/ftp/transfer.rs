@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use super::error::FtpError;
 use super::session::{ProgressFn, Session};
-use crate::fs::{part_path, CommitError, FileError, HashedPart, PartFile};
+use crate::fs::{
+    validator_path, CommitError, FileError, HashedPart, PartFile, PartNotice, RestartReason,
+    Validator,
+};
 
 /// Options for [`download`].
 #[derive(Default)]
@@ -17,6 +20,18 @@ pub struct DownloadOptions<'a> {
     /// Expected SHA-256 of the complete file, checked before the rename.
     pub sha256: Option<[u8; 32]>,
     pub progress: Option<ProgressFn<'a>>,
+    /// Told when the `.part` restarts, a resume cannot be verified, or the file was already
+    /// complete.
+    pub notice: Option<&'a mut dyn FnMut(&PartNotice)>,
+}
+
+impl DownloadOptions<'_> {
+    fn notify(&mut self, notice: PartNotice) {
+        log::info!("{notice}");
+        if let Some(f) = self.notice.as_mut() {
+            f(&notice);
+        }
+    }
 }
 
 /// A finished download.
@@ -29,48 +44,68 @@ pub struct Downloaded {
     pub sha256: Option<String>,
 }
 
-/// The remote size, `None` when the server cannot say (no SIZE, or it refused for this file:
-/// then the RETR that follows names the real problem).
-fn remote_size(session: &mut Session, path: &str) -> Result<Option<u64>, FtpError> {
-    match session.size(path) {
-        Ok(n) => Ok(Some(n)),
+/// Ask a question whose refusal only means the server cannot say (no SIZE or MDTM, or not
+/// for this file: then the RETR that follows names the real problem).
+fn optional<T>(answer: Result<T, FtpError>) -> Result<Option<T>, FtpError> {
+    match answer {
+        Ok(v) => Ok(Some(v)),
         Err(FtpError::Refused { .. } | FtpError::Protocol(_)) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
 /// Download `remote` to `dest` through `DEST.part`, using `buf` for the data.
+///
+/// The remote file's SIZE and MDTM are kept beside the `.part` ([`Validator`]); a resume
+/// whose file has another size or time now starts over ([`PartNotice::Restarted`]) instead of
+/// appending a different version. Without a recorded MDTM the resume is
+/// [`PartNotice::Unverified`].
 pub fn download(
     session: &mut Session,
     remote: &str,
     dest: &Path,
     buf: &mut [u8],
-    opts: DownloadOptions<'_>,
+    mut opts: DownloadOptions<'_>,
 ) -> Result<Downloaded, FtpError> {
-    let total = remote_size(session, remote)?;
-    let part = if opts.resume {
+    let total = optional(session.size(remote))?;
+    let now = Validator {
+        mdtm: optional(session.mdtm(remote))?,
+        length: total,
+        ..Validator::default()
+    };
+    let mut part = if opts.resume {
         PartFile::resume(dest)?
     } else {
         PartFile::create(dest)?
     };
-    let offset = part.len();
-    if let Some(total) = total {
-        if offset > total {
-            return Err(FtpError::Protocol(format!(
-                "{} holds {offset} bytes but {remote} has only {total} (changed on the server? delete it to start over)",
-                part_path(dest).display()
-            )));
+    let had = part.len();
+    if had > 0 {
+        let stored = Validator::load(dest);
+        let changed = stored.as_ref().and_then(|s| s.changed(&now));
+        if changed == Some(true) || total.is_some_and(|t| t < had) {
+            opts.notify(PartNotice::Restarted {
+                had,
+                reason: RestartReason::Changed,
+            });
+            part.restart()?;
+        } else if changed.is_none() {
+            opts.notify(PartNotice::Unverified { from: had });
         }
     }
+    if part.is_empty() {
+        part.save_validator(&now)?;
+    }
+    let offset = part.len();
     let mut part = HashedPart::new(part, opts.sha256, buf)?;
     if total == Some(offset) && offset > 0 {
-        log::info!("{} is already complete ({offset} bytes)", dest.display());
+        opts.notify(PartNotice::AlreadyComplete { size: offset });
     } else {
         let mut sink = |chunk: &[u8]| part.write_chunk(chunk).map_err(FtpError::from);
         if let Err(e) = session.retrieve(remote, offset, total, buf, &mut sink, opts.progress) {
             // An empty .part (the server refused the file) is no use for a resume.
             if part.part_file().is_empty() && part.part_file().part() != dest {
                 let _ = std::fs::remove_file(part.part_file().part());
+                let _ = std::fs::remove_file(validator_path(dest));
             }
             return Err(e);
         }
@@ -114,7 +149,7 @@ pub fn upload(
         .map_err(|e| FileError::new(local, "stat", e))?
         .len();
     let offset = if resume {
-        remote_size(session, remote)?.unwrap_or(0)
+        optional(session.size(remote))?.unwrap_or(0)
     } else {
         0
     };

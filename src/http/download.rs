@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use super::error::NetworkError;
 use super::reply::Reply;
 use super::request::Request;
-use crate::fs::{part_path, CommitError, FileError, HashedPart, PartFile};
+use crate::fs::{
+    part_path, CommitError, FileError, HashedPart, PartFile, PartNotice, RestartReason, Validator,
+};
 
 /// See [`DownloadOptions::buffer_size`].
 const DEFAULT_BUFFER: usize = 1 << 20;
@@ -36,6 +38,9 @@ pub struct DownloadOptions<'a> {
     /// writes plus write-behind are what make a download to flash fast).
     pub buffer_size: Option<usize>,
     pub progress: Option<&'a mut dyn FnMut(&Progress)>,
+    /// Told when the `.part` restarts, a resume cannot be verified, or the file was already
+    /// complete (also logged at info level).
+    pub notice: Option<&'a mut dyn FnMut(&PartNotice)>,
 }
 
 /// A finished download.
@@ -164,6 +169,13 @@ struct Saved {
 }
 
 /// Download to `dest` through `DEST.part`. See the module docs.
+///
+/// With [`DownloadOptions::resume`], the `.part`'s [`Validator`] (from the response that
+/// started it) goes out as `If-Range`: a server whose file changed sends it whole and the
+/// `.part` starts over ([`PartNotice::Restarted`]); without one the resume is
+/// [`PartNotice::Unverified`]. A `.part` that already holds the whole file is confirmed —
+/// by the 416's `Content-Range`, else by a HEAD whose length and validator agree — and
+/// renamed into place without a transfer.
 pub fn download(
     request: Request<'_>,
     dest: &Path,
@@ -176,8 +188,38 @@ pub fn download(
     } else {
         0
     };
-    let mut reply = request.range_from(offset).send()?;
-    match save(&mut reply, dest, offset, &mut opts) {
+    let stored = (offset > 0).then(|| Validator::load(dest)).flatten();
+    let probe = request.with_method("HEAD");
+    let mut request = request.range_from(offset);
+    let if_range = stored.as_ref().and_then(Validator::if_range);
+    if let Some(value) = if_range {
+        request = request.header("If-Range", value);
+    } else if offset > 0 {
+        opts.notify(PartNotice::Unverified { from: offset });
+    }
+    let asked_if_range = if_range.is_some();
+    let mut reply = request.send()?;
+    let mut offset = offset;
+    if reply.status() == 416 && offset > 0 {
+        reply.discard_body(64 * 1024);
+        match holds_whole_file(&reply, &probe, offset, stored.as_ref())? {
+            true => return finished(reply, already_complete(dest, offset, &mut opts)),
+            false => {
+                opts.notify(PartNotice::Restarted {
+                    had: offset,
+                    reason: RestartReason::Changed,
+                });
+                offset = 0;
+                reply = probe.with_method("GET").send()?;
+            }
+        }
+    }
+    let saved = save(&mut reply, dest, offset, asked_if_range, &mut opts);
+    finished(reply, saved)
+}
+
+fn finished(reply: Reply, saved: Result<Saved, NetworkError>) -> Result<Download, DownloadError> {
+    match saved {
         Ok(saved) => Ok(Download {
             reply,
             path: saved.path,
@@ -192,26 +234,79 @@ pub fn download(
     }
 }
 
+impl DownloadOptions<'_> {
+    fn notify(&mut self, notice: PartNotice) {
+        log::info!("{notice}");
+        if let Some(f) = self.notice.as_mut() {
+            f(&notice);
+        }
+    }
+}
+
+/// The validator and full length a reply states (`length`: the whole file's size).
+fn validator_of(reply: &Reply, length: Option<u64>) -> Validator {
+    Validator {
+        etag: reply.header("etag").map(str::to_string),
+        last_modified: reply.header("last-modified").map(str::to_string),
+        mdtm: None,
+        length,
+    }
+}
+
+/// After a 416 to `Range: bytes=OFFSET-`: whether the `.part` (`offset` bytes) is the whole
+/// file. The 416's `Content-Range: bytes */N` says so when N equals it; Apache and lighttpd
+/// send none, so a HEAD is asked: its length must be `offset` and its validator the one the
+/// `.part` was started with.
+fn holds_whole_file(
+    reply: &Reply,
+    probe: &Request<'_>,
+    offset: u64,
+    stored: Option<&Validator>,
+) -> Result<bool, NetworkError> {
+    if let Some((None, Some(total))) = content_range(reply) {
+        return Ok(total == offset);
+    }
+    let head = probe.with_method("HEAD").send()?;
+    if let Some(err) = head.error_for_status() {
+        return Err(err);
+    }
+    // A HEAD reply has no body, so its length is in the header only.
+    let length = head
+        .header("content-length")
+        .and_then(|n| n.trim().parse().ok());
+    let now = validator_of(&head, length);
+    let same_length = now.length == Some(offset);
+    let same_version = stored.is_none_or(|s| s.changed(&now) != Some(true));
+    log::debug!("416 at byte {offset}: HEAD says {now:?}");
+    Ok(same_length && same_version)
+}
+
+/// The `.part` holds the whole file: verify it (when a SHA-256 is given) and rename it.
+fn already_complete(
+    dest: &Path,
+    size: u64,
+    opts: &mut DownloadOptions<'_>,
+) -> Result<Saved, NetworkError> {
+    let mut buf = vec![0u8; opts.buffer_size.unwrap_or(DEFAULT_BUFFER).max(4096)];
+    let part = HashedPart::new(PartFile::resume(dest)?, opts.sha256, &mut buf)?;
+    let saved = finish(part, size)?;
+    opts.notify(PartNotice::AlreadyComplete { size });
+    Ok(saved)
+}
+
 /// Everything after the reply head arrived: status checks, the `.part` file, hashing.
 fn save(
     reply: &mut Reply,
     dest: &Path,
     offset: u64,
+    asked_if_range: bool,
     opts: &mut DownloadOptions<'_>,
 ) -> Result<Saved, NetworkError> {
     let mut buf = vec![0u8; opts.buffer_size.unwrap_or(DEFAULT_BUFFER).max(4096)];
     let status = reply.status();
-    if status == 416 && offset > 0 {
-        if let Some((None, Some(total))) = content_range(reply) {
-            if total == offset {
-                log::info!("{} is already complete ({offset} bytes)", dest.display());
-                let part = HashedPart::new(PartFile::resume(dest)?, opts.sha256, &mut buf)?;
-                reply.discard_body(64 * 1024);
-                return finish(part, offset);
-            }
-        }
+    if status == 416 {
         return Err(NetworkError::ProtocolFailure(format!(
-            "server cannot resume at byte {offset} of {} (file changed on the server? delete it to start over)",
+            "the server cannot send {} from byte {offset} (416)",
             part_path(dest).display()
         )));
     }
@@ -230,23 +325,35 @@ fn save(
     }
 
     let resumed = status == 206 && offset > 0;
-    if resumed {
-        match content_range(reply) {
-            Some((Some(start), _)) if start == offset => {}
+    let part = if resumed {
+        let total = match content_range(reply) {
+            Some((Some(start), total)) if start == offset => total,
             _ => {
                 return Err(NetworkError::ProtocolFailure(format!(
                     "206 reply does not start at the requested byte {offset} (Content-Range: {})",
                     reply.header("content-range").unwrap_or("missing")
                 )))
             }
+        };
+        let part = PartFile::resume(dest)?;
+        if Validator::load(dest).is_none() {
+            part.save_validator(&validator_of(reply, total))?;
         }
-    } else if offset > 0 {
-        log::info!("server ignored the range request; downloading from the start");
-    }
-    let part = if resumed {
-        PartFile::resume(dest)?
+        part
     } else {
-        PartFile::create(dest)?
+        if offset > 0 {
+            let reason = match asked_if_range {
+                true => RestartReason::Changed,
+                false => RestartReason::NoRanges,
+            };
+            opts.notify(PartNotice::Restarted {
+                had: offset,
+                reason,
+            });
+        }
+        let part = PartFile::create(dest)?;
+        part.save_validator(&validator_of(reply, reply.content_length()))?;
+        part
     };
     if resumed && part.len() != offset {
         return Err(NetworkError::LocalFile(FileError::new(

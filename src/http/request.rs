@@ -170,6 +170,22 @@ impl<'c> Request<'c> {
         self
     }
 
+    /// The same request — URL, query, headers, credentials — with another method and no
+    /// body (a HEAD to look at the file a download wants).
+    pub fn with_method(&self, method: &str) -> Request<'c> {
+        Request {
+            client: self.client,
+            method: method.to_string(),
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            query: self.query.clone(),
+            credentials: self.credentials.clone(),
+            body: Body::Empty,
+            range_from: None,
+            upload_progress: None,
+        }
+    }
+
     /// Called as the request body is sent.
     pub fn upload_progress(mut self, f: UploadProgress) -> Self {
         self.upload_progress = Some(f);

@@ -301,6 +301,33 @@ fn mlsd_listing_as_json_and_list_fallback() {
     }
 }
 
+/// Start downloading `name` from a throttled server and kill the server after 1 MiB: a
+/// `.part` (with its SIZE/MDTM validator) and no file. Returns the bytes in the `.part`.
+fn cut_download(server: &mut PyFtpd, name: &str, dest: &Path) -> u64 {
+    let mut child = boardnet()
+        .args(["get", "-o"])
+        .arg(dest)
+        .arg(server.url(name))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::fs::metadata(part_of(dest)).map_or(0, |m| m.len()) < 1 << 20 {
+        assert!(started.elapsed() < T, "download did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(4), "{stderr}");
+    assert!(!dest.exists(), "a cut download must not look complete");
+    let meta = std::path::PathBuf::from(format!("{}.part.meta", dest.display()));
+    assert!(meta.exists(), "no validator beside the .part");
+    std::fs::metadata(part_of(dest)).unwrap().len()
+}
+
 #[test]
 fn resume_after_the_server_is_cut_mid_file() {
     let slow = PyFtpdOpts {
@@ -312,26 +339,7 @@ fn resume_after_the_server_is_cut_mid_file() {
     std::fs::write(server.root().join("fw.bin"), &data).unwrap();
     let dir = WorkDir::named("ftp-cut");
     let dest = dir.join("fw.bin");
-    let mut child = boardnet()
-        .args(["get", "-o"])
-        .arg(&dest)
-        .arg(server.url("fw.bin"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while std::fs::metadata(part_of(&dest)).map_or(0, |m| m.len()) < 1 << 20 {
-        assert!(started.elapsed() < T, "download did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    server.kill();
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(4), "{stderr}");
-    assert!(!dest.exists(), "a cut download must not look complete");
-    let have = std::fs::metadata(part_of(&dest)).unwrap().len();
+    let have = cut_download(&mut server, "fw.bin", &dest);
     assert!(have >= 1 << 20 && have < data.len() as u64, "{have}");
     // Back up (at full speed): -C - continues with REST, verified over the whole file.
     server.restart(PyFtpdOpts::default());
@@ -355,6 +363,11 @@ fn resume_after_the_server_is_cut_mid_file() {
     assert_eq!(v["resumed_from"], have);
     assert_eq!(v["bytes"], data.len() as u64 - have);
     assert_eq!(v["code"], 226);
+    assert_eq!(
+        v["notices"],
+        serde_json::json!([]),
+        "same SIZE and MDTM: verified"
+    );
     assert!(std::fs::read(&dest).unwrap() == data);
     // The server sent only the rest.
     let rest = format!("bytes={}", data.len() as u64 - have);
@@ -371,6 +384,44 @@ fn resume_after_the_server_is_cut_mid_file() {
     out.assert_success();
     assert_eq!(json_lines(&out)[0]["bytes"], 0);
     assert!(std::fs::read(&dest).unwrap() == data);
+}
+
+/// The file changed on the server (another MDTM) between the cut and the resume: the
+/// `.part` starts over instead of REST appending the new file's tail to the old file's head.
+#[test]
+fn a_file_that_changed_on_the_server_starts_over() {
+    let mut server = PyFtpd::start(PyFtpdOpts {
+        throttle: 1 << 20,
+        ..Default::default()
+    });
+    let old = pseudo_random(4 << 20, 7);
+    let new = pseudo_random(4 << 20, 8);
+    let path = server.root().join("fw.bin");
+    std::fs::write(&path, &old).unwrap();
+    let dir = WorkDir::named("ftp-changed");
+    let dest = dir.join("fw.bin");
+    cut_download(&mut server, "fw.bin", &dest);
+    std::fs::write(&path, &new).unwrap();
+    let f = std::fs::File::options().write(true).open(&path).unwrap();
+    f.set_modified(std::time::SystemTime::now() + Duration::from_secs(120))
+        .unwrap();
+    server.restart(PyFtpdOpts::default());
+    let out = run(
+        boardnet()
+            .args(["--json", "get", "-C", "-", "-o"])
+            .arg(&dest)
+            .arg(server.url("fw.bin")),
+        T,
+    );
+    out.assert_success();
+    assert!(
+        out.stderr.contains("the file changed on the server"),
+        "{:?}",
+        out
+    );
+    let v = &json_lines(&out)[0];
+    assert_eq!(v["resumed_from"], 0);
+    assert!(std::fs::read(&dest).unwrap() == new, "spliced file");
 }
 
 #[test]

@@ -6,5 +6,6 @@ mod peers;
 
 mod faults;
 mod proxy;
+mod resume;
 mod tls;
 mod transfer;

@@ -5,10 +5,9 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use super::echo::KillOnDrop;
-use super::net::{free_port, is_listening, START_TIMEOUT};
+use super::net::{await_listener, free_port};
 use super::nginx::find_program;
 use super::workdir::{read_lossy, WorkDir};
 
@@ -105,7 +104,7 @@ impl Squid {
             dir,
         };
         let cache_log = squid.dir.join("cache.log");
-        wait_listening(port, "squid", &cache_log);
+        await_listener(port, "squid", &cache_log);
         squid
     }
 
@@ -170,7 +169,7 @@ impl Tinyproxy {
             port,
             dir,
         };
-        wait_listening(port, "tinyproxy", &proxy.dir.join("tinyproxy.log"));
+        await_listener(port, "tinyproxy", &proxy.dir.join("tinyproxy.log"));
         proxy
     }
 
@@ -188,16 +187,4 @@ fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
-}
-
-fn wait_listening(port: u16, what: &str, log: &Path) {
-    let deadline = Instant::now() + START_TIMEOUT;
-    while !is_listening(("127.0.0.1", port)) {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not listen on 127.0.0.1:{port}:\n{}",
-            read_lossy(log)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

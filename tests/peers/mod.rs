@@ -14,6 +14,9 @@
 //!   with static files, uploads, basic auth, redirects, status codes, cookies
 //!   and a proxy to the echo server.
 //! * [`EchoServer`] — Python echo server answering JSON about each request.
+//! * [`Apache`] / [`Lighttpd`] / [`Httpbin`] — more HTTP servers: validators
+//!   and 416s without Content-Range, rate-limited `/slow/`, Digest (MD5 and
+//!   SHA-256), gzip, HSTS over HTTPS.
 //! * [`Squid`] / [`Tinyproxy`] — real forward proxies in their packaged
 //!   configuration (squid optionally with Digest proxy authentication).
 //! * [`FaultServer`] / [`Fault`] — in-process misbehaving HTTP server.
@@ -59,6 +62,7 @@ mod fault;
 mod forward_proxy;
 mod ftp;
 mod guest;
+mod httpd;
 mod knot;
 mod net;
 mod netns;
@@ -93,6 +97,7 @@ pub use guest::{
     run_guest_command, run_in_guest, run_test_in_guest, GUEST_NOT_RUN, GUEST_TIMED_OUT,
     IN_GUEST_ENV,
 };
+pub use httpd::{Apache, Httpbin, Lighttpd, DIGEST_PASSWORD, DIGEST_REALM, DIGEST_USER, SLOW_RATE};
 pub use knot::Knot;
 pub use net::{
     free_port, free_ports, ipv6_available, is_listening, refused_url, wait_for_port,

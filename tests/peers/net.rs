@@ -107,3 +107,16 @@ pub fn wait_for_port(port: u16) {
 pub fn refused_url() -> String {
     format!("http://127.0.0.1:{}/", free_port())
 }
+
+/// Wait until `what` listens on 127.0.0.1:`port`; panic with its `log` after START_TIMEOUT.
+pub fn await_listener(port: u16, what: &str, log: &std::path::Path) {
+    let deadline = std::time::Instant::now() + START_TIMEOUT;
+    while !is_listening(("127.0.0.1", port)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not listen on 127.0.0.1:{port}:\n{}",
+            super::workdir::read_lossy(log)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -12,7 +12,8 @@
 //!                   "The SSL certificate error").
 //!
 //! Locations on every server (see `LOCATIONS`): static files from `www_dir()`
-//! (ranges, HEAD, ETag/Last-Modified), `/hello.txt` = "hello world\n",
+//! (ranges, HEAD, ETag/Last-Modified; also under `/slow/` at 256 KiB/s), `/hello.txt` =
+//! "hello world\n",
 //! `/upload/` (WebDAV PUT/DELETE into `upload_dir()`, GET reads back),
 //! `/auth/secret.txt` (basic auth user/secret) = "top secret\n",
 //! `/redirect` (302 Location: /hello.txt, relative), `/redirect-abs` (302 to
@@ -44,6 +45,7 @@ pub const SECRET: &str = "top secret\n";
 const LOCATIONS: &str = r#"
     root @W@/www;
     location / { }
+    location /slow/ { alias @W@/www/; limit_rate 262144; }
     location /upload/ {
         alias @W@/upload/;
         dav_methods PUT DELETE;
