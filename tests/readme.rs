@@ -1,63 +1,181 @@
-//! The README documents the binary it ships with: every subcommand's option
-//! list in README.md is the binary's `--help` output, word for word, and every
-//! subcommand the binary lists has a section.
+//! The documents that repeat `--help` are generated from it, so they cannot drift: every
+//! subcommand's option list in README.md (the block after a `<!-- generated: boardnet CMD
+//! --help -->` marker) and the man pages in `docs/man/`. This test fails when a document is
+//! out of date; `BOARDNET_UPDATE_DOCS=1 cargo test --test readme` rewrites them.
 
 mod peers;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use peers::*;
 
 const T: Duration = Duration::from_secs(10);
+const MARKER: &str = "<!-- generated: boardnet ";
+const UPDATE: &str = "BOARDNET_UPDATE_DOCS";
 
-fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md is readable")
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn readme_carries_every_option_list_verbatim() {
-    let readme = readme();
-    for command in [
-        "get",
-        "host",
-        "dns",
-        "connect",
-        "listen",
-        "status",
-        "bearer",
-        "wait-online",
-        "wifi",
-        "ftp",
-    ] {
-        let out = run_boardnet([command, "--help"], T);
-        out.assert_success();
-        let help = out.stdout_str();
-        assert!(
-            readme.contains(&help),
-            "README.md's option list is out of date: paste `boardnet {command} --help`"
-        );
-    }
-}
-
-#[test]
-fn readme_names_every_subcommand_the_binary_lists() {
-    let readme = readme();
-    let out = run_boardnet(["--help"], T);
+fn help(args: &[&str]) -> String {
+    let mut argv: Vec<&str> = args.to_vec();
+    argv.push("--help");
+    let out = run_boardnet(argv, T);
     out.assert_success();
-    let help = out.stdout_str();
-    let commands: Vec<&str> = help
+    out.stdout_str().to_string()
+}
+
+/// The commands `boardnet --help` lists, `help` itself left out.
+fn commands(top: &str) -> Vec<String> {
+    let commands: Vec<String> = top
         .lines()
         .skip_while(|line| !line.starts_with("Commands"))
         .skip(1)
         .take_while(|line| line.starts_with("  "))
         .filter_map(|line| line.split_whitespace().next())
+        .filter(|command| *command != "help")
+        .map(str::to_string)
         .collect();
-    assert!(commands.len() >= 10, "no command list in:\n{help}");
-    for command in commands {
+    assert!(commands.len() >= 10, "no command list in:\n{top}");
+    commands
+}
+
+/// README.md with every generated block replaced by the binary's current help.
+fn regenerated_readme(readme: &str) -> String {
+    let mut out = String::with_capacity(readme.len());
+    let mut lines = readme.split_inclusive('\n');
+    while let Some(line) = lines.next() {
+        out.push_str(line);
+        let Some(rest) = line.strip_prefix(MARKER) else {
+            continue;
+        };
+        let command = rest
+            .split_whitespace()
+            .next()
+            .expect("marker names a command");
+        let fence = lines.next().expect("a ```text block follows the marker");
+        assert_eq!(fence.trim_end(), "```text", "after {line}");
+        out.push_str(fence);
+        for old in lines.by_ref() {
+            if old.trim_end() == "```" {
+                break;
+            }
+        }
+        out.push_str(&help(&[command]));
+        out.push_str("```\n");
+    }
+    out
+}
+
+/// A man page that carries the help text verbatim (one source, no hand-kept copy).
+fn man_page(name: &str, summary: &str, help: &str) -> String {
+    let escaped: String = help
+        .lines()
+        .map(|line| {
+            let line = line.replace('\\', "\\e");
+            let line = if line.starts_with('.') || line.starts_with('\'') {
+                format!("\\&{line}")
+            } else {
+                line
+            };
+            line + "\n"
+        })
+        .collect();
+    format!(
+        ".\\\" Generated from `{name} --help` by tests/readme.rs; do not edit.\n\
+         .TH {upper} 1 \"\" \"boardnet {version}\" \"boardnet manual\"\n\
+         .SH NAME\n{name} \\- {summary}\n\
+         .SH DESCRIPTION\n.nf\n{escaped}.fi\n\
+         .SH SEE ALSO\nboardnet(1); README.md in the source tree\n",
+        upper = name.to_uppercase(),
+        version = env!("CARGO_PKG_VERSION"),
+        summary = summary.replace('-', "\\-"),
+        name = name.replace('-', "\\-"),
+    )
+}
+
+/// Every man page under docs/man, by file name.
+fn man_pages(top: &str) -> Vec<(String, String)> {
+    let mut pages = vec![(
+        "boardnet.1".to_string(),
+        man_page("boardnet", "networking for embedded Linux boards", top),
+    )];
+    for line in top
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+    {
+        let mut words = line.trim().splitn(2, ' ');
+        let command = words.next().unwrap_or_default();
+        if command == "help" {
+            continue;
+        }
+        let summary = words.next().unwrap_or_default().trim();
+        pages.push((
+            format!("boardnet-{command}.1"),
+            man_page(&format!("boardnet-{command}"), summary, &help(&[command])),
+        ));
+    }
+    pages
+}
+
+/// Compares `want` with the file at `path`; rewrites it instead when asked to.
+fn check(path: &Path, want: &str, stale: &mut Vec<String>) {
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    if have == want {
+        return;
+    }
+    if std::env::var_os(UPDATE).is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, want).unwrap();
+    } else {
+        stale.push(path.display().to_string());
+    }
+}
+
+#[test]
+fn generated_documents_match_the_binarys_help() {
+    let top = help(&[]);
+    let mut stale = Vec::new();
+    let readme_path = root().join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).expect("README.md is readable");
+    check(&readme_path, &regenerated_readme(&readme), &mut stale);
+    for (file, page) in man_pages(&top) {
+        check(&root().join("docs/man").join(file), &page, &mut stale);
+    }
+    assert!(
+        stale.is_empty(),
+        "out of date: {}\nregenerate with: {UPDATE}=1 cargo test --test readme",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn readme_shows_every_command_and_its_option_list() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for command in commands(&help(&[])) {
         assert!(
             readme.contains(&format!("boardnet {command} ")),
             "README.md has no example of `boardnet {command}`"
+        );
+    }
+    for command in [
+        "get",
+        "ftp",
+        "host",
+        "dns",
+        "status",
+        "bearer",
+        "wait-online",
+        "wifi",
+        "connect",
+        "listen",
+    ] {
+        assert!(
+            readme.contains(&format!("{MARKER}{command} --help -->")),
+            "README.md has no generated option list for `boardnet {command}`"
         );
     }
 }

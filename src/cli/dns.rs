@@ -1,7 +1,7 @@
 //! `boardnet host` (system resolver) and `boardnet dns` (typed lookups on the reactor).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -53,7 +53,8 @@ query. Several names are looked up at once on one event loop; results print in i
       --tries N        rounds over the servers (default: resolv.conf's attempts:, 2)
   -x ADDRESS           PTR lookup of ADDRESS (in-addr.arpa / ip6.arpa)
   -f FILE|-            more names, one per line (- is stdin, looked up as lines arrive)
-      --parallel N     lookups in flight at once (default 64)
+      --parallel N     lookups in flight at once (1-1024, default 64); at most 4 x N
+                       answers wait behind an earlier name that is slow to answer
   -v                   full records: NAME TTL IN TYPE DATA, and the server that answered
       --json           one object per name: name, type, server, transport, records (typed)
 
@@ -62,52 +63,144 @@ Exit: 0 answered (also when the name has no records of the type), 8 NXDOMAIN/SER
 5 no answer in time, 7 malformed reply, 4 no server reachable, 2 bad input.
 ";
 
-/// Lines from a pipe or terminal on fd 0, read as the event loop reports it readable.
-struct StdinLines {
-    source: StdinSource,
-    partial: Vec<u8>,
+/// Most lookups in flight at once (`--parallel`): sockets and timers each.
+const MAX_PARALLEL: usize = 1024;
+
+/// Results that may wait for an earlier, slower name, per lookup in flight.
+const REORDER_WINDOW_PER_LOOKUP: usize = 4;
+
+/// Longest name line read from a file or stdin (a DNS name is at most 253 bytes): a longer
+/// one is refused, quoted by its first bytes, without being held whole.
+const MAX_NAME_LINE: usize = 1024;
+
+/// A name line that could not be used.
+fn overlong_line(line: u64, prefix: &str) -> String {
+    format!(
+        "line {line} is longer than {MAX_NAME_LINE} bytes: {}",
+        Quoted(prefix)
+    )
 }
 
-impl StdinLines {
-    /// Read everything that is there now, handing each complete name to `sink`; `false` at
-    /// the end of input.
-    fn pump(&mut self, reactor: &mut Reactor, sink: &mut dyn FnMut(String)) -> bool {
+/// Splits bytes into names, one per line: blank lines and `#`/`;` comments skipped, each line
+/// at most [`MAX_NAME_LINE`] bytes (`Err` with a bounded prefix for longer ones). Fed in
+/// pieces, it never holds more than one line.
+#[derive(Debug, Default)]
+struct NameLines {
+    partial: Vec<u8>,
+    /// The current line is over the limit: its rest is skipped.
+    overlong: bool,
+    line: u64,
+}
+
+impl NameLines {
+    fn feed(&mut self, mut bytes: &[u8], sink: &mut dyn FnMut(Result<String, String>)) {
+        while !bytes.is_empty() {
+            let nl = bytes.iter().position(|&b| b == b'\n');
+            let (piece, rest) = match nl {
+                Some(i) => (&bytes[..i], &bytes[i + 1..]),
+                None => (bytes, &[][..]),
+            };
+            if !self.overlong {
+                let room = MAX_NAME_LINE.saturating_sub(self.partial.len());
+                self.partial
+                    .extend_from_slice(&piece[..piece.len().min(room)]);
+                self.overlong = piece.len() > room;
+            }
+            if nl.is_some() {
+                self.emit(sink);
+            }
+            bytes = rest;
+        }
+    }
+
+    /// The end of input: a last line without a newline.
+    fn finish(&mut self, sink: &mut dyn FnMut(Result<String, String>)) {
+        if !self.partial.is_empty() || self.overlong {
+            self.emit(sink);
+        }
+    }
+
+    fn emit(&mut self, sink: &mut dyn FnMut(Result<String, String>)) {
+        self.line += 1;
+        let text = String::from_utf8_lossy(&self.partial).into_owned();
+        self.partial.clear();
+        if std::mem::take(&mut self.overlong) {
+            sink(Err(overlong_line(self.line, &text)));
+        } else if !is_comment_or_blank(&text) {
+            sink(Ok(text.trim().to_string()));
+        }
+    }
+}
+
+/// Where more names come from: a file read in pieces as lookups need names, or stdin (a pipe
+/// or terminal watched by the event loop; a regular file on stdin is read like a file).
+enum Source {
+    Done,
+    File(Box<dyn Read>),
+    Stream(StdinSource),
+}
+
+impl Source {
+    /// Open `-f PATH` (`-` is stdin).
+    fn open(path: &str, reactor: &mut Reactor) -> Result<Source, Failure> {
+        let local_io = |e: io::Error| Failure {
+            help_hint: false,
+            class: ErrorClass::LocalIo,
+            message: format!("cannot read {path}: {e}"),
+        };
+        if path != "-" {
+            let file = std::fs::File::open(path).map_err(local_io)?;
+            return Ok(Source::File(Box::new(file)));
+        }
+        let stdin = StdinSource::register(reactor).map_err(local_io)?;
+        // A regular file or /dev/null cannot be watched: read it as a file.
+        Ok(match stdin.token() {
+            Some(_) => Source::Stream(stdin),
+            None => Source::File(Box::new(io::stdin())),
+        })
+    }
+
+    /// Read one piece of input into `lines`; `false` once the input ended.
+    fn pump(
+        &mut self,
+        reactor: &mut Reactor,
+        lines: &mut NameLines,
+        sink: &mut dyn FnMut(Result<String, String>),
+    ) -> bool {
         let mut buf = [0u8; 8192];
-        loop {
-            match self.source.read(reactor, &mut buf) {
-                Ok(Input::Data(n)) => {
-                    self.partial.extend_from_slice(&buf[..n]);
-                    while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
-                        let line: Vec<u8> = self.partial.drain(..=pos).collect();
-                        self.emit(&line, sink);
-                    }
+        let got = match self {
+            Source::Done => return false,
+            Source::File(f) => match f.read(&mut buf) {
+                Ok(0) => Ok(Input::End),
+                Ok(n) => Ok(Input::Data(n)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Input::Empty),
+                Err(e) => Err(e),
+            },
+            Source::Stream(stdin) => stdin.read(reactor, &mut buf),
+        };
+        match got {
+            Ok(Input::Data(n)) => {
+                lines.feed(&buf[..n], sink);
+                true
+            }
+            Ok(Input::Empty) => true,
+            Ok(Input::End) | Err(_) => {
+                if let Source::Stream(stdin) = self {
+                    stdin.finish(reactor);
                 }
-                Ok(Input::Empty) => return true,
-                Ok(Input::End) | Err(_) => {
-                    self.source.finish(reactor);
-                    let rest = std::mem::take(&mut self.partial);
-                    self.emit(&rest, sink);
-                    return false;
-                }
+                lines.finish(sink);
+                *self = Source::Done;
+                false
             }
         }
     }
 
-    fn emit(&self, line: &[u8], sink: &mut dyn FnMut(String)) {
-        let line = String::from_utf8_lossy(line);
-        if !is_comment_or_blank(&line) {
-            sink(line.trim().to_string());
+    fn token(&self) -> Option<crate::reactor::Token> {
+        match self {
+            Source::Stream(stdin) => stdin.token(),
+            _ => None,
         }
     }
-}
-
-/// Names to look up: from the command line, then a file or stdin.
-enum Source {
-    Done,
-    /// A regular file read at once (epoll cannot watch regular files).
-    Lines(VecDeque<String>),
-    /// A pipe or terminal, read as lines arrive.
-    Stream,
 }
 
 fn is_comment_or_blank(line: &str) -> bool {
@@ -115,32 +208,30 @@ fn is_comment_or_blank(line: &str) -> bool {
     t.is_empty() || t.starts_with('#') || t.starts_with(';')
 }
 
-/// Lines of `path`, or `None` when it is `-` on a pipe/terminal (read incrementally).
-fn read_names_file(path: &str) -> Result<Option<Vec<String>>, Failure> {
-    let read_all = |r: &mut dyn Read| -> io::Result<Vec<String>> {
-        let mut lines = Vec::new();
-        for line in io::BufReader::new(r).lines() {
-            let line = line?;
-            if !is_comment_or_blank(&line) {
-                lines.push(line.trim().to_string());
-            }
-        }
-        Ok(lines)
-    };
+/// Names from `-f PATH` for the blocking `host` command, one at a time.
+fn for_each_name(path: &str, each: &mut dyn FnMut(Result<String, String>)) -> Result<(), Failure> {
     let local_io = |e: io::Error| Failure {
         help_hint: false,
         class: ErrorClass::LocalIo,
         message: format!("cannot read {path}: {e}"),
     };
-    if path == "-" {
-        let regular = std::fs::metadata("/dev/stdin").is_ok_and(|m| m.is_file());
-        if !regular {
-            return Ok(None);
-        }
-        return read_all(&mut io::stdin()).map(Some).map_err(local_io);
+    let mut input: Box<dyn Read> = match path {
+        "-" => Box::new(io::stdin()),
+        _ => Box::new(std::fs::File::open(path).map_err(local_io)?),
+    };
+    let mut lines = NameLines::default();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(local_io(e)),
+        };
+        lines.feed(&buf[..n], each);
     }
-    let mut file = std::fs::File::open(path).map_err(local_io)?;
-    read_all(&mut file).map(Some).map_err(local_io)
+    lines.finish(each);
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,16 +271,20 @@ pub(crate) fn host(
         return Err(Failure::usage("host: give a NAME (or -f FILE)"));
     }
     let mut first_failure = None;
-    let mut run = |name: &str| {
-        let result = if reverse {
-            match name.parse::<IpAddr>() {
-                Ok(ip) => HostInfo::from_address(ip),
-                Err(_) => Err(HostError::InvalidName(format!(
-                    "-x needs an IP address, not \"{name}\""
-                ))),
-            }
-        } else {
-            HostInfo::lookup(name, family)
+    let mut run = |line: Result<&str, String>| {
+        let (name, result) = match line {
+            Err(why) => ("-f", Err(HostError::InvalidName(why))),
+            Ok(name) if reverse => match name.parse::<IpAddr>() {
+                Ok(ip) => (name, HostInfo::from_address(ip)),
+                Err(_) => (
+                    name,
+                    Err(HostError::InvalidName(format!(
+                        "-x needs an IP address, not {}",
+                        Quoted(name)
+                    ))),
+                ),
+            },
+            Ok(name) => (name, HostInfo::lookup(name, family)),
         };
         if let Err(e) = &result {
             first_failure.get_or_insert(e.class());
@@ -197,25 +292,13 @@ pub(crate) fn host(
         print_host(name, reverse, &result, globals);
     };
     for name in &names {
-        run(name);
+        run(Ok(name));
     }
     if let Some(path) = file {
-        match read_names_file(&path)? {
-            Some(lines) => lines.iter().for_each(|n| run(n)),
-            None => {
-                // Line by line as they arrive: a long-running batch (resolv.conf may change).
-                for line in io::stdin().lock().lines() {
-                    let line = line.map_err(|e| Failure {
-                        help_hint: false,
-                        class: ErrorClass::LocalIo,
-                        message: format!("cannot read stdin: {e}"),
-                    })?;
-                    if !is_comment_or_blank(&line) {
-                        run(line.trim());
-                    }
-                }
-            }
-        }
+        // Line by line as they arrive: a long-running batch follows resolv.conf changes.
+        for_each_name(&path, &mut |line| {
+            run(line.as_deref().map_err(Clone::clone))
+        })?;
     }
     Ok(first_failure.map_or(ExitCode::SUCCESS, |c: ErrorClass| {
         ExitCode::from(c.exit_code())
@@ -352,7 +435,12 @@ fn parse_dns(
             }
             Short('f') | Long("file") => a.file = Some(text(parser, "-f")?),
             Long("parallel") => {
-                a.parallel = number::<usize>(parser, "--parallel")?.max(1);
+                a.parallel = number(parser, "--parallel")?;
+                if !(1..=MAX_PARALLEL).contains(&a.parallel) {
+                    return Err(Failure::usage(format!(
+                        "--parallel must be from 1 to {MAX_PARALLEL}"
+                    )));
+                }
             }
             Value(v) => plain.push(
                 v.into_string()
@@ -509,63 +597,69 @@ pub(crate) fn dns(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<
     reactor.handle_signals().map_err(io_failure)?;
     let mut resolver = Resolver::new(args.options).map_err(|e| Failure::from_error(&e))?;
 
-    let mut inputs: VecDeque<(String, RecordType)> = args.names.into_iter().collect();
-    let mut source = Source::Done;
-    let mut stdin_lines = None;
-    if let Some(path) = &args.file {
-        source = match read_names_file(path)? {
-            Some(lines) => Source::Lines(lines.into()),
-            None => {
-                stdin_lines = Some(StdinLines {
-                    source: StdinSource::register(&mut reactor).map_err(io_failure)?,
-                    partial: Vec::new(),
-                });
-                Source::Stream
-            }
-        };
-    }
-    // A character device such as /dev/null is always readable and epoll refuses it: read
-    // it now.
-    if let Some(lines) = stdin_lines.as_mut().filter(|l| l.source.token().is_none()) {
-        let rtype = args.rtype;
-        lines.pump(&mut reactor, &mut |line| inputs.push_back((line, rtype)));
-        source = Source::Done;
-    }
+    // Names to look up: the command line's, then the file's as lookups need them (an
+    // unusable line is an error item in its place).
+    let mut inputs: VecDeque<Result<(String, RecordType), String>> =
+        args.names.into_iter().map(Ok).collect();
+    let mut source = match &args.file {
+        Some(path) => Source::open(path, &mut reactor)?,
+        None => Source::Done,
+    };
+    let mut lines = NameLines::default();
+    let rtype = args.rtype;
     let mut printer = Printer {
         globals,
         next: 0,
         waiting: BTreeMap::new(),
         first_failure: None,
     };
+    // Results print in input order; at most this many wait behind a slow earlier name.
+    let window = args.parallel.saturating_mul(REORDER_WINDOW_PER_LOOKUP);
     let mut started: HashMap<LookupId, (usize, String, RecordType, Instant)> = HashMap::new();
     let mut index = 0usize;
     let mut events = Vec::with_capacity(64);
     loop {
-        // Feed lookups up to the parallelism limit.
-        while resolver.in_flight() < args.parallel {
-            if inputs.is_empty() {
-                if let Source::Lines(lines) = &mut source {
-                    match lines.pop_front() {
-                        Some(l) => inputs.push_back((l, args.rtype)),
-                        None => source = Source::Done,
-                    }
-                }
-            }
-            let Some((name, rtype)) = inputs.pop_front() else {
+        // Read more names while few are queued: a file at once, stdin when it has some.
+        while inputs.len() < args.parallel
+            && source.pump(&mut reactor, &mut lines, &mut |line| {
+                inputs.push_back(line.map(|name| (name, rtype)))
+            })
+            && !matches!(source, Source::Stream(_))
+        {}
+        // Start lookups up to the parallelism limit and the reorder window.
+        while resolver.in_flight() < args.parallel && index - printer.next < window {
+            let Some(input) = inputs.pop_front() else {
                 break;
             };
-            match resolver.start(&mut reactor, &name, rtype) {
-                Ok(id) => {
-                    started.insert(id, (index, name, rtype, Instant::now()));
-                }
-                Err(e) => printer.add(index, (name, rtype, Err(e), Duration::ZERO)),
+            match input {
+                Ok((name, rtype)) => match resolver.start(&mut reactor, &name, rtype) {
+                    Ok(id) => {
+                        started.insert(id, (index, name, rtype, Instant::now()));
+                    }
+                    Err(e) => printer.add(index, (name, rtype, Err(e), Duration::ZERO)),
+                },
+                Err(why) => printer.add(
+                    index,
+                    (
+                        "-f".into(),
+                        rtype,
+                        Err(DnsError::InvalidRequest(why)),
+                        Duration::ZERO,
+                    ),
+                ),
             }
             index += 1;
         }
+        let mut finished = false;
         while let Some((id, result)) = resolver.next_done() {
             if let Some((i, name, rtype, t0)) = started.remove(&id) {
                 printer.add(i, (name, rtype, result, t0.elapsed()));
+                finished = true;
             }
+        }
+        if finished {
+            // The reorder window may have moved: start more before waiting.
+            continue;
         }
         let more_input = !inputs.is_empty() || !matches!(source, Source::Done);
         if resolver.in_flight() == 0 && !more_input {
@@ -578,16 +672,8 @@ pub(crate) fn dns(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<
                 Ready::Signal(_) => {
                     return Ok(ExitCode::from(ErrorClass::Cancelled.exit_code()));
                 }
-                Ready::Io { token, .. }
-                    if stdin_lines.as_ref().and_then(|l| l.source.token()) == Some(*token) =>
-                {
-                    let rtype = args.rtype;
-                    if let Some(lines) = stdin_lines.as_mut() {
-                        if !lines.pump(&mut reactor, &mut |line| inputs.push_back((line, rtype))) {
-                            source = Source::Done;
-                        }
-                    }
-                }
+                // Stdin is read at the top of the loop, when names are wanted.
+                Ready::Io { token, .. } if source.token() == Some(*token) => {}
                 other => {
                     resolver.handle(&mut reactor, other);
                 }
@@ -597,4 +683,47 @@ pub(crate) fn dns(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<
     Ok(printer
         .first_failure
         .map_or(ExitCode::SUCCESS, |c| ExitCode::from(c.exit_code())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(pieces: &[&[u8]]) -> Vec<Result<String, String>> {
+        let mut lines = NameLines::default();
+        let mut out = Vec::new();
+        for p in pieces {
+            lines.feed(p, &mut |l| out.push(l));
+        }
+        lines.finish(&mut |l| out.push(l));
+        out
+    }
+
+    #[test]
+    fn names_split_across_pieces_skip_comments_and_blank_lines() {
+        let out = split(&[
+            b"a.example\n# c",
+            b"omment\n\n  b.exam",
+            b"ple  \n; x\nlast",
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                Ok("a.example".into()),
+                Ok("b.example".into()),
+                Ok("last".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_overlong_line_is_refused_by_a_bounded_prefix_and_the_next_one_read() {
+        let long = vec![b'x'; 1 << 20];
+        let out = split(&[b"first\n", &long, &long, b"\nafter\n"]);
+        assert_eq!(out[0], Ok("first".into()));
+        let why = out[1].clone().unwrap_err();
+        assert!(why.starts_with("line 2 is longer than 1024 bytes"), "{why}");
+        assert!(why.len() < 200, "{}", why.len());
+        assert_eq!(out[2], Ok("after".into()));
+    }
 }

@@ -162,3 +162,84 @@ fn no_server_listening_is_unreachable() {
     out.assert_code(4);
     assert!(out.stderr.contains("refused"), "{}", out.stderr);
 }
+
+/// `dns -f` with `--parallel` prints in input order, so answers wait behind an earlier name
+/// that does not answer. Their number is bounded (4 x --parallel) and the name file is read as
+/// names are needed: a batch of 40,000 names behind one that never answers costs no more
+/// memory than one of 2,000 (it grew by ~55 bytes per name, 60 MB for a million).
+#[test]
+fn a_slow_first_name_does_not_grow_memory_with_the_batch() {
+    let fault = DnsFault::start(DnsScript::SilentFor("never.example.test"));
+    let dir = WorkDir::new();
+    let batch = |n: usize| {
+        let mut text = String::from("never.example.test\n");
+        for i in 0..n {
+            text.push_str(&format!("host{i}.example.test\n"));
+        }
+        dir.write(format!("names-{n}.txt"), text)
+    };
+    let server = format!("127.0.0.1:{}", fault.port());
+    let peak = |file: &std::path::Path| {
+        peak_rss_kib(
+            5,
+            &[
+                "dns",
+                "-s",
+                &server,
+                "--timeout",
+                "2",
+                "--tries",
+                "1",
+                "--parallel",
+                "16",
+                "-f",
+                file.to_str().unwrap(),
+            ],
+        )
+    };
+    let small = peak(&batch(2_000));
+    let large = peak(&batch(40_000));
+    assert!(
+        large < small + 2048,
+        "40,000 names: {large} KiB peak, 2,000 names: {small} KiB"
+    );
+}
+
+/// A name line over the limit is one error item, quoted by its first bytes — not echoed whole
+/// (a 1 MB name printed 2 MB of stderr) — and the names after it are still looked up.
+#[test]
+fn an_overlong_name_line_is_quoted_by_a_bounded_prefix() {
+    let fault = DnsFault::start(DnsScript::Answer);
+    let dir = WorkDir::new();
+    let file = dir.write(
+        "names.txt",
+        format!("{}\nafter.example.test\n", "x".repeat(1 << 20)),
+    );
+    let out = run_boardnet(
+        [
+            "dns",
+            "-s",
+            &format!("127.0.0.1:{}", fault.port()),
+            "-f",
+            file.to_str().unwrap(),
+        ],
+        T,
+    );
+    out.assert_code(2);
+    assert!(
+        out.stderr.len() < 1000,
+        "{} bytes of stderr",
+        out.stderr.len()
+    );
+    assert!(
+        out.stderr.contains("line 1 is longer than 1024 bytes"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout_str().trim(), FAULT_ANSWER.to_string());
+    for bad in ["0", "100000", "-1"] {
+        let out = run_boardnet(["dns", "--parallel", bad, "example.test"], T);
+        out.assert_code(2);
+        assert!(out.stderr.contains("--parallel"), "{}", out.stderr);
+    }
+}

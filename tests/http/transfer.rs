@@ -797,23 +797,6 @@ fn help_for_every_http_command() {
     );
 }
 
-/// boardnet's peak resident set (KiB) running `args`, measured by GNU time.
-fn peak_rss_kib(args: &[&str]) -> u64 {
-    let out = run(
-        std::process::Command::new("/usr/bin/time")
-            .args(["-f", "peak-rss-kib %M"])
-            .args(boardnet_argv())
-            .args(args),
-        T,
-    );
-    out.assert_success();
-    out.stderr
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("peak-rss-kib ")?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no RSS figure: {}", out.stderr))
-}
-
 #[test]
 fn bodies_stream_with_bounded_memory() {
     let nginx = Nginx::start();
@@ -843,7 +826,7 @@ fn bodies_stream_with_bounded_memory() {
             &nginx.http_url("/big.bin"),
         ],
     ] {
-        let kib = peak_rss_kib(&args);
+        let kib = peak_rss_kib(0, &args);
         assert!(kib < 16 * 1024, "{args:?}: peak RSS {kib} KiB");
     }
     assert_eq!(std::fs::metadata(&dest).unwrap().len(), 100 << 20);

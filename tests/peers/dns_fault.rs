@@ -48,6 +48,9 @@ pub enum DnsScript {
     /// Receives (and counts) but never replies. TCP: accepts, reads, never
     /// answers; the connection stays open until the client or drop closes it.
     Silent,
+    /// Never replies to queries for this name; the correct answer to every other. Same over
+    /// TCP.
+    SilentFor(&'static str),
     /// A reply with ID+1 (carrying A 192.0.2.66) from the same address,
     /// then the correct reply. TCP: the correct answer.
     WrongIdThenRight,
@@ -316,6 +319,11 @@ fn udp_loop(sock: UdpSocket, sh: &Shared) {
         };
         match &sh.script {
             DnsScript::Answer => send(&correct_reply(&q, false).unwrap()),
+            DnsScript::SilentFor(name) => {
+                if parse_question(&q).is_some_and(|question| question.name != *name) {
+                    send(&correct_reply(&q, false).unwrap());
+                }
+            }
             DnsScript::Delayed(d) => {
                 let d = *d;
                 if let Ok(s) = sock.try_clone() {
@@ -422,6 +430,10 @@ fn serve_tcp(mut s: TcpStream, sh: &Shared) {
         }
         let reply = match &sh.script {
             DnsScript::Silent => continue,
+            DnsScript::SilentFor(name) if parse_question(&q).is_some_and(|x| x.name == *name) => {
+                continue
+            }
+            DnsScript::SilentFor(_) => correct_reply(&q, false).unwrap(),
             DnsScript::Delayed(d) => {
                 std::thread::sleep(*d);
                 correct_reply(&q, false).unwrap()

@@ -302,3 +302,20 @@ pub fn require_program(program: &str) {
         );
     }
 }
+
+/// boardnet's peak resident set (KiB) running `args` to exit code `code`, measured by GNU time.
+pub fn peak_rss_kib(code: i32, args: &[&str]) -> u64 {
+    let out = run(
+        Command::new("/usr/bin/time")
+            .args(["-f", "peak-rss-kib %M"])
+            .args(boardnet_argv())
+            .args(args),
+        Duration::from_secs(120),
+    );
+    out.assert_code(code);
+    out.stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak-rss-kib ")?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RSS figure: {}", out.stderr))
+}
