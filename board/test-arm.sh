@@ -32,6 +32,7 @@ skips=(
   "udp::leaving_a_group_stops_its_traffic|the same multicast join"
   "bodies_stream_with_bounded_memory|measures boardnet's peak RSS with GNU time, which under qemu-user is the emulator's (34 MiB)"
   "a_slow_first_name_does_not_grow_memory_with_the_batch|the same peak-RSS measurement"
+  "json_listings_stream_with_bounded_memory|the same peak-RSS measurement"
 )
 skip_args=()
 echo "test-arm: $target under ${runner%% *}; skipped by name:"

@@ -11,7 +11,7 @@ use lexopt::prelude::*;
 use serde_json::{json, Value};
 
 use super::args::{text, Globals, LimitFlag, LimitFlags, TlsFlag, TlsFlags};
-use super::output::{json_line, notice_line, secs, text_line};
+use super::output::{json_line, notice_line, secs, text_line, JsonArrayLine};
 use super::progress::{Meter, Mode};
 use super::Failure;
 use crate::cancel::CancelToken;
@@ -704,11 +704,15 @@ fn split_words(line: &str) -> Result<Vec<String>, String> {
 
 /// What a command printed, besides its reply.
 enum Outcome {
-    Listing(Vec<Value>),
+    /// A listing, printed as it arrived.
+    Listed,
     Path(String),
     Size(u64),
     Modified(String),
-    Transferred { bytes: u64, path: String },
+    Transferred {
+        bytes: u64,
+        path: String,
+    },
     Done,
     Quit,
 }
@@ -743,10 +747,17 @@ struct Runner {
     json: bool,
     progress: Mode,
     buf: Vec<u8>,
+    /// The `--json` line of a listing being printed entry by entry.
+    listing: Option<JsonArrayLine>,
+}
+
+/// The fields of a command's `--json` line known before it runs.
+fn command_head(id: usize, words: &[String]) -> Value {
+    json!({ "event": "command", "id": id, "command": words[0], "args": &words[1..] })
 }
 
 impl Runner {
-    fn execute(&mut self, words: &[String]) -> Result<Outcome, FtpError> {
+    fn execute(&mut self, id: usize, words: &[String]) -> Result<Outcome, FtpError> {
         let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
         let s = &mut self.session;
         Ok(match (words[0].as_str(), args.as_slice()) {
@@ -759,16 +770,19 @@ impl Runner {
                     _ => return Err(usage("ls [-l] [PATH]")),
                 };
                 let long = long || words[0] == "dir";
-                let json = self.json;
-                let mut entries = Vec::new();
-                s.list(path, &mut |entry, raw| match (entry, json) {
-                    (Some(e), true) => entries.push(serde_json::to_value(&e).unwrap_or(Value::Null)),
-                    (None, true) => entries.push(json!({ "raw": raw })),
-                    (Some(e), false) if long => text_line(format_args!("{}", long_line(&e))),
-                    (Some(e), false) => text_line(format_args!("{}", e.name)),
-                    (None, false) => text_line(format_args!("{raw}")),
+                let listing = &mut self.listing;
+                if self.json {
+                    let head = command_head(id, words);
+                    *listing = Some(JsonArrayLine::begin(std::io::stdout(), &head, "entries"));
+                }
+                s.list(path, &mut |entry, raw| match (entry, listing.as_mut()) {
+                    (Some(e), Some(json)) => json.item(&e),
+                    (None, Some(json)) => json.item(&json!({ "raw": raw })),
+                    (Some(e), None) if long => text_line(format_args!("{}", long_line(&e))),
+                    (Some(e), None) => text_line(format_args!("{}", e.name)),
+                    (None, None) => text_line(format_args!("{raw}")),
                 })?;
-                Outcome::Listing(entries)
+                Outcome::Listed
             }
             ("cd", [p]) => {
                 s.cd(p)?;
@@ -855,7 +869,7 @@ impl Runner {
 
     /// Run one command and report it; the error class if it failed.
     fn run(&mut self, id: usize, words: &[String]) -> Result<bool, ErrorClass> {
-        let result = self.execute(words);
+        let result = self.execute(id, words);
         let reply = match &result {
             Err(e) => e.reply().cloned(),
             Ok(_) => self.session.last_reply().cloned(),
@@ -863,19 +877,12 @@ impl Runner {
         let command_text = words.join(" ");
         if self.json {
             let mut v = json!({
-                "event": "command",
-                "id": id,
-                "command": words[0],
-                "args": &words[1..],
                 "ok": result.is_ok(),
                 "code": reply.as_ref().map(|r| r.code),
                 "text": reply.as_ref().map(|r| r.text.clone()),
             });
             if let Some(obj) = v.as_object_mut() {
                 match &result {
-                    Ok(Outcome::Listing(entries)) => {
-                        obj.insert("entries".into(), Value::Array(entries.clone()));
-                    }
                     Ok(Outcome::Path(p)) => {
                         obj.insert("path".into(), json!(p));
                     }
@@ -889,13 +896,24 @@ impl Runner {
                         obj.insert("bytes".into(), json!(bytes));
                         obj.insert("path".into(), json!(path));
                     }
-                    Ok(Outcome::Done | Outcome::Quit) => {}
+                    Ok(Outcome::Listed | Outcome::Done | Outcome::Quit) => {}
                     Err(e) => {
                         obj.insert("error".into(), error_json(e));
                     }
                 }
             }
-            json_line(&v);
+            match self.listing.take() {
+                Some(listing) => {
+                    listing.end(&v);
+                }
+                None => {
+                    let mut line = command_head(id, words);
+                    if let (Some(line), Value::Object(tail)) = (line.as_object_mut(), v) {
+                        line.extend(tail);
+                    }
+                    json_line(&line);
+                }
+            }
         } else {
             match &result {
                 Ok(Outcome::Path(p)) => text_line(format_args!("{p}")),
@@ -937,6 +955,7 @@ pub(crate) fn session(
         json: globals.json,
         progress: progress_mode(&args.common),
         buf: vec![0u8; BUFFER],
+        listing: None,
     };
     if !url.path.is_empty() {
         runner

@@ -11,6 +11,42 @@ pub(crate) fn json_line(value: &serde_json::Value) {
     let _ = out.flush();
 }
 
+/// One JSON object on one stdout line whose array member is written item by item, so that a
+/// listing of any length costs one item's memory: `{HEAD..., "KEY": [item, ...], TAIL...}`.
+/// Fields known only at the end (the reply, an error) go in the tail.
+pub(crate) struct JsonArrayLine<W: Write = std::io::Stdout> {
+    out: W,
+    empty: bool,
+}
+
+impl<W: Write> JsonArrayLine<W> {
+    /// Write `head`'s fields (an object) and open the array `key`.
+    pub(crate) fn begin(mut out: W, head: &serde_json::Value, key: &str) -> JsonArrayLine<W> {
+        let head = head.to_string();
+        let fields = head.strip_suffix('}').unwrap_or("{");
+        let comma = if fields.len() > 1 { "," } else { "" };
+        let _ = write!(out, "{fields}{comma}{}:[", serde_json::Value::from(key));
+        JsonArrayLine { out, empty: true }
+    }
+
+    pub(crate) fn item(&mut self, item: &impl serde::Serialize) {
+        if !std::mem::take(&mut self.empty) {
+            let _ = self.out.write_all(b",");
+        }
+        let _ = serde_json::to_writer(&mut self.out, item);
+    }
+
+    /// Close the array, add `tail`'s fields (an object) and end the line.
+    pub(crate) fn end(mut self, tail: &serde_json::Value) -> W {
+        let tail = tail.to_string();
+        let fields = tail.strip_prefix('{').unwrap_or("}");
+        let comma = if fields.len() > 1 { "," } else { "" };
+        let _ = writeln!(self.out, "]{comma}{fields}");
+        let _ = self.out.flush();
+        self.out
+    }
+}
+
 /// The same on stderr (progress events, which must not mix with a body on stdout).
 pub(crate) fn json_line_stderr(value: &serde_json::Value) {
     let mut err = std::io::stderr().lock();
@@ -76,5 +112,22 @@ mod tests {
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(3 << 30), "3.0 GiB");
         assert_eq!(secs(std::time::Duration::from_nanos(1_234_567)), 0.001235);
+    }
+
+    #[test]
+    fn a_streamed_array_line_is_one_json_object() {
+        use serde_json::json;
+        let mut line = JsonArrayLine::begin(Vec::new(), &json!({"id": 1}), "entries");
+        line.item(&json!({"name": "a"}));
+        line.item(&json!("b"));
+        let out = line.end(&json!({"ok": true}));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v,
+            json!({"id": 1, "entries": [{"name": "a"}, "b"], "ok": true})
+        );
+        assert!(out.ends_with(b"}\n") && out.iter().filter(|&&b| b == b'\n').count() == 1);
+        let empty = JsonArrayLine::begin(Vec::new(), &json!({}), "e").end(&json!({}));
+        assert_eq!(empty, b"{\"e\":[]}\n");
     }
 }

@@ -301,6 +301,40 @@ fn mlsd_listing_as_json_and_list_fallback() {
     }
 }
 
+/// `--json ls` prints its one line entry by entry: a directory of 20,000 files peaks as one of
+/// 500 does (the listing was collected first: 3.75 GB for 2,000,000 entries), and the line is
+/// still one JSON object with every entry and the server's reply.
+#[test]
+fn json_listings_stream_with_bounded_memory() {
+    let server = PyFtpd::start(PyFtpdOpts::default());
+    let listing = |n: usize| {
+        let dir = server.root().join(format!("d{n}"));
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..n {
+            std::fs::File::create(dir.join(format!("file-{i:06}.bin"))).unwrap();
+        }
+        let url = server.url("");
+        let path = format!("d{n}");
+        let kib = peak_rss_kib(0, &["--json", "ftp", &url, "ls", &path]);
+        let out = run_boardnet(["--json", "ftp", &url, "ls", &path], T);
+        out.assert_success();
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 1, "one line per command");
+        assert_eq!(lines[0]["entries"].as_array().map(Vec::len), Some(n));
+        assert_eq!(
+            (lines[0]["ok"].as_bool(), lines[0]["code"].as_u64()),
+            (Some(true), Some(226))
+        );
+        kib
+    };
+    let small = listing(500);
+    let large = listing(20_000);
+    assert!(
+        large < small + 2048,
+        "20,000 entries: {large} KiB peak, 500: {small} KiB"
+    );
+}
+
 /// Start downloading `name` from a throttled server and kill the server after 1 MiB: a
 /// `.part` (with its SIZE/MDTM validator) and no file. Returns the bytes in the `.part`.
 fn cut_download(server: &mut PyFtpd, name: &str, dest: &Path) -> u64 {
