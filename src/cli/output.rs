@@ -14,11 +14,13 @@ pub(crate) fn json_line(value: &serde_json::Value) {
 /// One JSON object on one stdout line whose array member is written item by item, so that a
 /// listing of any length costs one item's memory: `{HEAD..., "KEY": [item, ...], TAIL...}`.
 /// Fields known only at the end (the reply, an error) go in the tail.
+#[cfg(feature = "ftp")]
 pub(crate) struct JsonArrayLine<W: Write = std::io::Stdout> {
     out: W,
     empty: bool,
 }
 
+#[cfg(feature = "ftp")]
 impl<W: Write> JsonArrayLine<W> {
     /// Write `head`'s fields (an object) and open the array `key`.
     pub(crate) fn begin(mut out: W, head: &serde_json::Value, key: &str) -> JsonArrayLine<W> {
@@ -115,6 +117,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ftp")]
     fn a_streamed_array_line_is_one_json_object() {
         use serde_json::json;
         let mut line = JsonArrayLine::begin(Vec::new(), &json!({"id": 1}), "entries");

@@ -79,6 +79,8 @@ stderr (\"listening on URL\"; with --json an object with url and address). Liste
   --once               serve one client (UDP: one datagram), then exit with its result
   --max-connections N  serve at most N clients at once; others wait in the backlog
   --idle-timeout S     close a client that sends nothing for S seconds
+  --handshake-timeout S  tls://: close a client that has not finished its TLS handshake
+                       after S seconds (default 10, 0 = never)
   --interface IFACE    accept only through this interface (SO_BINDTODEVICE, needs root)
   --mode OCTAL         permissions of a unix:/PATH socket file (e.g. 660)
 
@@ -134,6 +136,7 @@ struct Args {
     mode: Option<Mode>,
     once: bool,
     max_connections: Option<usize>,
+    handshake_timeout: Option<Duration>,
     socket_mode: Option<u32>,
 }
 
@@ -183,6 +186,7 @@ fn parse(
         mode: None,
         once: false,
         max_connections: None,
+        handshake_timeout: None,
         socket_mode: None,
     };
     let only = |flag: &str, for_listen: bool| -> Result<(), Failure> {
@@ -296,6 +300,10 @@ fn parse(
             Long("once") => {
                 only("--once", true)?;
                 a.once = true;
+            }
+            Long("handshake-timeout") => {
+                only("--handshake-timeout", true)?;
+                a.handshake_timeout = Some(seconds(parser, "--handshake-timeout")?);
             }
             Long("max-connections") => {
                 only("--max-connections", true)?;
@@ -958,6 +966,11 @@ fn listen_stream(args: &Args, report: &Reporter) -> Result<ExitCode, Failure> {
                 client_ca: args.tls.options.ca_file.clone(),
                 alpn: args.alpn.clone(),
             }),
+        #[cfg(feature = "tls")]
+        tls_handshake_timeout: super::args::LimitFlags::or(
+            args.handshake_timeout,
+            ServerOptions::default().tls_handshake_timeout,
+        ),
         ..ServerOptions::default()
     };
     let mut server =

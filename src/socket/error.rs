@@ -17,6 +17,9 @@ pub enum TimeoutPhase {
     Idle,
     /// A blocking `wait_for_*` helper gave up.
     Wait,
+    /// An accepted client did not finish its TLS handshake in time
+    /// ([`ServerOptions::tls_handshake_timeout`](super::ServerOptions::tls_handshake_timeout)).
+    Handshake,
 }
 
 /// A failed socket operation, in Qt's taxonomy. Every variant says which peer, address or
@@ -99,6 +102,10 @@ impl fmt::Display for SocketError {
                         write!(f, "{peer}: nothing sent or received for {secs} s")
                     }
                     TimeoutPhase::Wait => write!(f, "{peer}: gave up waiting after {secs} s"),
+                    TimeoutPhase::Handshake => write!(
+                        f,
+                        "client {peer} did not finish the TLS handshake within {secs} s"
+                    ),
                 }
             }
             SocketError::DatagramTooLarge { size, max } => write!(

@@ -43,7 +43,18 @@ pub struct ServerOptions {
     /// Certificate, key, client authentication and ALPN for `tls://` endpoints.
     #[cfg(feature = "tls")]
     pub tls: Option<ServerTlsOptions>,
+    /// `tls://`: how long an accepted client may take to finish its handshake before it is
+    /// closed (default [`DEFAULT_TLS_HANDSHAKE_TIMEOUT`]; `None`: forever). Without it, clients
+    /// that connect and stall mid-handshake hold their slots for good, and a server that caps
+    /// its connections stops serving anyone (Qt's QSslServer::handshakeTimeout, 5 s).
+    #[cfg(feature = "tls")]
+    pub tls_handshake_timeout: Option<Duration>,
 }
+
+/// The default [`ServerOptions::tls_handshake_timeout`]: twice Qt's, for handshakes over slow
+/// cellular links.
+#[cfg(feature = "tls")]
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for ServerOptions {
     fn default() -> Self {
@@ -57,6 +68,8 @@ impl Default for ServerOptions {
             sctp_streams: None,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
+            tls_handshake_timeout: Some(DEFAULT_TLS_HANDSHAKE_TIMEOUT),
         }
     }
 }
@@ -96,6 +109,8 @@ pub struct Server {
     sctp_messages: bool,
     #[cfg(feature = "tls")]
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    #[cfg(feature = "tls")]
+    tls_handshake_timeout: Option<Duration>,
     file: Option<SocketFile>,
     /// After running out of descriptors: when accepting resumes.
     retry: Option<TimerId>,
@@ -175,6 +190,8 @@ impl Server {
             sctp_messages: opts.sctp_streams.is_some(),
             #[cfg(feature = "tls")]
             tls: tls_config,
+            #[cfg(feature = "tls")]
+            tls_handshake_timeout: opts.tls_handshake_timeout,
             file,
             retry: None,
         })
@@ -312,6 +329,10 @@ impl Server {
         #[cfg(feature = "sctp")]
         if self.sctp_messages {
             conn.set_message_mode();
+        }
+        #[cfg(feature = "tls")]
+        if let Some(limit) = self.tls_handshake_timeout.filter(|_| self.tls.is_some()) {
+            conn.limit_handshake(reactor, limit);
         }
         Ok(conn)
     }

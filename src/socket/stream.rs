@@ -103,6 +103,9 @@ pub struct StreamSocket {
     connecting: Option<Box<Connecting>>,
     #[cfg(feature = "tls")]
     tls: Option<Box<TlsLayer>>,
+    /// An accepted TLS client's handshake deadline: its timer and the limit.
+    #[cfg(feature = "tls")]
+    handshake_deadline: Option<(TimerId, Duration)>,
     /// SCTP message mode: messages queued for sending, with their streams.
     sctp_out: Option<Box<SctpQueue>>,
 }
@@ -272,6 +275,8 @@ impl StreamSocket {
             connecting: None,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
+            handshake_deadline: None,
             sctp_out: None,
         };
         match endpoint {
@@ -343,7 +348,33 @@ impl StreamSocket {
             connecting: None,
             #[cfg(feature = "tls")]
             tls: tls.map(Box::new),
+            #[cfg(feature = "tls")]
+            handshake_deadline: None,
             sctp_out: None,
+        }
+    }
+
+    /// An accepted TLS client must finish its handshake within `limit`, or it is closed with
+    /// a [`TimeoutPhase::Handshake`] timeout.
+    #[cfg(feature = "tls")]
+    pub(crate) fn limit_handshake(&mut self, reactor: &mut Reactor, limit: Duration) {
+        let timer = reactor.timer(Instant::now() + limit, self.token);
+        self.handshake_deadline = Some((timer, limit));
+    }
+
+    #[cfg(feature = "tls")]
+    fn handshake_timed_out(&mut self) {
+        let Some((_, after)) = self.handshake_deadline.take() else {
+            return;
+        };
+        let handshaking = self.tls.as_ref().is_some_and(|t| t.is_handshaking());
+        if handshaking && self.life.state() == SocketState::Connected {
+            let peer = self.peer.clone();
+            self.fail(SocketError::SocketTimeout {
+                phase: TimeoutPhase::Handshake,
+                after,
+                peer,
+            });
         }
     }
 
@@ -443,6 +474,11 @@ impl StreamSocket {
                 true
             }
             Ready::Timer { owner, id } if owner == self.token => {
+                #[cfg(feature = "tls")]
+                if self.handshake_deadline.is_some_and(|(t, _)| t == id) {
+                    self.handshake_timed_out();
+                    return true;
+                }
                 let ours = self
                     .connecting
                     .as_ref()

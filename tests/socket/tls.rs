@@ -339,3 +339,50 @@ fn tls_setup_mistakes_are_usage_errors_naming_the_file() {
     out.assert_code(2);
     assert!(out.stderr.contains("/nonexistent/ca.pem"), "{out:?}");
 }
+
+/// `listen --max-connections 2` and two clients that stall in the middle of their TLS
+/// handshake (a record header, then nothing): the server closes them after its default 10 s
+/// handshake limit and the next client is served. Before, they held both slots until killed.
+#[test]
+fn clients_stalled_mid_handshake_do_not_lock_out_a_capped_tls_server() {
+    use std::io::Write;
+    let pki = Pki::new();
+    let server = Listen::start(&[
+        "tls://127.0.0.1:0",
+        "--echo",
+        "--cert",
+        &path(pki.server_cert()),
+        "--key",
+        &path(pki.server_key()),
+        "--max-connections",
+        "2",
+    ]);
+    let started = std::time::Instant::now();
+    let _stalled: Vec<std::net::TcpStream> = (1..=2)
+        .map(|id| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+            s.write_all(b"\x16\x03\x01\x02\x00").unwrap();
+            server.wait_event(T, |e| e["event"] == "connection" && e["id"] == id);
+            s
+        })
+        .collect();
+    let out = connect(
+        &server.url_with_host("localhost"),
+        &["--cacert", &path(pki.ca_cert())],
+        b"served\n",
+    );
+    out.assert_success();
+    assert_eq!(out.stdout, b"served\n");
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_secs(9)..Duration::from_secs(30)).contains(&waited),
+        "served after {waited:?}: the stalled clients should hold their slots for 10 s"
+    );
+    let err = server.wait_event(T, |e| e["event"] == "error");
+    assert_eq!(err["error"]["kind"], "SocketTimeoutError", "{err}");
+    let message = err["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("did not finish the TLS handshake within 10 s"),
+        "{err}"
+    );
+}
