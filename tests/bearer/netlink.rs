@@ -201,6 +201,55 @@ fn the_default_route_moving_between_links_changes_the_preferred_configuration() 
     });
 }
 
+/// `ip link set DEV down` flushes the link's IPv4 routes without an RTM_DELROUTE. The running
+/// view dumps addresses and routes again when a link goes down or up, so after `down; up` a
+/// running `watch` says local as a fresh `status` does (it said site and kept the route), and a
+/// waiting `wait-online` does not take the flushed route for one (it returned "reached").
+#[test]
+fn routes_the_kernel_flushes_with_a_link_are_forgotten() {
+    let lab = LinkLab::new("bflush");
+    lab.active_pair("bn0", "bn1", "10.76.0.2/24");
+    lab.default_route("bn0", "10.76.0.1", 100);
+    let mut watch = JsonLines::spawn(lab.boardnet().args(["--json", "bearer", "watch"]));
+    watch.wait_for("the initial picture", EVENT, |v| {
+        v["event"] == "update-completed"
+    });
+    lab.down("bn0");
+    watch.wait_for("disconnected", EVENT, |v| {
+        v["event"] == "reachability" && v["level"] == "disconnected"
+    });
+    lab.up("bn0");
+    let (_, back) = watch.wait_for("reachability after up", EVENT, |v| {
+        v["event"] == "reachability" && v["level"] != "disconnected"
+    });
+    assert_eq!(
+        back["level"], "local",
+        "the route went with the link: {back}"
+    );
+    assert_eq!(status_json(&lab)["reachability"], "local");
+    assert_eq!(watch.terminate(T), Some(0));
+
+    // wait-online for site, running while the link with the route loses it the same way.
+    lab.default_route("bn0", "10.76.0.1", 100);
+    lab.down("bn1");
+    let mut wait =
+        JsonLines::spawn(
+            lab.boardnet()
+                .args(["--json", "wait-online", "--timeout", "3"]),
+        );
+    std::thread::sleep(Duration::from_millis(300));
+    lab.down("bn0");
+    lab.up("bn1");
+    lab.up("bn0");
+    let (_, end) = wait.wait_for("the end of wait-online", EVENT, |v| {
+        v["event"] == "reached" || v["event"] == "error"
+    });
+    assert_eq!(
+        end["error"]["class"], "timeout",
+        "no default route is left: {end}"
+    );
+}
+
 #[test]
 fn wait_online_returns_as_soon_as_the_level_is_reached() {
     let lab = LinkLab::new("bwait");

@@ -40,6 +40,8 @@ pub(crate) struct RouteMonitor {
     syncs: u64,
     /// A link whose fresh counters were asked for (index, request) and have not arrived yet.
     awaiting_link: Option<(u32, u32)>,
+    /// A link went down or up while a dump ran: dump addresses and routes again after it.
+    resync_pending: bool,
 }
 
 impl std::fmt::Debug for RouteMonitor {
@@ -74,6 +76,7 @@ impl RouteMonitor {
             dumping: None,
             syncs: 0,
             awaiting_link: None,
+            resync_pending: false,
         };
         monitor.start_dump(0)?;
         Ok(monitor)
@@ -111,10 +114,23 @@ impl RouteMonitor {
         self.awaiting_link.is_none()
     }
 
+    /// Dump addresses and routes again (links are current: their changes are all announced).
+    fn resync(&mut self) -> Result<(), BearerError> {
+        if self.dumping.is_some() {
+            self.resync_pending = true;
+            return Ok(());
+        }
+        self.table.clear_addresses_and_routes();
+        self.start_dump(1)
+    }
+
     fn start_dump(&mut self, which: usize) -> Result<(), BearerError> {
         let Some(&(kind, body)) = DUMPS.get(which) else {
             self.dumping = None;
             self.syncs += 1;
+            if std::mem::take(&mut self.resync_pending) {
+                return self.resync();
+            }
             return Ok(());
         };
         if which == 0 {
@@ -160,7 +176,9 @@ impl RouteMonitor {
             }
             self.msgs.clear();
             let decoded = route::decode(&self.buf[..n], &mut self.msgs);
+            let mut resync = false;
             for i in 0..self.msgs.len() {
+                resync |= self.table.needs_resync(&self.msgs[i]);
                 changed |= self.table.apply(&self.msgs[i]);
                 match self.msgs[i] {
                     // Any fresh message for the link carries current counters.
@@ -200,6 +218,10 @@ impl RouteMonitor {
                 // Lengths after a bad one cannot be trusted: rebuild the picture instead.
                 log::warn!("malformed rtnetlink datagram ({}): dumping again", e.0);
                 self.start_dump(0)?;
+                changed = true;
+            } else if resync {
+                log::debug!("a link went down or up: dumping addresses and routes again");
+                self.resync()?;
                 changed = true;
             }
         }

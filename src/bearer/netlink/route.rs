@@ -384,6 +384,24 @@ impl RouteTable {
         }
     }
 
+    /// Whether `msg` takes a known link down or up (administratively or its carrier). The
+    /// kernel then flushes that link's IPv4 routes (and, going down, addresses) without
+    /// announcing it, so the addresses and routes must be dumped again to stay true.
+    pub(crate) fn needs_resync(&self, msg: &RouteMessage) -> bool {
+        let RouteMessage::NewLink(link) = msg else {
+            return false;
+        };
+        self.links.get(&link.index).is_some_and(|old| {
+            old.is_up() != link.is_up() || old.has_carrier() != link.has_carrier()
+        })
+    }
+
+    /// Forget addresses and routes before they are dumped again.
+    pub(crate) fn clear_addresses_and_routes(&mut self) {
+        self.addresses.clear();
+        self.default_routes.clear();
+    }
+
     pub(crate) fn addresses_of(&self, index: u32) -> impl Iterator<Item = &Address> {
         self.addresses.iter().filter(move |a| a.index == index)
     }
@@ -657,6 +675,24 @@ mod tests {
         t.apply(&RouteMessage::DelLink(2));
         assert!(t.default_routes.iter().all(|r| r.index != 2));
         assert!(t.preferred_default().is_none());
+    }
+
+    #[test]
+    fn a_link_going_down_or_up_asks_for_a_resync_and_nothing_else_does() {
+        let mut t = RouteTable::default();
+        let up = &decode_all(&new_link(2, "a", UP_LOWER_UP, IF_OPER_UP))[0];
+        assert!(!t.needs_resync(up), "a new link brings its own messages");
+        t.apply(up);
+        assert!(!t.needs_resync(up), "the same state again");
+        let down = &decode_all(&new_link(2, "a", 0, 2))[0];
+        assert!(t.needs_resync(down));
+        t.apply(down);
+        let admin_up_no_carrier = &decode_all(&new_link(2, "a", libc::IFF_UP as u32, 2))[0];
+        assert!(t.needs_resync(admin_up_no_carrier));
+        t.apply(admin_up_no_carrier);
+        assert!(t.needs_resync(up), "the carrier came back");
+        let route = &decode_all(&route_msg(libc::RTM_NEWROUTE, 0, 254, 2, [10, 0, 0, 1], 0))[0];
+        assert!(!t.needs_resync(route));
     }
 
     #[test]
