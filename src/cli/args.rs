@@ -237,6 +237,21 @@ pub(crate) fn parse_seconds(v: &str) -> Option<Duration> {
     (secs.is_finite() && (0.0..1e9).contains(&secs)).then(|| Duration::from_secs_f64(secs))
 }
 
+/// A file to write (`-o`): refused up front when empty, before anything is fetched (it used
+/// to download everything, then fail to rename `./.part` into place).
+pub(crate) fn output_path(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+) -> Result<std::path::PathBuf, Failure> {
+    let path = text(parser, flag)?;
+    if path.trim().is_empty() {
+        return Err(Failure::usage(format!(
+            "{flag}: give a file name, not an empty one"
+        )));
+    }
+    Ok(path.into())
+}
+
 /// An unsigned integer.
 pub(crate) fn number<T: std::str::FromStr>(
     parser: &mut lexopt::Parser,

@@ -10,7 +10,7 @@ use std::time::Instant;
 use lexopt::prelude::*;
 use serde_json::{json, Value};
 
-use super::args::{text, Globals, LimitFlag, LimitFlags, TlsFlag, TlsFlags};
+use super::args::{output_path, text, Globals, LimitFlag, LimitFlags, TlsFlag, TlsFlags};
 use super::output::{json_line, notice_line, secs, text_line, JsonArrayLine};
 use super::progress::{Meter, Mode};
 use super::Failure;
@@ -352,7 +352,7 @@ fn parse_url_args(
                 v.into_string()
                     .map_err(|_| Failure::usage("URLs must be valid UTF-8"))?,
             ),
-            Short('o') | Long("output") => a.outputs.push(Some(PathBuf::from(text(parser, "-o")?))),
+            Short('o') | Long("output") => a.outputs.push(Some(output_path(parser, "-o")?)),
             Short('O') | Long("remote-name") => a.outputs.push(None),
             Short('C') | Long("continue-at") => {
                 if text(parser, "-C")? != "-" {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use lexopt::prelude::*;
 use serde_json::{json, Value};
 
-use super::args::{number, text, Globals, LimitFlag, LimitFlags, TlsFlag, TlsFlags};
+use super::args::{number, output_path, text, Globals, LimitFlag, LimitFlags, TlsFlag, TlsFlags};
 use super::output::{json_line, notice_line, secs};
 use super::progress::{Meter, Mode};
 use super::Failure;
@@ -375,7 +375,7 @@ impl HttpArgs {
                 }
                 Short('T') | Long("upload-file") => a.upload = Some(text(parser, "-T")?),
                 Short('o') | Long("output") => {
-                    a.outputs.push(Output::File(text(parser, "-o")?.into()))
+                    a.outputs.push(Output::File(output_path(parser, "-o")?))
                 }
                 Short('O') | Long("remote-name") => a.outputs.push(Output::RemoteName),
                 Long("remote-name-all") => a.remote_name_all = true,
@@ -744,7 +744,7 @@ fn stdout_error(e: io::Error) -> NetworkError {
 }
 
 fn write_head(reply: &Reply) -> Result<(), NetworkError> {
-    let mut head = format!("{} {}\r\n", reply.version(), reply.status());
+    let mut head = format!("{}\r\n", reply.status_line());
     for (name, value) in reply.headers() {
         head.push_str(name.as_str());
         head.push_str(": ");

@@ -50,11 +50,9 @@ impl fmt::Display for DnsError {
             ),
             DnsError::Unreachable(why) => write!(f, "no DNS server reachable: {why}"),
             DnsError::InvalidReply(why) => write!(f, "invalid reply: {why}"),
-            DnsError::ServerFailure { name } => {
-                write!(f, "server failure (SERVFAIL) for {name}")
-            }
-            DnsError::ServerRefused { name } => write!(f, "server refused (REFUSED) {name}"),
-            DnsError::NotFound { name } => write!(f, "{name}: no such name (NXDOMAIN)"),
+            DnsError::ServerFailure { name } => write!(f, "{} for {name}", self.reason()),
+            DnsError::ServerRefused { name } => write!(f, "{} {name}", self.reason()),
+            DnsError::NotFound { name } => write!(f, "{name}: {}", self.reason()),
         }
     }
 }
@@ -62,6 +60,16 @@ impl fmt::Display for DnsError {
 impl std::error::Error for DnsError {}
 
 impl DnsError {
+    /// What went wrong without the name looked up, for a message that names it already.
+    pub fn reason(&self) -> String {
+        match self {
+            DnsError::ServerFailure { .. } => "server failure (SERVFAIL)".into(),
+            DnsError::ServerRefused { .. } => "server refused (REFUSED)".into(),
+            DnsError::NotFound { .. } => "no such name (NXDOMAIN)".into(),
+            other => other.to_string(),
+        }
+    }
+
     /// The QDnsLookup::Error name (`--json`'s `error.kind`).
     pub fn name(&self) -> &'static str {
         match self {

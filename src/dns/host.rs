@@ -383,12 +383,12 @@ fn combine(p: Pending) -> Result<HostInfo, HostError> {
         Some(e @ DnsError::NotFound { .. }) | Some(e @ DnsError::Timeout { .. }) => {
             HostError::HostNotFound {
                 name,
-                reason: e.to_string(),
+                reason: e.reason(),
             }
         }
         Some(e) => HostError::Unknown {
             name,
-            reason: e.to_string(),
+            reason: e.reason(),
         },
         None => HostError::HostNotFound {
             name,

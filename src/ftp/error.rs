@@ -208,6 +208,11 @@ impl FtpError {
         if let Some(tls) = crate::tls::failure_of_io(&err) {
             return FtpError::Tls(tls);
         }
+        if let Some(crate::socket::SocketError::InvalidEndpoint(why)) =
+            crate::socket::SocketError::of(&err)
+        {
+            return FtpError::InvalidRequest(why.clone());
+        }
         use io::ErrorKind as K;
         match err.kind() {
             K::UnexpectedEof => FtpError::Connection(format!("server closed the {what}")),

@@ -274,8 +274,12 @@ impl Channel {
         let mut conn = rustls::ClientConnection::new(config, name)
             .map_err(|e| FtpError::Tls(crate::tls::failure_of(&e, host)))?;
         while conn.is_handshaking() {
-            conn.complete_io(&mut sock)
-                .map_err(|e| tls_error(e, host))?;
+            if let Err(e) = conn.complete_io(&mut sock) {
+                return Err(match e.get_ref().and_then(|e| e.downcast_ref()) {
+                    Some(tls) => FtpError::Tls(crate::tls::handshake_failure_of(tls, host, &conn)),
+                    None => FtpError::from_io(e, "TLS handshake"),
+                });
+            }
         }
         Ok(Channel::Tls(Box::new(rustls::StreamOwned::new(conn, sock))))
     }
@@ -304,17 +308,6 @@ impl Channel {
                 Err(e) => return Err(e),
             }
         }
-    }
-}
-
-#[cfg(feature = "tls")]
-fn tls_error(err: io::Error, host: &str) -> FtpError {
-    match err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>())
-    {
-        Some(e) => FtpError::Tls(crate::tls::failure_of(e, host)),
-        None => FtpError::from_io(err, "TLS handshake"),
     }
 }
 
@@ -399,7 +392,12 @@ pub(crate) fn connect(
                         addr: addr.to_string(),
                     })
                 }
-                None => last = Some(FtpError::Connection(format!("connect to {addr}: {e}"))),
+                None => match crate::socket::SocketError::of(&e) {
+                    Some(crate::socket::SocketError::InvalidEndpoint(why)) => {
+                        return Err(FtpError::InvalidRequest(why.clone()))
+                    }
+                    _ => last = Some(FtpError::Connection(format!("connect to {addr}: {e}"))),
+                },
             },
         }
     }
@@ -415,7 +413,8 @@ pub(crate) fn listen(ip: IpAddr, limits: &Arc<Limits>) -> Result<TcpListener, Ft
     let sock = RawSocket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .map_err(local)?;
     if let Some(iface) = &limits.interface {
-        sock.bind_device(Some(iface.as_bytes())).map_err(local)?;
+        crate::socket::bind_to_interface(&sock, iface)
+            .map_err(|e| FtpError::from_io(e.into_io(), "active mode"))?;
     }
     sock.bind(&addr.into()).map_err(local)?;
     sock.listen(1).map_err(local)?;

@@ -127,6 +127,19 @@ impl Reply {
         self.version
     }
 
+    /// The status line as `-i` prints it: version, code and the code's standard reason phrase
+    /// ("HTTP/1.1 404 Not Found"). ureq-proto does not keep the server's own wording, which
+    /// differs only for non-standard phrases; a code without a standard phrase has none.
+    pub fn status_line(&self) -> String {
+        let reason = ureq::http::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason());
+        match reason {
+            Some(reason) => format!("{} {} {reason}", self.version, self.status),
+            None => format!("{} {}", self.version, self.status),
+        }
+    }
+
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }

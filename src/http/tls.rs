@@ -19,14 +19,21 @@ use ureq::unversioned::transport::{
 
 use super::buffers::IoBuffers;
 use super::transport::{record_tls_handshake, to_ureq, Conn, Socket};
-use crate::tls::{client_config, failure_of, TlsFailure, TlsOptions, TlsSetupError};
+use crate::tls::{
+    client_config, failure_of, handshake_failure_of, TlsFailure, TlsOptions, TlsSetupError,
+};
+
+fn rustls_error(err: &io::Error) -> Option<&rustls::Error> {
+    err.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+fn handshake_error(failure: TlsFailure) -> ureq::Error {
+    ureq::Error::Other(Box::new(TlsSetupError(failure)))
+}
 
 fn tls_error(err: io::Error, host: &str) -> ureq::Error {
-    match err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>())
-    {
-        Some(e) => ureq::Error::Other(Box::new(TlsSetupError(failure_of(e, host)))),
+    match rustls_error(&err) {
+        Some(e) => handshake_error(failure_of(e, host)),
         None => to_ureq(err),
     }
 }
@@ -379,7 +386,10 @@ impl Connector<Conn> for TlsConnector {
         };
         chan.set_timeout(details.timeout);
         let mut session = Session::new(tls, chan);
-        session.drive(None).map_err(|e| tls_error(e, bare))?;
+        session.drive(None).map_err(|e| match rustls_error(&e) {
+            Some(tls) => handshake_error(handshake_failure_of(tls, bare, &session.tls)),
+            None => to_ureq(e),
+        })?;
         record_tls_handshake(started.elapsed());
         log::debug!(
             "TLS {:?} {:?} with {bare}",

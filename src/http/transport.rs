@@ -33,6 +33,7 @@ use super::buffers::IoBuffers;
 use super::error::{NetworkError, TimeoutPhase};
 use super::socks::{self, SocksError};
 use crate::cancel::{self, CancelToken, Wake};
+use crate::socket::SocketError;
 
 // ---------------------------------------------------------------------------------------------
 // Per-request state
@@ -589,14 +590,7 @@ pub(crate) fn connect_one(
     use socket2::{Domain, Protocol, Socket as RawSocket, Type};
     let sock = RawSocket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if let Some(iface) = &opts.interface {
-        sock.bind_device(Some(iface.as_bytes())).map_err(|e| {
-            let why = match e.raw_os_error() {
-                Some(libc::ENODEV) => "no such interface".to_string(),
-                Some(libc::EPERM) => "binding to an interface needs CAP_NET_RAW (root)".to_string(),
-                _ => e.to_string(),
-            };
-            io::Error::new(e.kind(), format!("interface {iface}: {why}"))
-        })?;
+        crate::socket::bind_to_interface(&sock, iface).map_err(SocketError::into_io)?;
     }
     sock.set_nonblocking(true)?;
     sock.set_tcp_nodelay(true)?;
@@ -1000,6 +994,10 @@ fn other_error(
 }
 
 fn connect_network_error(e: ConnectError) -> NetworkError {
+    // Binding to an interface that does not exist: bad input, named.
+    if let Some(SocketError::InvalidEndpoint(why)) = SocketError::of(&e.source) {
+        return NetworkError::InvalidRequest(why.clone());
+    }
     let addr = e.addr.to_string();
     match e.source.kind() {
         io::ErrorKind::ConnectionRefused if e.to_proxy => {

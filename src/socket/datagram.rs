@@ -106,7 +106,8 @@ impl UdpSocket {
         if addr.is_ipv6() {
             sock.set_only_v6(!dual_stack).map_err(io)?;
         }
-        sock.bind(&addr.into()).map_err(io)?;
+        sock.bind(&addr.into())
+            .map_err(|e| SocketError::from_bind(&e, &addr, &subject))?;
         Self::finish(reactor, sock, None, SocketState::Bound, &subject)
     }
 

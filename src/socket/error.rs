@@ -155,6 +155,21 @@ impl SocketError {
         }
     }
 
+    /// Classify an OS error from binding to `addr`: a port below 1024 says why it is refused.
+    pub(crate) fn from_bind(err: &io::Error, addr: &std::net::SocketAddr, subject: &str) -> Self {
+        let privileged = (1..1024).contains(&addr.port());
+        if privileged && err.raw_os_error() == Some(libc::EACCES) {
+            return SocketError::SocketAccess {
+                what: format!(
+                    "{subject}: ports below 1024 need root or CAP_NET_BIND_SERVICE (the limit is \
+                     sysctl net.ipv4.ip_unprivileged_port_start)"
+                ),
+                file: false,
+            };
+        }
+        SocketError::from_io(err, subject)
+    }
+
     /// Classify an OS error from an operation on `subject` (a peer, a local address or a path).
     pub(crate) fn from_io(err: &io::Error, subject: &str) -> SocketError {
         #[cfg(feature = "tls")]
@@ -188,8 +203,9 @@ impl SocketError {
                 peer: subject,
                 reset: false,
             },
+            // "permission denied: SUBJECT", not "...: Permission denied (os error 13)" again.
             libc::EACCES | libc::EPERM => SocketError::SocketAccess {
-                what: why(),
+                what: subject.clone(),
                 file: subject.starts_with('/'),
             },
             libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM => {

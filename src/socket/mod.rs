@@ -46,6 +46,7 @@ pub use error::{SocketError, TimeoutPhase};
 pub use sctp::{SctpDatagram, SctpSeqpacket};
 pub use server::{Server, ServerEvent, ServerOptions};
 pub use state::{SocketEvent, SocketState};
+pub(crate) use stream::bind_to_interface;
 pub use stream::{ConnectOptions, SctpMessage, StreamKind, StreamSocket};
 pub use sys::PeerCredentials;
 #[cfg(feature = "tls")]

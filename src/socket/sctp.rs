@@ -62,7 +62,8 @@ impl SctpSeqpacket {
             sys::sctp::set_streams(&sock, n).map_err(io)?;
         }
         sys::sctp::report_streams(&sock).map_err(io)?;
-        sock.bind(&addr.into()).map_err(io)?;
+        sock.bind(&addr.into())
+            .map_err(|e| SocketError::from_bind(&e, &addr, &subject))?;
         sock.listen(128).map_err(io)?;
         let local = sock
             .local_addr()

@@ -430,7 +430,8 @@ fn finish_bind(
     if let Some(iface) = &opts.interface {
         bind_to_interface(&sock, iface)?;
     }
-    sock.bind(&addr.into()).map_err(io)?;
+    sock.bind(&addr.into())
+        .map_err(|e| SocketError::from_bind(&e, &addr, subject))?;
     Ok(sock)
 }
 

@@ -11,7 +11,7 @@ use socket2::Socket;
 
 use super::error::SocketError;
 use super::sys::SockIo;
-use crate::tls::{failure_of, TlsFailure};
+use crate::tls::{failure_of, handshake_failure_of, TlsFailure};
 
 /// What an established TLS session negotiated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +90,7 @@ impl TlsLayer {
     }
 
     fn error(&self, e: &rustls::Error) -> SocketError {
-        SocketError::SslHandshakeFailed(failure_of(e, &self.peer))
+        SocketError::SslHandshakeFailed(handshake_failure_of(e, &self.peer, &self.conn))
     }
 
     /// Send queued records until done (`Ok(true)`) or the socket is full (`Ok(false)`).

@@ -77,7 +77,24 @@ pub(crate) fn failure_of(err: &rustls::Error, host: &str) -> TlsFailure {
         E::NoCertificatesPresented => TlsFailure::Handshake(
             "the peer presented no certificate (a client certificate is required)".into(),
         ),
+        E::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => TlsFailure::NotTls,
         other => TlsFailure::Handshake(other.to_string()),
+    }
+}
+
+/// [`failure_of`] for an error during a handshake on a connection in state `conn`: an alert
+/// before a cipher suite was chosen refuses everything offered, not (say) a missing client
+/// certificate, which is only asked for after.
+pub(crate) fn handshake_failure_of(
+    err: &rustls::Error,
+    host: &str,
+    conn: &rustls::CommonState,
+) -> TlsFailure {
+    match failure_of(err, host) {
+        TlsFailure::PeerAlert(alert) if conn.negotiated_cipher_suite().is_none() => {
+            TlsFailure::NothingInCommon(alert)
+        }
+        failure => failure,
     }
 }
 

@@ -19,7 +19,8 @@ use base64::Engine as _;
 
 #[cfg(feature = "tls")]
 pub(crate) use config::{
-    client_config, failure_of, failure_of_io, server_config, spki_pin, TlsSetupError,
+    client_config, failure_of, failure_of_io, handshake_failure_of, server_config, spki_pin,
+    TlsSetupError,
 };
 
 /// A certificate problem a caller may choose to accept (Qt's QSslError kinds that matter).
@@ -122,6 +123,12 @@ pub enum TlsFailure {
     BadCertificate(String),
     /// The peer sent a TLS alert (often: it wanted a client certificate).
     PeerAlert(String),
+    /// The server refused the handshake before choosing a cipher suite: nothing we offer (TLS
+    /// 1.2 and 1.3, forward-secret key exchange) is acceptable to it — a server that offers
+    /// only static RSA key exchange or TLS 1.0/1.1. Carries its alert.
+    NothingInCommon(String),
+    /// What came back was not TLS at all (a plain-text service on that port).
+    NotTls,
     /// The handshake failed for another reason (no common cipher or version, garbage).
     Handshake(String),
     /// Local TLS set-up failed: unreadable CA file, client cert/key mismatch, no trust anchors.
@@ -155,6 +162,15 @@ impl fmt::Display for TlsFailure {
             TlsFailure::PeerAlert(alert) => write!(
                 f,
                 "peer rejected the handshake with alert \"{alert}\" (does it require a client certificate? use --cert/--key)"
+            ),
+            TlsFailure::NothingInCommon(alert) => write!(
+                f,
+                "no cipher suite or protocol version in common: the server refused the handshake \
+                 (alert \"{alert}\") before choosing one; boardnet offers TLS 1.2 and 1.3 with \
+                 forward-secret (ECDHE) key exchange, not static RSA or TLS 1.0/1.1"
+            ),
+            TlsFailure::NotTls => f.write_str(
+                "the server did not answer with TLS (a plain-text service on that port?)",
             ),
             TlsFailure::Handshake(why) => write!(f, "handshake failed: {why}"),
             TlsFailure::Config(why) => write!(f, "TLS configuration: {why}"),

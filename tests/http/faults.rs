@@ -1002,3 +1002,38 @@ fn sigint_during_a_fast_redirect_chain_ends_at_once() {
         assert_eq!(status.code(), Some(12), "run {run}: {status}: {stderr}");
     }
 }
+
+// ------------------------------------------------------------------------------ bad input
+
+/// Input that cannot work is refused before anything is fetched, with exit 2 and its name:
+/// `-o ""` (it downloaded everything, then failed to rename `./.part`, exit 9) and an interface
+/// that does not exist (exit 4, "network error"), for HTTP and FTP alike.
+#[test]
+fn unusable_output_and_interface_are_usage_errors_up_front() {
+    let fs = FaultServer::start(Fault::Ok(b"payload".to_vec()));
+    let wd = WorkDir::new();
+    let out = run(
+        boardnet()
+            .current_dir(wd.path())
+            .args(["get", "-o", "", &fs.url("/f.bin")]),
+        T,
+    );
+    out.assert_code(2);
+    assert_stderr(&out, &["-o: give a file name"]);
+    assert!(fs.requests().is_empty(), "nothing is fetched");
+    assert_eq!(
+        std::fs::read_dir(wd.path()).unwrap().count(),
+        0,
+        "no ./.part"
+    );
+    let out = run_boardnet(["get", "-o", "", "ftp://127.0.0.1:1/f"], T);
+    out.assert_code(2);
+    assert_stderr(&out, &["-o: give a file name"]);
+    // An interface that does not exist (HTTP: proxy::interface_binding).
+    let out = run_boardnet(
+        ["ftp", "--interface", "nosuch0", "ftp://127.0.0.1:1/", "ls"],
+        T,
+    );
+    out.assert_code(2);
+    assert_stderr(&out, &["no interface named \"nosuch0\""]);
+}

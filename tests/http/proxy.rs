@@ -442,10 +442,11 @@ fn interface_binding() {
     out.assert_success();
     assert_eq!(out.stdout, BODY);
 
+    // An interface that does not exist is bad input, named (it was exit 4, "network error").
     let out = run_boardnet(["get", "--interface", "nosuch0", &target.url("/x")], T);
-    out.assert_code(4);
+    out.assert_code(2);
     assert!(
-        out.stderr.contains("interface nosuch0: no such interface"),
+        out.stderr.contains("no interface named \"nosuch0\""),
         "{:?}",
         out
     );
@@ -453,8 +454,8 @@ fn interface_binding() {
         ["get", "--json", "--interface", "nosuch0", &target.url("/x")],
         T,
     );
-    out.assert_code(4);
-    assert_eq!(json_result(&out)["error"]["class"], "connection");
+    out.assert_code(2);
+    assert_eq!(json_result(&out)["error"]["class"], "usage");
     assert_eq!(target.requests().len(), 1, "only the lo request arrived");
 }
 

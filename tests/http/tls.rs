@@ -279,6 +279,56 @@ fn client_certificate_is_required_by_the_client_auth_server() {
     assert_eq!(json_result(&out)["status"], 400, "{:?}", out);
 }
 
+/// What went wrong is named: https:// to a plain-HTTP port is "did not answer with TLS" (it was
+/// rustls's "corrupt message of type InvalidContentType"); a server offering only static RSA
+/// key exchange refuses before choosing a cipher suite: "no cipher suite in common" (it was a
+/// hint about client certificates, which stays for a server that does want one).
+#[test]
+fn handshake_failures_say_what_the_server_did() {
+    let ng = Nginx::start();
+    let ca = ng.pki().ca_cert();
+    let plain = ng.http_url("/hello.txt").replace("http://", "https://");
+    assert_tls_failure(
+        &["get", "--cacert", s(&ca), &plain],
+        "did not answer with TLS",
+    );
+    let pki = Pki::new();
+    let test_ca = pki.ca_cert();
+    let static_rsa = OpenSslServer::start(
+        &pki,
+        &OpenSslServerOpts::new()
+            .version(TlsVersion::Tls12)
+            .arg("-cipher")
+            .arg("AES128-SHA"),
+    );
+    let url = static_rsa.url_localhost().replace("tls://", "https://");
+    let args = ["get", "--cacert", s(&test_ca), &url];
+    assert_tls_failure(&args, "no cipher suite or protocol version in common");
+    let out = run_boardnet(args, T);
+    assert!(!out.stderr.contains("client certificate"), "{out:?}");
+    let wants_cert = OpenSslServer::start(
+        &pki,
+        &OpenSslServerOpts::new()
+            .version(TlsVersion::Tls12)
+            .require_client_cert(),
+    );
+    let url = wants_cert.url_localhost().replace("tls://", "https://");
+    assert_tls_failure(
+        &["get", "--cacert", s(&test_ca), &url],
+        "client certificate",
+    );
+    // The same words from a socket.
+    let tls_to_plain = plain.replace("https://", "tls://");
+    let tls_to_plain = tls_to_plain.trim_end_matches("/hello.txt");
+    let out = run_with_input(
+        boardnet().args(["connect", "--cacert", s(&ca), tls_to_plain]),
+        b"",
+        T,
+    );
+    out.assert_code(6);
+    assert!(out.stderr.contains("did not answer with TLS"), "{out:?}");
+}
+
 #[test]
 fn unreadable_tls_files_are_usage_errors_naming_the_file() {
     let ng = Nginx::start();

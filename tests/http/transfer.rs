@@ -41,7 +41,7 @@ fn get_to_stdout_and_head() {
     let out = run_boardnet(["head", &nginx.http_url("/hello.txt")], T);
     out.assert_success();
     let text = out.stdout_str();
-    assert!(text.starts_with("HTTP/1.1 200\r\n"), "{text}");
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(
         text.contains(&format!("content-length: {}\r\n", HELLO.len())),
         "{text}"
@@ -57,7 +57,10 @@ fn get_to_stdout_and_head() {
     assert!(out.stdout_str().starts_with("HTTP/1.1 200"));
     let out = run_boardnet(["get", "-i", &nginx.http_url("/hello.txt")], T);
     out.assert_success();
-    assert!(out.stdout_str().starts_with("HTTP/1.1 200"));
+    assert!(
+        out.stdout_str().starts_with("HTTP/1.1 200 OK\r\n"),
+        "the reason phrase is kept"
+    );
     assert!(out.stdout_str().ends_with(&format!("\r\n\r\n{HELLO}")));
 }
 
@@ -455,7 +458,7 @@ fn redirects_follow_and_guard_credentials() {
     );
     out.assert_success();
     assert!(
-        out.stdout_str().starts_with("HTTP/1.1 302"),
+        out.stdout_str().starts_with("HTTP/1.1 302 Found\r\n"),
         "{}",
         out.stdout_str()
     );

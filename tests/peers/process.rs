@@ -319,3 +319,35 @@ pub fn peak_rss_kib(code: i32, args: &[&str]) -> u64 {
         .find_map(|l| l.strip_prefix("peak-rss-kib ")?.trim().parse().ok())
         .unwrap_or_else(|| panic!("no RSS figure: {}", out.stderr))
 }
+
+/// Run boardnet with `args` in a fresh network namespace (only `lo`) and a private mount
+/// namespace whose /etc/resolv.conf points at a dnsmasq on 127.0.0.1 that answers NXDOMAIN
+/// for every name under `.test`: name lookups fail for real, and no query leaves the machine.
+pub fn run_with_local_dns(args: &[&str], timeout: Duration) -> RunOutput {
+    require_root_or_fail("private mount and network namespaces (unshare)");
+    require_program("unshare");
+    require_program("dnsmasq");
+    let dir = super::WorkDir::new();
+    let resolv = dir.write(
+        "resolv.conf",
+        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    );
+    let script = "ip link set lo up && mount --bind \"$1\" /etc/resolv.conf || exit 70; shift
+        dnsmasq --keep-in-foreground --port=53 --listen-address=127.0.0.1 --bind-interfaces \
+            --no-resolv --no-hosts --local=/test/ --pid-file= --user=root 2>/dev/null &
+        dns=$!
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            ss -lun 2>/dev/null | grep -q '127.0.0.1:53 ' && break; sleep 0.1
+        done
+        \"$@\" </dev/null; rc=$?
+        kill $dns; wait $dns 2>/dev/null; exit $rc";
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--net", "--mount", "sh", "-c", script, "sh"])
+        .arg(&resolv)
+        .args(boardnet_argv())
+        .args(args);
+    for v in PROXY_ENV_VARS {
+        cmd.env_remove(v);
+    }
+    run(&mut cmd, timeout)
+}

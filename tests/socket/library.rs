@@ -130,10 +130,20 @@ fn refused_and_unknown_hosts_are_error_events_with_exit_classes() {
         Err(SocketError::OperationError(_))
     ));
 
+    // A name the test's own DNS server says does not exist (no query leaves the machine).
+    let nxdomain = DnsFault::start(DnsScript::NxDomain);
     let mut sock = StreamSocket::connect(
         &mut reactor,
-        &endpoint("tcp://no-such-host.invalid:80"),
-        ConnectOptions::default(),
+        &endpoint("tcp://no-such-host.test:80"),
+        ConnectOptions {
+            resolver: boardnet::dns::ResolverOptions {
+                servers: Some(vec![format!("127.0.0.1:{}", nxdomain.port())
+                    .parse()
+                    .unwrap()]),
+                ..Default::default()
+            },
+            ..ConnectOptions::default()
+        },
     )
     .unwrap();
     let err = sock.wait_for_connected(&mut reactor, WAIT).unwrap_err();
