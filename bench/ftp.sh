@@ -19,7 +19,7 @@ RUNS=${RUNS:-3}
 SIZE_MIB=${SIZE_MIB:-1024}
 PY=/usr/bin/python3
 for p in curl busybox /usr/bin/time; do
-  command -v "$p" >/dev/null || { echo "bench: $p is missing" >&2; exit 1; }
+  command -v "$p" >/dev/null || { echo "bench: $p is missing (apt-get install curl busybox time)" >&2; exit 1; }
 done
 $PY -c 'import pyftpdlib' 2>/dev/null || { echo "bench: apt-get install python3-pyftpdlib" >&2; exit 1; }
 

@@ -41,5 +41,6 @@ if [ ${#need[@]} -gt 0 ]; then
   [ -z "$own_policy" ] || rm -f "$policy"
 fi
 # The x86_64 QEMU guest (Debian's kernel with SCTP and mac80211_hwsim modules) for the tests
-# this host's kernel cannot run; idempotent, under a second when current.
+# this host's kernel cannot run; idempotent, under a second when current. It says on stderr what
+# it installs and downloads; its summary line on stdout is not needed here.
 "$(dirname "$0")/../board/qemu-x64/setup.sh" >/dev/null

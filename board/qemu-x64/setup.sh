@@ -8,8 +8,10 @@
 # Also wireless-regdb (the regulatory database cfg80211 loads in the guest).
 # Cache: $BOARDNET_QEMU_X64_CACHE, default /var/cache/boardnet-qemu-x64 -- outside the git tree,
 # kept across `cargo clean` and fresh CI clones, shared by every checkout on the machine.
-# Idempotent and quiet: when everything is current it takes well under a second. Prints one line
-# (kernel version, cache path) on stdout; on failure the tail of the log.
+# Idempotent and quiet: when everything is current it takes well under a second. Says on stderr
+# what it installs or downloads before it does (packages; the kernel package, ~100 MB, once per
+# kernel version); prints one line (kernel version, cache path) on stdout; on failure the tail of
+# the log.
 # BOARDNET_QEMU_X64_REFRESH=1 runs `apt-get update` first (to pick up a newer kernel).
 set -eu
 export LC_ALL=C DEBIAN_FRONTEND=noninteractive
@@ -32,6 +34,7 @@ MODULES="virtio_pci 9pnet_virtio 9p overlay
 
 say() { echo "qemu-x64 setup: $*"; }
 die() { say "ERROR: $*" >&2; exit 1; }
+announce() { say "$*" >&2; }
 step=start
 on_exit() {
   rc=$?
@@ -57,6 +60,7 @@ REGDB=/lib/firmware/regulatory.db
 step="installing $PKGS"
 if ! command -v qemu-system-x86_64 >/dev/null || ! command -v depmod >/dev/null ||
    ! command -v cpio >/dev/null || ! [ -x "$BUSYBOX" ] || ! [ -f "$REGDB.p7s" ]; then
+  announce "installing $PKGS (apt-get; log: $LOG)"
   # shellcheck disable=SC2086  # $PKGS is a list of names
   apt-get "${APT[@]}" install -y --no-install-recommends $PKGS >>"$LOG" 2>&1 || {
     apt-get "${APT[@]}" update >>"$LOG" 2>&1 || true
@@ -101,6 +105,7 @@ KDIR=$CACHE/$KVER
 step="downloading and extracting $KPKG"
 if [ ! -f "$KDIR/.complete" ]; then
   t0=$SECONDS
+  announce "downloading Debian's kernel package $KPKG (about 100 MB, once) into $CACHE"
   rm -rf "$KDIR" "$KDIR.tmp"
   mkdir -p "$KDIR.tmp"
   (cd "$KDIR.tmp" && apt-get "${APT[@]}" -o APT::Sandbox::User=root download "$KPKG") >>"$LOG" 2>&1 || {
