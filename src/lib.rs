@@ -9,6 +9,7 @@
 
 mod authority;
 pub mod bearer;
+mod calendar;
 pub mod cancel;
 pub mod dns;
 pub mod error;

@@ -7,7 +7,7 @@ use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use lexopt::prelude::*;
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ use super::progress::{Meter, Mode};
 use super::Failure;
 use crate::bearer::{BearerEvent, Manager, ManagerOptions};
 use crate::cancel::{self, CancelToken};
-use crate::error::{Classify, ErrorClass};
+use crate::error::{Bounded, Classify, ErrorClass, Quoted};
 use crate::fs::{FileError, PartNotice};
 use crate::http::multipart::Multipart;
 use crate::http::{
@@ -68,6 +68,14 @@ Response:
       --remote-name-all       -O for every URL
   -C, --continue-at -         resume FILE.part with a Range request
       --sha256 HEX            verify the downloaded file before renaming it (exit 10)
+  -z, --time-cond FILE|DATE   only if changed after FILE's modification time or DATE (an
+                              HTTP date: 'Sun, 06 Nov 1994 08:49:37 GMT'); -DATE or -FILE:
+                              only if not changed since (412 otherwise, exit 8)
+      --etag-compare FILE     only if the ETag differs from the one in FILE (none sent when
+                              FILE is missing or empty)
+      --etag-save FILE        write the reply's ETag to FILE (empty when it has none)
+                              An unchanged resource answers 304: the destination is left as
+                              it is, exit 0, 'not modified' on stderr and not_modified in --json
   -i, --include               print the response status line and headers before the body
   -I, --head                  HEAD request, print the headers
       --keep-error-body       on HTTP 4xx/5xx still write the body: to stdout, or with -o
@@ -152,6 +160,9 @@ struct HttpArgs {
     include: bool,
     resume: bool,
     sha256: Option<[u8; 32]>,
+    time_cond: Option<TimeCondition>,
+    etag_compare: Option<PathBuf>,
+    etag_save: Option<PathBuf>,
     progress: Option<Mode>,
     keep_error_body: bool,
     no_follow: bool,
@@ -172,6 +183,56 @@ struct HttpArgs {
     family: AddressFamily,
     limits: LimitFlags,
 }
+
+/// `-z`: a time the resource is compared with.
+#[derive(Debug, Clone, Copy)]
+enum TimeCondition {
+    ModifiedSince(SystemTime),
+    UnmodifiedSince(SystemTime),
+}
+
+/// `-z FILE|DATE`: a file's modification time, else an HTTP date; a leading `-` inverts.
+fn parse_time_cond(spec: &str) -> Result<TimeCondition, Failure> {
+    let (unmodified, what) = match spec.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, spec),
+    };
+    let time = match std::fs::metadata(what).and_then(|m| m.modified()) {
+        Ok(time) => time,
+        Err(_) => crate::calendar::parse_date(what.as_bytes())
+            .map(|secs| std::time::UNIX_EPOCH + Duration::from_secs(secs))
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "-z: {} is neither a file nor a date ('Sun, 06 Nov 1994 08:49:37 GMT')",
+                    Quoted(what)
+                ))
+            })?,
+    };
+    Ok(match unmodified {
+        true => TimeCondition::UnmodifiedSince(time),
+        false => TimeCondition::ModifiedSince(time),
+    })
+}
+
+/// The entity tag saved in `path` by `--etag-save` (its first line; `None` when the file is
+/// missing or empty). Read bounded: an ETag is a short quoted string.
+fn read_etag(path: &Path) -> Result<Option<String>, FileError> {
+    let mut text = String::new();
+    match File::open(path) {
+        Ok(f) => {
+            f.take(MAX_ETAG_FILE)
+                .read_to_string(&mut text)
+                .map_err(|e| FileError::new(path, "read", e))?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(FileError::new(path, "open", e)),
+    }
+    let etag = text.lines().next().unwrap_or_default().trim();
+    Ok((!etag.is_empty()).then(|| etag.to_string()))
+}
+
+/// Most of an `--etag-compare` file read.
+const MAX_ETAG_FILE: u64 = 8 * 1024;
 
 /// Socket buffer when bodies go to files: large reads and writes (measured: 1 MiB writes a
 /// 1 GiB download to ext4 in 0.6 s, 64 KiB in 1.4 s).
@@ -394,6 +455,13 @@ impl HttpArgs {
                         Failure::usage(format!("--sha256: \"{v}\" is not 64 hex digits"))
                     })?);
                 }
+                Short('z') | Long("time-cond") => {
+                    a.time_cond = Some(parse_time_cond(&text(parser, "-z")?)?)
+                }
+                Long("etag-compare") => {
+                    a.etag_compare = Some(text(parser, "--etag-compare")?.into())
+                }
+                Long("etag-save") => a.etag_save = Some(output_path(parser, "--etag-save")?),
                 Short('i') | Long("include") => a.include = true,
                 Short('I') | Long("head") => a.method = "HEAD".into(),
                 Long("keep-error-body") => a.keep_error_body = true,
@@ -624,6 +692,16 @@ impl HttpArgs {
         if let Some((u, p)) = &self.user {
             req = req.credentials(u, p);
         }
+        req = match self.time_cond {
+            Some(TimeCondition::ModifiedSince(t)) => req.if_modified_since(t),
+            Some(TimeCondition::UnmodifiedSince(t)) => req.if_unmodified_since(t),
+            None => req,
+        };
+        if let Some(path) = &self.etag_compare {
+            if let Some(etag) = read_etag(path)? {
+                req = req.if_none_match(&etag);
+            }
+        }
         let body = self.body()?;
         let has_type = self
             .headers
@@ -656,6 +734,10 @@ struct Report {
     redirect_count: u32,
     /// What happened to the `.part` (restarted, unverified, already complete).
     notices: Vec<String>,
+    /// A conditional request was answered 304: nothing was written.
+    not_modified: bool,
+    /// The reply's ETag (for --etag-save).
+    etag: Option<String>,
     remote: Option<String>,
     timings: Option<http::Timings>,
     error: Option<(ErrorClass, String, &'static str)>,
@@ -664,6 +746,8 @@ struct Report {
 impl Report {
     fn record_reply(&mut self, reply: &Reply) {
         self.status = Some(reply.status());
+        self.not_modified = reply.is_not_modified();
+        self.etag = reply.header("etag").map(str::to_string);
         self.effective_url = Some(reply.url().to_string());
         self.redirects = reply.redirects().recent().map(str::to_string).collect();
         self.redirect_count = reply.redirects().count();
@@ -706,6 +790,7 @@ impl Report {
             "redirects": self.redirects,
             "redirect_count": self.redirect_count,
             "notices": self.notices,
+            "not_modified": self.not_modified,
             "remote": self.remote,
             "headers": self.headers,
             "timings": self.timings.map(|t| json!({
@@ -977,6 +1062,29 @@ impl Transfers<'_> {
     }
 }
 
+/// After a transfer that succeeded: say that a conditional request found nothing new, and keep
+/// the reply's ETag for the next `--etag-compare`.
+fn conclude(args: &HttpArgs, report: &Report) -> Result<(), NetworkError> {
+    if report.not_modified {
+        let kept = match &report.path {
+            Some(path) => format!("{} kept as it is", path.display()),
+            None => "no body".to_string(),
+        };
+        eprintln!(
+            "boardnet: {}: not modified (304): {kept}",
+            Bounded(&report.url)
+        );
+    }
+    if let Some(path) = &args.etag_save {
+        let etag = report
+            .etag
+            .as_deref()
+            .map_or(String::new(), |e| format!("{e}\n"));
+        std::fs::write(path, etag).map_err(|e| FileError::new(path, "write", e))?;
+    }
+    Ok(())
+}
+
 fn load_cookies(a: &HttpArgs, client: &Client) -> Result<(), Failure> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -1064,7 +1172,9 @@ pub(crate) fn run(
             method: args.method.clone(),
             ..Report::default()
         };
-        let result = transfers.one(index, url, &mut report);
+        let result = transfers
+            .one(index, url, &mut report)
+            .and_then(|()| conclude(&args, &report));
         if let Err(e) = &result {
             report.fail(e);
         }

@@ -279,11 +279,15 @@ impl Digest {
         }
         let nonce = challenge.param("nonce").ok_or(Unanswerable::NotDigest)?;
         let algorithm_name = challenge.param("algorithm").unwrap_or("MD5");
-        let (base, session) = match algorithm_name.len().checked_sub(5) {
-            Some(i) if algorithm_name[i..].eq_ignore_ascii_case("-sess") => {
-                (&algorithm_name[..i], true)
-            }
-            _ => (algorithm_name, false),
+        // By byte position, checked: a server's value may hold any UTF-8 (the fuzzer sent
+        // "SHA-514,o\u{fffd}…" and the unchecked slice panicked inside a character).
+        let split = algorithm_name.len().checked_sub(5).and_then(|i| {
+            let (base, suffix) = (algorithm_name.get(..i)?, algorithm_name.get(i..)?);
+            suffix.eq_ignore_ascii_case("-sess").then_some(base)
+        });
+        let (base, session) = match split {
+            Some(base) => (base, true),
+            None => (algorithm_name, false),
         };
         let algorithm = match base.to_ascii_uppercase().as_str() {
             "MD5" => Algorithm::Md5,
@@ -530,6 +534,24 @@ pub(crate) fn cnonce() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_algorithm_with_any_utf8_is_refused_never_a_panic() {
+        // Found by fuzz/fuzz_targets/digest_challenge.rs: "-sess" was cut at byte len-5.
+        for value in [
+            "SHA-514,o\u{fffd}\u{fffd}",
+            "\u{fffd}-sess",
+            "é",
+            "MD5-séss",
+        ] {
+            let header = format!("Digest realm=\"r\", nonce=\"n\", algorithm=\"{value}\"");
+            let challenges = parse_challenges(&header);
+            assert!(matches!(
+                Digest::from_challenge(&challenges[0]),
+                Err(Unanswerable::Algorithm(_))
+            ));
+        }
+    }
 
     #[test]
     fn several_challenges_in_one_header() {

@@ -534,7 +534,7 @@ fn cookie_from_set_cookie(
             None => (trim_wsp(av), ""),
         };
         if key.eq_ignore_ascii_case("expires") {
-            if let Some(t) = parse_cookie_date(val.as_bytes()) {
+            if let Some(t) = crate::calendar::parse_date(val.as_bytes()) {
                 expires = Some(t);
             }
         } else if key.eq_ignore_ascii_case("max-age") {
@@ -613,138 +613,6 @@ fn parse_max_age(value: &str, now: u64) -> Option<u64> {
         return Some(0);
     }
     Some(now.saturating_add(delta).min(MAX_EXPIRY))
-}
-
-/// RFC 6265 section 5.1.1 cookie-date parsing, in unix seconds. Dates before 1970 (the algorithm
-/// accepts years from 1601) clamp to 0, which is in the past for any real clock.
-fn parse_cookie_date(input: &[u8]) -> Option<u64> {
-    let mut time = None;
-    let mut day = None;
-    let mut month = None;
-    let mut year = None;
-    for token in input.split(|&b| is_date_delimiter(b)) {
-        if token.is_empty() {
-            continue;
-        }
-        if time.is_none() {
-            if let Some(t) = parse_time_token(token) {
-                time = Some(t);
-                continue;
-            }
-        }
-        if day.is_none() {
-            if let Some(d) = parse_digits_token(token, 1, 2) {
-                day = Some(d);
-                continue;
-            }
-        }
-        if month.is_none() {
-            if let Some(m) = parse_month_token(token) {
-                month = Some(m);
-                continue;
-            }
-        }
-        if year.is_none() {
-            if let Some(y) = parse_digits_token(token, 2, 4) {
-                year = Some(y);
-                continue;
-            }
-        }
-    }
-    let (hour, minute, second) = time?;
-    let (day, month, mut year) = (day?, month?, year?);
-    // Two-digit years: 70-99 are 19xx, 00-69 are 20xx.
-    if (70..=99).contains(&year) {
-        year += 1900;
-    } else if year <= 69 {
-        year += 2000;
-    }
-    if year < 1601 || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    if day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    let days = days_from_civil(i64::from(year), i64::from(month), i64::from(day));
-    let seconds =
-        days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
-    Some(u64::try_from(seconds).unwrap_or(0))
-}
-
-/// The delimiter set of RFC 6265 section 5.1.1.
-fn is_date_delimiter(b: u8) -> bool {
-    matches!(b, 0x09 | 0x20..=0x2F | 0x3B..=0x40 | 0x5B..=0x60 | 0x7B..=0x7E)
-}
-
-/// Reads `min..=max` leading digits; returns the value and the rest of the token.
-fn leading_digits(token: &[u8], min: usize, max: usize) -> Option<(u32, &[u8])> {
-    let count = token
-        .iter()
-        .take(max)
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    if count < min {
-        return None;
-    }
-    let (digits, rest) = token.split_at_checked(count)?;
-    let value = digits
-        .iter()
-        .fold(0u32, |acc, b| acc * 10 + u32::from(b.saturating_sub(b'0')));
-    Some((value, rest))
-}
-
-/// `min..=max` digits followed by nothing or by a non-digit and anything (day-of-month, year).
-fn parse_digits_token(token: &[u8], min: usize, max: usize) -> Option<u32> {
-    let (value, rest) = leading_digits(token, min, max)?;
-    match rest.first() {
-        Some(b) if b.is_ascii_digit() => None,
-        _ => Some(value),
-    }
-}
-
-/// `hms-time ( non-digit *OCTET )`.
-fn parse_time_token(token: &[u8]) -> Option<(u32, u32, u32)> {
-    let (hour, rest) = leading_digits(token, 1, 2)?;
-    let rest = rest.strip_prefix(b":")?;
-    let (minute, rest) = leading_digits(rest, 1, 2)?;
-    let rest = rest.strip_prefix(b":")?;
-    let second = parse_digits_token(rest, 1, 2)?;
-    Some((hour, minute, second))
-}
-
-/// A token starting with an English month abbreviation, any case; returns 1..=12.
-fn parse_month_token(token: &[u8]) -> Option<u32> {
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-        b"dec",
-    ];
-    let prefix = token.get(..3)?;
-    let position = MONTHS
-        .iter()
-        .position(|m| prefix.eq_ignore_ascii_case(*m))?;
-    u32::try_from(position).ok().map(|p| p + 1)
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm), so no
-/// calendar crate is needed.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let month_from_march = if month > 2 { month - 3 } else { month + 9 };
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 /// Lowercases a host and strips IPv6 brackets so that `[::1]` and `::1`, `Example.COM` and
@@ -879,7 +747,7 @@ mod tests {
     }
 
     fn date(s: &str) -> Option<u64> {
-        parse_cookie_date(s.as_bytes())
+        crate::calendar::parse_date(s.as_bytes())
     }
 
     // ---- cookie-date (RFC 6265 5.1.1) ----

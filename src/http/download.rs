@@ -55,6 +55,10 @@ pub struct Download {
     pub resumed_from: u64,
     /// Hex SHA-256 of the file, when one was asked for.
     pub sha256: Option<String>,
+    /// A conditional request ([`Request::if_modified_since`], [`Request::if_none_match`]) was
+    /// answered 304: nothing was written, the destination (if any) is as it was, and `size` is
+    /// its size.
+    pub not_modified: bool,
 }
 
 pub use crate::fs::hex;
@@ -199,6 +203,18 @@ pub fn download(
     }
     let asked_if_range = if_range.is_some();
     let mut reply = request.send()?;
+    if reply.is_not_modified() {
+        let size = std::fs::metadata(dest).map_or(0, |m| m.len());
+        log::info!("{}: not modified, kept as it is", dest.display());
+        return Ok(Download {
+            reply,
+            path: dest.to_path_buf(),
+            size,
+            resumed_from: 0,
+            sha256: None,
+            not_modified: true,
+        });
+    }
     let mut offset = offset;
     if reply.status() == 416 && offset > 0 {
         reply.discard_body(64 * 1024);
@@ -226,6 +242,7 @@ fn finished(reply: Reply, saved: Result<Saved, NetworkError>) -> Result<Download
             size: saved.size,
             resumed_from: saved.resumed_from,
             sha256: saved.sha256,
+            not_modified: false,
         }),
         Err(error) => Err(DownloadError {
             error,

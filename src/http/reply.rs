@@ -122,6 +122,11 @@ impl Reply {
         self.status
     }
 
+    /// 304: a conditional request found the resource unchanged (there is no body).
+    pub fn is_not_modified(&self) -> bool {
+        self.status == 304
+    }
+
     /// "HTTP/1.1" or "HTTP/1.0".
     pub fn version(&self) -> &'static str {
         self.version

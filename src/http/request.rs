@@ -95,6 +95,12 @@ fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
+/// `time` as an HTTP date (before 1970: the epoch).
+fn http_date_of(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    crate::calendar::http_date(secs)
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -162,6 +168,25 @@ impl<'c> Request<'c> {
     pub fn body(mut self, body: Body) -> Self {
         self.body = body;
         self
+    }
+
+    /// Ask for the body only if it changed after `time` (`If-Modified-Since`, whole seconds):
+    /// an unchanged resource answers 304 Not Modified without a body, and a
+    /// [`download`](super::download) leaves the destination as it is.
+    pub fn if_modified_since(self, time: SystemTime) -> Self {
+        self.header("If-Modified-Since", &http_date_of(time))
+    }
+
+    /// Go ahead only if the resource did not change after `time` (`If-Unmodified-Since`); a
+    /// changed one answers 412 Precondition Failed.
+    pub fn if_unmodified_since(self, time: SystemTime) -> Self {
+        self.header("If-Unmodified-Since", &http_date_of(time))
+    }
+
+    /// Ask for the body only if the resource's entity tag is no longer `etag` (as the server
+    /// sent it in `ETag`, quotes included): 304 Not Modified otherwise.
+    pub fn if_none_match(self, etag: &str) -> Self {
+        self.header("If-None-Match", etag)
     }
 
     /// Ask for the body from this offset on (`Range: bytes=N-`), to resume a download.

@@ -4,6 +4,8 @@
 #[path = "../peers/mod.rs"]
 mod peers;
 
+mod auth;
+mod conditional;
 mod faults;
 mod proxy;
 mod resume;

@@ -27,14 +27,14 @@ fn meta_of(file: &Path) -> PathBuf {
 }
 
 /// A server under test: how to put a file and the URLs it is served at.
-struct Server {
-    name: &'static str,
+pub(crate) struct Server {
+    pub(crate) name: &'static str,
     www: PathBuf,
     base: String,
 }
 
 impl Server {
-    fn put(&self, name: &str, data: &[u8], age: Duration) {
+    pub(crate) fn put(&self, name: &str, data: &[u8], age: Duration) {
         let path = self.www.join(name);
         std::fs::write(&path, data).unwrap();
         // Distinct modification times make distinct ETags and Last-Modified dates.
@@ -42,13 +42,13 @@ impl Server {
         f.set_modified(SystemTime::now() - age).unwrap();
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 }
 
 /// nginx, Apache and lighttpd, each with `www` and its `/slow/` location.
-fn servers(ng: &Nginx, apache: &Apache, lighttpd: &Lighttpd) -> Vec<Server> {
+pub(crate) fn servers(ng: &Nginx, apache: &Apache, lighttpd: &Lighttpd) -> Vec<Server> {
     vec![
         Server {
             name: "nginx",

@@ -169,6 +169,8 @@ server.bind = "127.0.0.1"
 server.port = @HTTP@
 server.pid-file = "@W@/lighttpd.pid"
 server.errorlog = "@W@/error.log"
+# Tests replace files within a second; lighttpd's stat cache would answer with the old ones.
+server.stat-cache-engine = "disable"
 server.modules = ("mod_auth", "mod_authn_file", "mod_accesslog", "mod_alias")
 accesslog.filename = "@W@/access.log"
 accesslog.format = "%h %u \"%r\" %>s %b \"%{Range}i\" \"%{If-Range}i\""
