@@ -68,6 +68,10 @@ Response:
       --remote-name-all       -O for every URL
   -C, --continue-at -         resume FILE.part with a Range request
       --sha256 HEX            verify the downloaded file before renaming it (exit 10)
+      --compressed            ask for gzip or deflate and decode as it arrives (bounded
+                              memory; more than 100:1 past 16 MiB is refused as a bomb,
+                              exit 7); --sha256 and sizes are of the decoded bytes; a resume
+                              (-C -) asks for the file as it is
   -z, --time-cond FILE|DATE   only if changed after FILE's modification time or DATE (an
                               HTTP date: 'Sun, 06 Nov 1994 08:49:37 GMT'); -DATE or -FILE:
                               only if not changed since (412 otherwise, exit 8)
@@ -160,6 +164,7 @@ struct HttpArgs {
     include: bool,
     resume: bool,
     sha256: Option<[u8; 32]>,
+    compressed: bool,
     time_cond: Option<TimeCondition>,
     etag_compare: Option<PathBuf>,
     etag_save: Option<PathBuf>,
@@ -455,6 +460,7 @@ impl HttpArgs {
                         Failure::usage(format!("--sha256: \"{v}\" is not 64 hex digits"))
                     })?);
                 }
+                Long("compressed") => a.compressed = true,
                 Short('z') | Long("time-cond") => {
                     a.time_cond = Some(parse_time_cond(&text(parser, "-z")?)?)
                 }
@@ -692,6 +698,7 @@ impl HttpArgs {
         if let Some((u, p)) = &self.user {
             req = req.credentials(u, p);
         }
+        req = req.decompress(self.compressed);
         req = match self.time_cond {
             Some(TimeCondition::ModifiedSince(t)) => req.if_modified_since(t),
             Some(TimeCondition::UnmodifiedSince(t)) => req.if_unmodified_since(t),

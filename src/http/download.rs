@@ -193,6 +193,13 @@ pub fn download(
         0
     };
     let stored = (offset > 0).then(|| Validator::load(dest)).flatten();
+    // A resume asks for the file as it is: ranges of a compressed representation are not
+    // ranges of the file.
+    let request = if offset > 0 {
+        request.decompress(false)
+    } else {
+        request
+    };
     let probe = request.with_method("HEAD");
     let mut request = request.range_from(offset);
     let if_range = stored.as_ref().and_then(Validator::if_range);

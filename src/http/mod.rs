@@ -25,6 +25,7 @@ pub mod auth;
 mod buffers;
 mod client;
 pub mod cookies;
+pub mod decode;
 mod download;
 mod error;
 pub mod multipart;

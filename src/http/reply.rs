@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use ureq::http::{HeaderMap, Uri};
 use ureq::BodyReader;
 
+use super::decode::{Coding, DecodeError, Decoder};
 use super::error::NetworkError;
 use super::transport::{self, TimeoutLimits, Transfer};
 
@@ -74,7 +75,21 @@ pub struct Reply {
     finished: Option<Duration>,
     received: u64,
     limits: TimeoutLimits,
+    /// The body's content coding being decoded as it is read.
+    decoding: Option<Box<Decoding>>,
 }
+
+/// A body being decoded: the decoder and the encoded bytes read but not yet decoded.
+struct Decoding {
+    decoder: Decoder,
+    input: Box<[u8]>,
+    start: usize,
+    end: usize,
+    ended: bool,
+}
+
+/// Encoded bytes read from the connection at a time when decoding.
+const DECODE_INPUT: usize = 32 * 1024;
 
 impl std::fmt::Debug for Reply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,7 +130,27 @@ impl Reply {
             finished: None,
             received: 0,
             limits,
+            decoding: None,
         }
+    }
+
+    /// Decode the body as it is read when its `Content-Encoding` is gzip or deflate (what
+    /// [`Request::decompress`](super::Request::decompress) asked for); its length is then
+    /// unknown until the end ([`content_length`](Self::content_length) is `None`).
+    pub(crate) fn decode_content(&mut self) -> Result<(), NetworkError> {
+        let coding = Coding::of(self.header("content-encoding").unwrap_or_default())
+            .map_err(|why| NetworkError::ProtocolFailure(format!("cannot decode {why}")))?;
+        if let Some(coding) = coding {
+            self.content_length = None;
+            self.decoding = Some(Box::new(Decoding {
+                decoder: Decoder::new(coding),
+                input: vec![0u8; DECODE_INPUT].into_boxed_slice(),
+                start: 0,
+                end: 0,
+                ended: false,
+            }));
+        }
+        Ok(())
     }
 
     pub fn status(&self) -> u16 {
@@ -169,7 +204,7 @@ impl Reply {
         self.content_length
     }
 
-    /// Body bytes read so far.
+    /// Body bytes read so far, as they came over the connection (encoded, when decoding).
     pub fn bytes_received(&self) -> u64 {
         self.received
     }
@@ -195,9 +230,45 @@ impl Reply {
         NetworkError::from_status(self.status)
     }
 
-    /// Read body bytes; `Ok(0)` at the end. Errors are typed (use the `Read` impl for
-    /// `io::copy`, and [`NetworkError::from_io`] to get them back).
+    /// Read body bytes (decoded, when the body is being decoded); `Ok(0)` at the end. Errors
+    /// are typed (use the `Read` impl for `io::copy`, and [`NetworkError::from_io`] to get
+    /// them back).
     pub fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize, NetworkError> {
+        let Some(mut decoding) = self.decoding.take() else {
+            return self.read_wire(buf);
+        };
+        let result = self.read_decoded(&mut decoding, buf);
+        self.decoding = Some(decoding);
+        result
+    }
+
+    fn read_decoded(&mut self, d: &mut Decoding, buf: &mut [u8]) -> Result<usize, NetworkError> {
+        let corrupt = |e: DecodeError| NetworkError::ProtocolFailure(e.to_string());
+        loop {
+            if d.start == d.end && !d.ended {
+                let n = self.read_wire(&mut d.input)?;
+                (d.start, d.end, d.ended) = (0, n, n == 0);
+            }
+            let (used, wrote) = d
+                .decoder
+                .feed(&d.input[d.start..d.end], buf)
+                .map_err(corrupt)?;
+            d.start += used;
+            if wrote > 0 {
+                return Ok(wrote);
+            }
+            if d.ended && d.start == d.end {
+                d.decoder.finish().map_err(corrupt)?;
+                return Ok(0);
+            }
+            if used == 0 && d.start < d.end {
+                return Err(corrupt(DecodeError::Corrupt("no progress")));
+            }
+        }
+    }
+
+    /// Read body bytes as they came over the connection.
+    fn read_wire(&mut self, buf: &mut [u8]) -> Result<usize, NetworkError> {
         let body = &mut self.body;
         let n = transport::within(&self.transfer, || body.read(buf)).map_err(|e| {
             match e.get_ref().and_then(|x| x.downcast_ref::<ureq::Error>()) {

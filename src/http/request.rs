@@ -77,6 +77,7 @@ pub struct Request<'c> {
     body: Body,
     range_from: Option<u64>,
     upload_progress: Option<UploadProgress>,
+    decompress: bool,
 }
 
 impl fmt::Debug for Request<'_> {
@@ -143,6 +144,7 @@ impl<'c> Request<'c> {
             body: Body::Empty,
             range_from: None,
             upload_progress: None,
+            decompress: false,
         }
     }
 
@@ -208,7 +210,19 @@ impl<'c> Request<'c> {
             body: Body::Empty,
             range_from: None,
             upload_progress: None,
+            decompress: self.decompress,
         }
+    }
+
+    /// Ask for a compressed body (`Accept-Encoding: gzip, deflate`, unless a header of that
+    /// name was added) and decode it as it is read, as Qt does by default and curl with
+    /// `--compressed`. Memory stays bounded (a 32 KiB window); a body that expands more than
+    /// [`decode::MAX_RATIO`](super::decode::MAX_RATIO):1 is refused as a decompression bomb.
+    /// Sizes and checksums are of the decoded bytes. Off by default: a firmware image is
+    /// better fetched as it is, resumable and with a known length.
+    pub fn decompress(mut self, on: bool) -> Self {
+        self.decompress = on;
+        self
     }
 
     /// Called as the request body is sent.
@@ -242,11 +256,12 @@ impl<'c> Request<'c> {
             }),
             uri,
             method: self.method,
-            headers: self.headers,
+            headers: with_accept_encoding(self.headers, self.decompress),
             credentials,
             range_from: self.range_from,
             progress: self.upload_progress.map(|p| Arc::new(Mutex::new(p))),
             redirects: RedirectHistory::default(),
+            decompress: self.decompress,
         };
         let mut body = self.body;
         loop {
@@ -260,7 +275,7 @@ impl<'c> Request<'c> {
             }
             exchange.done_authenticating();
             match exchange.redirect_target(&response)? {
-                None => return Ok(exchange.into_reply(response)),
+                None => return exchange.into_reply(response),
                 Some(next) => {
                     exchange.discard(response);
                     body = exchange.follow(status, next, replay)?;
@@ -282,6 +297,22 @@ struct Exchange<'c> {
     range_from: Option<u64>,
     progress: Option<Arc<Mutex<UploadProgress>>>,
     redirects: RedirectHistory,
+    decompress: bool,
+}
+
+/// The request's headers, with `Accept-Encoding: gzip, deflate` when a decoded body is
+/// wanted and the caller did not name encodings itself.
+fn with_accept_encoding(
+    mut headers: Vec<(String, String)>,
+    decompress: bool,
+) -> Vec<(String, String)> {
+    let named = headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"));
+    if decompress && !named {
+        headers.push(("Accept-Encoding".into(), "gzip, deflate".into()));
+    }
+    headers
 }
 
 impl Exchange<'_> {
@@ -481,15 +512,19 @@ impl Exchange<'_> {
         reply.discard_body(64 * 1024);
     }
 
-    fn into_reply(self, response: http::Response<ureq::Body>) -> Reply {
-        Reply::new(
+    fn into_reply(self, response: http::Response<ureq::Body>) -> Result<Reply, NetworkError> {
+        let mut reply = Reply::new(
             response,
             self.uri,
             self.redirects,
             self.transfer,
             self.started,
             self.client.limits,
-        )
+        );
+        if self.decompress {
+            reply.decode_content()?;
+        }
+        Ok(reply)
     }
 }
 

@@ -5,6 +5,7 @@
 mod peers;
 
 mod auth;
+mod compressed;
 mod conditional;
 mod faults;
 mod proxy;

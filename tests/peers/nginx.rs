@@ -12,7 +12,8 @@
 //!                   "The SSL certificate error").
 //!
 //! Locations on every server (see `LOCATIONS`): static files from `www_dir()`
-//! (ranges, HEAD, ETag/Last-Modified; also under `/slow/` at 256 KiB/s), `/hello.txt` =
+//! (ranges, HEAD, ETag/Last-Modified; also under `/slow/` at 256 KiB/s and `/gzip/` gzip-encoded
+//! when asked), `/hello.txt` =
 //! "hello world\n",
 //! `/upload/` (WebDAV PUT/DELETE into `upload_dir()`, GET reads back),
 //! `/auth/secret.txt` (basic auth user/secret) = "top secret\n",
@@ -46,6 +47,7 @@ const LOCATIONS: &str = r#"
     root @W@/www;
     location / { }
     location /slow/ { alias @W@/www/; limit_rate 262144; }
+    location /gzip/ { alias @W@/www/; gzip on; gzip_types *; gzip_min_length 0; }
     location /upload/ {
         alias @W@/upload/;
         dav_methods PUT DELETE;
