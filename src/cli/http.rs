@@ -20,6 +20,7 @@ use crate::bearer::{BearerEvent, Manager, ManagerOptions};
 use crate::cancel::{self, CancelToken};
 use crate::error::{Bounded, Classify, ErrorClass, Quoted};
 use crate::fs::{FileError, PartNotice};
+use crate::http::hsts::HstsStore;
 use crate::http::multipart::Multipart;
 use crate::http::{
     self, url, AddressFamily, AuthPolicy, Body, Client, DownloadOptions, NetworkError,
@@ -94,6 +95,9 @@ Redirects and cookies:
       --location-trusted      send credentials and -H cookies to other hosts after redirects
   -b, --cookie FILE|'N=V; N2=V2'  load cookies (Netscape file) or send these
   -c, --cookie-jar FILE       save all cookies to FILE (Netscape format) at the end
+      --hsts FILE             HSTS (curl's cache format): http:// URLs of hosts in FILE, and
+                              redirects to them, go over https://; Strict-Transport-Security
+                              from verified https replies (not with -k) updates FILE at the end
 
 TLS:
       --cacert FILE           trust only the CAs in FILE (default: system store)
@@ -176,6 +180,9 @@ struct HttpArgs {
     location_trusted: bool,
     cookies_in: Vec<String>,
     cookie_jar: Option<PathBuf>,
+    hsts_file: Option<PathBuf>,
+    /// The known hosts read from `hsts_file`.
+    hsts: Option<HstsStore>,
     tls: TlsFlags,
     interface: Option<String>,
     roam: bool,
@@ -492,6 +499,7 @@ impl HttpArgs {
                 Long("location-trusted") => a.location_trusted = true,
                 Short('b') | Long("cookie") => a.cookies_in.push(text(parser, "-b")?),
                 Short('c') | Long("cookie-jar") => a.cookie_jar = Some(text(parser, "-c")?.into()),
+                Long("hsts") => a.hsts_file = Some(output_path(parser, "--hsts")?),
                 Long("interface") => a.interface = Some(text(parser, "--interface")?),
                 Long("roam") => a.roam = true,
                 Short('x') | Long("proxy") => a.proxy = Some(text(parser, "--proxy")?),
@@ -633,6 +641,9 @@ impl HttpArgs {
         #[cfg(feature = "tls")]
         {
             builder = builder.tls(self.tls.options.clone());
+        }
+        if let Some(store) = &self.hsts {
+            builder = builder.hsts(store.clone());
         }
         builder.build()
     }
@@ -1133,12 +1144,43 @@ fn load_cookies(a: &HttpArgs, client: &Client) -> Result<(), Failure> {
     Ok(())
 }
 
-fn save_cookies(path: &Path, client: &Client) -> Result<(), Failure> {
-    let now = std::time::SystemTime::now()
+fn unix_now() -> u64 {
+    SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let text = client.cookies().to_netscape(now);
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Most of an `--hsts` file read (1000 hosts of curl's lines are about 100 KiB).
+const MAX_HSTS_FILE: u64 = 1 << 20;
+
+/// The known hosts in `--hsts FILE` (none yet when it does not exist).
+fn load_hsts(path: &Path) -> Result<HstsStore, Failure> {
+    let mut text = String::new();
+    match File::open(path) {
+        Ok(f) => {
+            f.take(MAX_HSTS_FILE)
+                .read_to_string(&mut text)
+                .map_err(|e| Failure::from(FileError::new(path, "read", e)))?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(FileError::new(path, "open", e).into()),
+    }
+    let (store, skipped) = HstsStore::parse(&text, unix_now());
+    if skipped > 0 {
+        eprintln!(
+            "boardnet: {}: {skipped} unusable line(s) skipped",
+            path.display()
+        );
+    }
+    Ok(store)
+}
+
+fn save_cookies(path: &Path, client: &Client) -> Result<(), Failure> {
+    save_text(path, &client.cookies().to_netscape(unix_now()))
+}
+
+/// Write `text` to `path` through `path.part`, so a crash never leaves half a file.
+fn save_text(path: &Path, text: &str) -> Result<(), Failure> {
     let mut part = crate::fs::PartFile::create(path).map_err(|e| Failure::from_error(&e))?;
     part.write_chunk(text.as_bytes())
         .and_then(|()| part.commit().map(drop))
@@ -1150,9 +1192,12 @@ pub(crate) fn run(
     parser: &mut lexopt::Parser,
     globals: &mut Globals,
 ) -> Result<ExitCode, Failure> {
-    let Some(args) = HttpArgs::parse(command, parser, globals)? else {
+    let Some(mut args) = HttpArgs::parse(command, parser, globals)? else {
         return Ok(ExitCode::SUCCESS);
     };
+    if let Some(path) = &args.hsts_file {
+        args.hsts = Some(load_hsts(path)?);
+    }
     globals.init_logging();
     let cancel = CancelToken::new()
         .and_then(|c| c.cancel_on_termination_signals().map(|()| c))
@@ -1198,6 +1243,9 @@ pub(crate) fn run(
     }
     if let Some(path) = &args.cookie_jar {
         save_cookies(path, &client)?;
+    }
+    if let (Some(path), Some(store)) = (&args.hsts_file, client.hsts()) {
+        save_text(path, &store.to_text(unix_now()))?;
     }
     Ok(first_failure.map_or(ExitCode::SUCCESS, |class| ExitCode::from(class.exit_code())))
 }

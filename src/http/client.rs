@@ -12,6 +12,7 @@ use ureq::Agent;
 use super::auth::{AuthPolicy, Credentials};
 use super::cookies::CookieJar;
 use super::error::NetworkError;
+use super::hsts::HstsStore;
 use super::proxy::{self, HttpProxy, HttpProxyConnector};
 use super::request::Request;
 #[cfg(feature = "tls")]
@@ -92,6 +93,7 @@ pub struct ClientBuilder {
     cancel: Option<CancelToken>,
     max_header_size: usize,
     buffer_size: usize,
+    hsts: Option<HstsStore>,
 }
 
 impl Default for ClientBuilder {
@@ -116,6 +118,7 @@ impl Default for ClientBuilder {
             cancel: None,
             max_header_size: 64 * 1024,
             buffer_size: 256 * 1024,
+            hsts: None,
         }
     }
 }
@@ -151,6 +154,17 @@ impl ClientBuilder {
     /// `--speed-limit`/`--speed-time`).
     pub fn speed_limit(mut self, bytes_per_sec: u64, window: Duration) -> Self {
         self.speed_limit = Some((bytes_per_sec, window));
+        self
+    }
+
+    /// Strict Transport Security (RFC 6797; Qt's setStrictTransportSecurityEnabled, curl's
+    /// `--hsts`), starting from the known hosts in `store` (empty, or read from a file with
+    /// [`HstsStore::parse`]): `http://` URLs of known hosts, redirects included, go over
+    /// `https://`; `Strict-Transport-Security` headers from https replies add, renew or drop
+    /// hosts — only when the certificate was fully verified, and never for IP literals. Save
+    /// the list afterwards from [`Client::hsts`].
+    pub fn hsts(mut self, store: HstsStore) -> Self {
+        self.hsts = Some(store);
         self
     }
 
@@ -311,6 +325,10 @@ impl ClientBuilder {
             });
         #[cfg(feature = "tls")]
         let chain = chain.chain(TlsConnector::new(self.tls.clone()));
+        #[cfg(feature = "tls")]
+        let verified = !self.tls.insecure && self.tls.ignore.is_empty();
+        #[cfg(not(feature = "tls"))]
+        let verified = false;
         let agent = Agent::with_parts(config, chain, SystemResolver);
         Ok(Client {
             agent,
@@ -319,6 +337,10 @@ impl ClientBuilder {
             http_proxy,
             auth: self.auth,
             server_auth: Mutex::new(None),
+            hsts: self.hsts.map(|store| Hsts {
+                store: Mutex::new(store),
+                record: verified,
+            }),
             cancel: self.cancel,
             idle: self.idle_timeout,
             speed_limit: self.speed_limit,
@@ -393,6 +415,7 @@ pub struct Client {
     /// The last server answered with Digest — its origin and nonce — so the next request to
     /// it authenticates at once (one entry: a board talks to few servers).
     pub(crate) server_auth: Mutex<Option<(String, Credentials)>>,
+    hsts: Option<Hsts>,
     pub(crate) cancel: Option<CancelToken>,
     pub(crate) idle: Option<Duration>,
     pub(crate) speed_limit: Option<(u64, Duration)>,
@@ -454,6 +477,60 @@ impl Client {
     pub fn cookies(&self) -> MutexGuard<'_, CookieJar> {
         lock(&self.jar)
     }
+
+    /// The HSTS known hosts, when [`ClientBuilder::hsts`] turned HSTS on.
+    pub fn hsts(&self) -> Option<MutexGuard<'_, HstsStore>> {
+        self.hsts.as_ref().map(|h| lock(&h.store))
+    }
+
+    /// `uri` as it must be contacted: an `http://` URL of a known HSTS host becomes
+    /// `https://` (port 80 becomes 443; another port is kept, RFC 6797 §8.3).
+    pub(crate) fn hsts_upgrade(&self, uri: Uri, now: u64) -> Uri {
+        let (Some(hsts), Some(authority)) = (&self.hsts, uri.authority()) else {
+            return uri;
+        };
+        if uri.scheme_str() != Some("http")
+            || !lock(&hsts.store).must_upgrade(authority.host(), now)
+        {
+            return uri;
+        }
+        let port = match authority.port_u16() {
+            Some(p) if p != 80 => format!(":{p}"),
+            _ => String::new(),
+        };
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let upgraded = format!("https://{}{port}{path}", authority.host());
+        match upgraded.parse::<Uri>() {
+            Ok(next) => {
+                log::info!("HSTS: {uri} goes over https: {next}");
+                next
+            }
+            Err(_) => uri,
+        }
+    }
+
+    /// Take a reply's `Strict-Transport-Security` from `uri` (https, verified) into the list.
+    pub(crate) fn hsts_record(&self, uri: &Uri, headers: &ureq::http::HeaderMap, now: u64) {
+        let Some(hsts) = self.hsts.as_ref().filter(|h| h.record) else {
+            return;
+        };
+        let value = headers
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok());
+        if let (Some(value), Some("https"), Some(host)) = (value, uri.scheme_str(), uri.host()) {
+            if lock(&hsts.store).record(host, value, now) {
+                log::debug!("HSTS: {host}: {value}");
+            }
+        }
+    }
+}
+
+/// HSTS state: the known hosts, and whether replies may add to them (only when certificates
+/// are fully verified: `-k` or ignored problems would let anyone pin a host).
+#[derive(Debug)]
+struct Hsts {
+    store: Mutex<HstsStore>,
+    record: bool,
 }
 
 /// A panic while a client's state was locked cannot leave it half-updated in a way that

@@ -28,6 +28,7 @@ pub mod cookies;
 pub mod decode;
 mod download;
 mod error;
+pub mod hsts;
 pub mod multipart;
 mod proxy;
 mod reply;

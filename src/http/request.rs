@@ -238,7 +238,7 @@ impl<'c> Request<'c> {
         let client = self.client;
         let started = Instant::now();
         let target = url::parse(&self.url)?;
-        let uri = url::with_query(&target.uri, &self.query)?;
+        let uri = client.hsts_upgrade(url::with_query(&target.uri, &self.query)?, unix_now());
         let credentials = self
             .credentials
             .or(target.credentials)
@@ -346,6 +346,7 @@ impl Exchange<'_> {
             self.uri
         );
         store_cookies(client, &self.uri, response.headers());
+        client.hsts_record(&self.uri, response.headers(), unix_now());
         Ok((response, route))
     }
 
@@ -452,6 +453,7 @@ impl Exchange<'_> {
                 Quoted(location)
             ))
         })?;
+        let next = self.client.hsts_upgrade(next, unix_now());
         if self.uri.scheme_str() == Some("https")
             && next.scheme_str() == Some("http")
             && !policy.allow_insecure

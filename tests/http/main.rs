@@ -8,6 +8,7 @@ mod auth;
 mod compressed;
 mod conditional;
 mod faults;
+mod hsts;
 mod proxy;
 mod resume;
 mod tls;
