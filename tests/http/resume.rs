@@ -352,3 +352,26 @@ fn a_resume_without_a_validator_is_called_unverified() {
     assert_eq!(json(&out)["resumed_from"], 1000);
     assert!(std::fs::read(&dest).unwrap() == data);
 }
+
+/// A server that ignores Range (httpbin's /bytes) sends the whole file to `-C -`: the `.part`
+/// starts over and that is said on stderr without -v (it was silent), and the file is the
+/// server's, not 100 old bytes followed by the whole file.
+#[test]
+fn a_server_that_ignores_range_restarts_the_part_and_says_so() {
+    let httpbin = Httpbin::start();
+    let url = httpbin.url("/bytes/4096?seed=7");
+    let dir = WorkDir::new();
+    let dest = dir.join("blob.bin");
+    let whole = run_boardnet(["get", &url], T);
+    whole.assert_success();
+    std::fs::write(part_of(&dest), vec![b'x'; 100]).unwrap();
+    let out = run_boardnet(["get", "-C", "-", "-o", s(&dest), &url], T);
+    out.assert_success();
+    assert!(out.stderr.contains("it ignored the range"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("100 bytes downloaded before are discarded"),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), whole.stdout);
+}
