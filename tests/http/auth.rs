@@ -15,13 +15,6 @@ fn user() -> String {
     format!("{DIGEST_USER}:{DIGEST_PASSWORD}")
 }
 
-/// The JSON result line of a `--json` run (the last line; the body comes first on stdout).
-fn result(out: &RunOutput) -> Value {
-    let text = out.stdout_str();
-    let last = text.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {out:?}"))
-}
-
 #[test]
 fn digest_with_apache_md5_and_lighttpd_sha256() {
     let pki = Pki::new();
@@ -86,7 +79,7 @@ fn digest_with_httpbin_for_every_algorithm() {
             continue;
         }
         out.assert_success();
-        let v = result(&out);
+        let v = out.last_json_line();
         assert_eq!(v["status"], 200, "{algorithm}: {v}");
         let out = run_boardnet(["get", "--digest", "-u", "bn:pw-x", &url], T);
         let body: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -17,12 +17,6 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("non-UTF-8 test path")
 }
 
-fn result(out: &RunOutput) -> Value {
-    let text = out.stdout_str();
-    serde_json::from_str(text.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {out:?}"))
-}
-
 /// Text that compresses well (a log), `n` bytes.
 fn log_text(n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n + 64);
@@ -70,7 +64,7 @@ fn gzip_from_nginx_and_apache_is_decoded_and_verified() {
             T,
         );
         out.assert_success();
-        let v = result(&out);
+        let v = out.last_json_line();
         assert_eq!(v["headers"]["content-encoding"], "gzip", "{server}: {v}");
         assert_eq!(std::fs::read(&dest).unwrap(), text, "{server}");
         assert_eq!(v["sha256"], digest.as_str());
@@ -81,7 +75,7 @@ fn gzip_from_nginx_and_apache_is_decoded_and_verified() {
         let out = run_boardnet(["--json", "get", "-o", s(&dest), &url], T);
         out.assert_success();
         assert!(
-            result(&out)["headers"]["content-encoding"].is_null(),
+            out.last_json_line()["headers"]["content-encoding"].is_null(),
             "{server}"
         );
     }

@@ -5,8 +5,6 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
-
 use crate::peers::*;
 use crate::resume::servers;
 
@@ -14,12 +12,6 @@ const T: Duration = Duration::from_secs(30);
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("non-UTF-8 test path")
-}
-
-fn result(out: &RunOutput) -> Value {
-    let text = out.stdout_str();
-    serde_json::from_str(text.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {out:?}"))
 }
 
 #[test]
@@ -46,7 +38,7 @@ fn an_unchanged_file_is_not_fetched_again_and_a_changed_one_is() {
         let out = poll(&by_etag);
         out.assert_success();
         assert_eq!(std::fs::read(&dest).unwrap(), b"version 1", "{name}");
-        let last_modified = result(&out)["headers"]["last-modified"]
+        let last_modified = out.last_json_line()["headers"]["last-modified"]
             .as_str()
             .unwrap_or_else(|| panic!("{name}: no Last-Modified: {out:?}"))
             .to_string();
@@ -60,7 +52,7 @@ fn an_unchanged_file_is_not_fetched_again_and_a_changed_one_is() {
         // Unchanged: 304, exit 0, said on stderr and in JSON, the file untouched.
         let out = poll(&by_etag);
         out.assert_success();
-        let v = result(&out);
+        let v = out.last_json_line();
         assert_eq!(
             (v["status"].as_u64(), v["not_modified"].as_bool()),
             (Some(304), Some(true))
@@ -79,13 +71,13 @@ fn an_unchanged_file_is_not_fetched_again_and_a_changed_one_is() {
         // Last-Modified exactly: its default `if_modified_since exact`).
         let out = poll(&["-z", &last_modified]);
         out.assert_success();
-        assert_eq!(result(&out)["status"], 304, "{name}: -z DATE");
+        assert_eq!(out.last_json_line()["status"], 304, "{name}: -z DATE");
 
         // Changed on the server: fetched, and the new ETag saved.
         server.put("fw.bin", b"version 2!", Duration::ZERO);
         let out = poll(&by_etag);
         out.assert_success();
-        assert_eq!(result(&out)["status"], 200, "{name}");
+        assert_eq!(out.last_json_line()["status"], 200, "{name}");
         assert_eq!(std::fs::read(&dest).unwrap(), b"version 2!");
         assert_ne!(
             std::fs::read_to_string(&etag).unwrap(),
@@ -95,13 +87,13 @@ fn an_unchanged_file_is_not_fetched_again_and_a_changed_one_is() {
         // -z with a date before the change: fetched; -z -DATE (unmodified since): 412.
         let out = poll(&["-z", "Sun, 06 Nov 1994 08:49:37 GMT"]);
         out.assert_success();
-        assert_eq!(result(&out)["not_modified"], false);
+        assert_eq!(out.last_json_line()["not_modified"], false);
         if name == "lighttpd" {
             continue; // lighttpd 1.4 does not implement If-Unmodified-Since.
         }
         let out = poll(&["-z", "-Sun, 06 Nov 1994 08:49:37 GMT"]);
         out.assert_code(8);
-        assert_eq!(result(&out)["status"], 412, "{name}");
+        assert_eq!(out.last_json_line()["status"], 412, "{name}");
         assert_eq!(
             std::fs::read(&dest).unwrap(),
             b"version 2!",

@@ -73,6 +73,13 @@ impl RunOutput {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
+    /// The `--json` result object: the last line of stdout (a body to stdout comes first).
+    pub fn last_json_line(&self) -> serde_json::Value {
+        let text = self.stdout_str();
+        serde_json::from_str(text.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("no JSON result line ({e}): {self:?}"))
+    }
+
     /// True if it exited with code 0 (and did not time out).
     pub fn success(&self) -> bool {
         self.code == Some(0) && !self.timed_out
