@@ -53,9 +53,14 @@ pub(crate) fn parse_date(input: &[u8]) -> Option<u64> {
     if day < 1 || day > days_in_month(year, month) {
         return None;
     }
-    let days = days_from_civil(i64::from(year), i64::from(month), i64::from(day));
-    let seconds =
-        days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+    let seconds = unix_seconds(
+        i64::from(year),
+        i64::from(month),
+        i64::from(day),
+        i64::from(hour),
+        i64::from(minute),
+        i64::from(second),
+    )?;
     Some(u64::try_from(seconds).unwrap_or(0))
 }
 
@@ -125,7 +130,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm), so no
 /// calendar crate is needed.
-pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let year_of_era = year.rem_euclid(400);
@@ -137,7 +142,7 @@ pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
 /// (H. Hinnant's `civil_from_days`).
-pub(crate) fn civil_from_days(z: i64) -> (i32, u32, u32) {
+fn civil_from_days(z: i64) -> (i32, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -150,22 +155,49 @@ pub(crate) fn civil_from_days(z: i64) -> (i32, u32, u32) {
     (y as i32, m, d)
 }
 
+/// Seconds since 1970 now (0 for a clock set before it).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Unix seconds of a UTC date and time, `None` when a field is out of its range (a leap
+/// second, 60, is allowed; the day is checked against 31, not the month's length).
+pub(crate) fn unix_seconds(
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+) -> Option<i64> {
+    let valid = (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && (0..=23).contains(&hour)
+        && (0..=59).contains(&minute)
+        && (0..=60).contains(&second);
+    valid.then(|| days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// A UTC date and time of `unix` seconds: (year, month, day), (hour, minute, second).
+pub(crate) fn civil_time(unix: u64) -> ((i32, u32, u32), (u64, u64, u64)) {
+    let secs = unix % 86_400;
+    let date = civil_from_days((unix / 86_400) as i64);
+    (date, (secs / 3600, secs / 60 % 60, secs % 60))
+}
+
 /// `unix_secs` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form HTTP sends.
 pub(crate) fn http_date(unix_secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let days = (unix_secs / 86_400) as i64;
-    let secs = unix_secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let ((year, month, day), (hour, minute, second)) = civil_time(unix_secs);
     format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
+        "{}, {day:02} {} {year} {hour:02}:{minute:02}:{second:02} GMT",
+        DAYS[(unix_secs / 86_400 % 7) as usize],
         MONTHS[(month - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
     )
 }
 

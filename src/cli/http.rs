@@ -17,6 +17,7 @@ use super::output::{json_line, notice_line, secs};
 use super::progress::{Meter, Mode};
 use super::Failure;
 use crate::bearer::{BearerEvent, Manager, ManagerOptions};
+use crate::calendar::unix_now;
 use crate::cancel::{self, CancelToken};
 use crate::error::{Bounded, Classify, ErrorClass, Quoted};
 use crate::fs::{FileError, PartNotice};
@@ -1104,10 +1105,7 @@ fn conclude(args: &HttpArgs, report: &Report) -> Result<(), NetworkError> {
 }
 
 fn load_cookies(a: &HttpArgs, client: &Client) -> Result<(), Failure> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = unix_now();
     for spec in &a.cookies_in {
         if spec.contains('=') {
             // curl: a value with '=' is cookies, not a file; bind them to each URL's host.
@@ -1142,12 +1140,6 @@ fn load_cookies(a: &HttpArgs, client: &Client) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Most of an `--hsts` file read (1000 hosts of curl's lines are about 100 KiB).

@@ -236,11 +236,7 @@ fn parse_dos(line: &str) -> Option<Entry> {
 
 /// Today's (year, month) in UTC, for [`parse_list_line`].
 pub fn current_year_month() -> (i32, u32) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (y, m, _) = crate::calendar::civil_from_days((secs / 86_400) as i64);
+    let ((y, m, _), _) = crate::calendar::civil_time(crate::calendar::unix_now());
     (y, m)
 }
 

@@ -194,27 +194,13 @@ fn parse_expiry(text: &str) -> Option<u64> {
     };
     let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
     let (hour, minute, second) = (num(9..11)?, num(12..14)?, num(15..17)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let days = crate::calendar::days_from_civil(year, month, day);
-    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
+    let unix = crate::calendar::unix_seconds(year, month, day, hour, minute, second)?;
+    u64::try_from(unix).ok()
 }
 
 fn format_expiry(unix: u64) -> String {
-    let (y, m, d) = crate::calendar::civil_from_days((unix / 86_400) as i64);
-    let s = unix % 86_400;
-    format!(
-        "{y:04}{m:02}{d:02} {:02}:{:02}:{:02}",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    let ((y, m, d), (hour, minute, second)) = crate::calendar::civil_time(unix);
+    format!("{y:04}{m:02}{d:02} {hour:02}:{minute:02}:{second:02}")
 }
 
 /// RFC 6797 §6.1: `max-age` (required, once) and `includeSubDomains` (once); unknown

@@ -102,13 +102,6 @@ fn http_date_of(time: SystemTime) -> String {
     crate::calendar::http_date(secs)
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Reads a request body, counting bytes for the progress callback and the speed limit.
 struct Counted<R> {
     inner: R,
@@ -238,7 +231,10 @@ impl<'c> Request<'c> {
         let client = self.client;
         let started = Instant::now();
         let target = url::parse(&self.url)?;
-        let uri = client.hsts_upgrade(url::with_query(&target.uri, &self.query)?, unix_now());
+        let uri = client.hsts_upgrade(
+            url::with_query(&target.uri, &self.query)?,
+            crate::calendar::unix_now(),
+        );
         let credentials = self
             .credentials
             .or(target.credentials)
@@ -346,7 +342,7 @@ impl Exchange<'_> {
             self.uri
         );
         store_cookies(client, &self.uri, response.headers());
-        client.hsts_record(&self.uri, response.headers(), unix_now());
+        client.hsts_record(&self.uri, response.headers(), crate::calendar::unix_now());
         Ok((response, route))
     }
 
@@ -453,7 +449,7 @@ impl Exchange<'_> {
                 Quoted(location)
             ))
         })?;
-        let next = self.client.hsts_upgrade(next, unix_now());
+        let next = self.client.hsts_upgrade(next, crate::calendar::unix_now());
         if self.uri.scheme_str() == Some("https")
             && next.scheme_str() == Some("http")
             && !policy.allow_insecure
@@ -572,7 +568,7 @@ fn build(
     let secure = uri.scheme_str() == Some("https");
     let jar = client
         .cookies()
-        .header_for(host, uri.path(), secure, unix_now());
+        .header_for(host, uri.path(), secure, crate::calendar::unix_now());
     if let Some(jar) = &jar {
         cookies.push(jar);
     }
@@ -593,9 +589,13 @@ fn store_cookies(client: &Client, uri: &Uri, headers: &http::HeaderMap) {
     }
     let host = uri.host().unwrap_or("");
     let secure = uri.scheme_str() == Some("https");
-    let stored = client
-        .cookies()
-        .store_response(host, uri.path(), secure, values, unix_now());
+    let stored = client.cookies().store_response(
+        host,
+        uri.path(),
+        secure,
+        values,
+        crate::calendar::unix_now(),
+    );
     log::debug!("stored {stored} cookies from {host}");
 }
 

@@ -103,20 +103,7 @@ fn time(el: &Der<'_>) -> Option<i64> {
     let field = |i: usize| num(rest.get(i..i + 2)?);
     let (month, day, hour, minute, second) =
         (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    Some(
-        crate::calendar::days_from_civil(year, month, day) * 86_400
-            + hour * 3600
-            + minute * 60
-            + second,
-    )
+    crate::calendar::unix_seconds(year, month, day, hour, minute, second)
 }
 
 #[cfg(test)]
