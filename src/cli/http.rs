@@ -230,18 +230,24 @@ fn parse_time_cond(spec: &str) -> Result<TimeCondition, Failure> {
 /// The entity tag saved in `path` by `--etag-save` (its first line; `None` when the file is
 /// missing or empty). Read bounded: an ETag is a short quoted string.
 fn read_etag(path: &Path) -> Result<Option<String>, FileError> {
-    let mut text = String::new();
-    match File::open(path) {
-        Ok(f) => {
-            f.take(MAX_ETAG_FILE)
-                .read_to_string(&mut text)
-                .map_err(|e| FileError::new(path, "read", e))?;
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(FileError::new(path, "open", e)),
-    }
+    let text = read_state_file(path, MAX_ETAG_FILE)?;
     let etag = text.lines().next().unwrap_or_default().trim();
     Ok((!etag.is_empty()).then(|| etag.to_string()))
+}
+
+/// A small file this command keeps between runs (ETag, HSTS list), at most `max` bytes of it;
+/// empty when it does not exist yet.
+fn read_state_file(path: &Path, max: u64) -> Result<String, FileError> {
+    let mut text = String::new();
+    match File::open(path) {
+        Ok(f) => f
+            .take(max)
+            .read_to_string(&mut text)
+            .map_err(|e| FileError::new(path, "read", e))?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(FileError::new(path, "open", e)),
+    };
+    Ok(text)
 }
 
 /// Most of an `--etag-compare` file read.
@@ -1099,7 +1105,7 @@ fn conclude(args: &HttpArgs, report: &Report) -> Result<(), NetworkError> {
             .etag
             .as_deref()
             .map_or(String::new(), |e| format!("{e}\n"));
-        std::fs::write(path, etag).map_err(|e| FileError::new(path, "write", e))?;
+        save_text(path, &etag)?;
     }
     Ok(())
 }
@@ -1147,16 +1153,7 @@ const MAX_HSTS_FILE: u64 = 1 << 20;
 
 /// The known hosts in `--hsts FILE` (none yet when it does not exist).
 fn load_hsts(path: &Path) -> Result<HstsStore, Failure> {
-    let mut text = String::new();
-    match File::open(path) {
-        Ok(f) => {
-            f.take(MAX_HSTS_FILE)
-                .read_to_string(&mut text)
-                .map_err(|e| Failure::from(FileError::new(path, "read", e)))?;
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(FileError::new(path, "open", e).into()),
-    }
+    let text = read_state_file(path, MAX_HSTS_FILE)?;
     let (store, skipped) = HstsStore::parse(&text, unix_now());
     if skipped > 0 {
         eprintln!(
@@ -1168,15 +1165,14 @@ fn load_hsts(path: &Path) -> Result<HstsStore, Failure> {
 }
 
 fn save_cookies(path: &Path, client: &Client) -> Result<(), Failure> {
-    save_text(path, &client.cookies().to_netscape(unix_now()))
+    Ok(save_text(path, &client.cookies().to_netscape(unix_now()))?)
 }
 
 /// Write `text` to `path` through `path.part`, so a crash never leaves half a file.
-fn save_text(path: &Path, text: &str) -> Result<(), Failure> {
-    let mut part = crate::fs::PartFile::create(path).map_err(|e| Failure::from_error(&e))?;
+fn save_text(path: &Path, text: &str) -> Result<(), FileError> {
+    let mut part = crate::fs::PartFile::create(path)?;
     part.write_chunk(text.as_bytes())
         .and_then(|()| part.commit().map(drop))
-        .map_err(|e| Failure::from_error(&e))
 }
 
 pub(crate) fn run(
@@ -1237,7 +1233,7 @@ pub(crate) fn run(
         save_cookies(path, &client)?;
     }
     if let (Some(path), Some(store)) = (&args.hsts_file, client.hsts()) {
-        save_text(path, &store.to_text(unix_now()))?;
+        save_text(path, &store.to_text(unix_now())).map_err(Failure::from)?;
     }
     Ok(first_failure.map_or(ExitCode::SUCCESS, |class| ExitCode::from(class.exit_code())))
 }
