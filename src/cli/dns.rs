@@ -143,16 +143,11 @@ enum Source {
 impl Source {
     /// Open `-f PATH` (`-` is stdin).
     fn open(path: &str, reactor: &mut Reactor) -> Result<Source, Failure> {
-        let local_io = |e: io::Error| Failure {
-            help_hint: false,
-            class: ErrorClass::LocalIo,
-            message: format!("cannot read {path}: {e}"),
-        };
         if path != "-" {
-            let file = std::fs::File::open(path).map_err(local_io)?;
+            let file = std::fs::File::open(path).map_err(cannot_read(path))?;
             return Ok(Source::File(Box::new(file)));
         }
-        let stdin = StdinSource::register(reactor).map_err(local_io)?;
+        let stdin = StdinSource::register(reactor).map_err(cannot_read(path))?;
         // A regular file or /dev/null cannot be watched: read it as a file.
         Ok(match stdin.token() {
             Some(_) => Source::Stream(stdin),
@@ -160,39 +155,33 @@ impl Source {
         })
     }
 
-    /// Read one piece of input into `lines`; `false` once the input ended.
+    /// Read one piece of input into `lines`; `Ok(false)` once the input ended. A read error
+    /// ends it too, and is returned: names must not be dropped silently.
     fn pump(
         &mut self,
         reactor: &mut Reactor,
         lines: &mut NameLines,
         sink: &mut dyn FnMut(Result<String, String>),
-    ) -> bool {
+    ) -> io::Result<bool> {
         let mut buf = [0u8; 8192];
         let got = match self {
-            Source::Done => return false,
-            Source::File(f) => match f.read(&mut buf) {
-                Ok(0) => Ok(Input::End),
-                Ok(n) => Ok(Input::Data(n)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Input::Empty),
-                Err(e) => Err(e),
-            },
+            Source::Done => return Ok(false),
+            Source::File(f) => read_piece(f, &mut buf),
             Source::Stream(stdin) => stdin.read(reactor, &mut buf),
         };
         match got {
-            Ok(Input::Data(n)) => {
-                lines.feed(&buf[..n], sink);
-                true
-            }
-            Ok(Input::Empty) => true,
+            Ok(Input::Data(n)) => lines.feed(&buf[..n], sink),
+            Ok(Input::Empty) => {}
             Ok(Input::End) | Err(_) => {
                 if let Source::Stream(stdin) = self {
                     stdin.finish(reactor);
                 }
                 lines.finish(sink);
                 *self = Source::Done;
-                false
+                return got.map(|_| false);
             }
         }
+        Ok(true)
     }
 
     fn token(&self) -> Option<crate::reactor::Token> {
@@ -210,28 +199,40 @@ fn is_comment_or_blank(line: &str) -> bool {
 
 /// Names from `-f PATH` for the blocking `host` command, one at a time.
 fn for_each_name(path: &str, each: &mut dyn FnMut(Result<String, String>)) -> Result<(), Failure> {
-    let local_io = |e: io::Error| Failure {
-        help_hint: false,
-        class: ErrorClass::LocalIo,
-        message: format!("cannot read {path}: {e}"),
-    };
     let mut input: Box<dyn Read> = match path {
         "-" => Box::new(io::stdin()),
-        _ => Box::new(std::fs::File::open(path).map_err(local_io)?),
+        _ => Box::new(std::fs::File::open(path).map_err(cannot_read(path))?),
     };
     let mut lines = NameLines::default();
     let mut buf = [0u8; 8192];
     loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(local_io(e)),
-        };
-        lines.feed(&buf[..n], each);
+        match read_piece(&mut input, &mut buf).map_err(cannot_read(path))? {
+            Input::Data(n) => lines.feed(&buf[..n], each),
+            Input::Empty => {}
+            Input::End => break,
+        }
     }
     lines.finish(each);
     Ok(())
+}
+
+/// One read of a blocking input, as the event loop's stdin reads report it.
+fn read_piece(input: &mut Box<dyn Read>, buf: &mut [u8]) -> io::Result<Input> {
+    match input.read(buf) {
+        Ok(0) => Ok(Input::End),
+        Ok(n) => Ok(Input::Data(n)),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Input::Empty),
+        Err(e) => Err(e),
+    }
+}
+
+/// The error for a names file (`-f`) that cannot be opened or read.
+fn cannot_read(path: &str) -> impl Fn(io::Error) -> Failure + '_ {
+    move |e| Failure {
+        help_hint: false,
+        class: ErrorClass::LocalIo,
+        message: format!("cannot read {path}: {e}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -605,6 +606,7 @@ pub(crate) fn dns(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<
         Some(path) => Source::open(path, &mut reactor)?,
         None => Source::Done,
     };
+    let names_file = args.file.as_deref().unwrap_or("-");
     let mut lines = NameLines::default();
     let rtype = args.rtype;
     let mut printer = Printer {
@@ -621,9 +623,11 @@ pub(crate) fn dns(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<
     loop {
         // Read more names while few are queued: a file at once, stdin when it has some.
         while inputs.len() < args.parallel
-            && source.pump(&mut reactor, &mut lines, &mut |line| {
-                inputs.push_back(line.map(|name| (name, rtype)))
-            })
+            && source
+                .pump(&mut reactor, &mut lines, &mut |line| {
+                    inputs.push_back(line.map(|name| (name, rtype)))
+                })
+                .map_err(cannot_read(names_file))?
             && !matches!(source, Source::Stream(_))
         {}
         // Start lookups up to the parallelism limit and the reorder window.
