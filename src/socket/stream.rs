@@ -362,6 +362,17 @@ impl StreamSocket {
         self.handshake_deadline = Some((timer, limit));
     }
 
+    /// The handshake finished: its timer goes, instead of firing for nothing later (a busy
+    /// server would otherwise hold one timer per client accepted in the last limit).
+    #[cfg(feature = "tls")]
+    fn handshake_deadline_met(&mut self, reactor: &mut Reactor) {
+        let done = self.tls.as_ref().is_none_or(|t| !t.is_handshaking());
+        if let Some((timer, _)) = self.handshake_deadline.filter(|_| done) {
+            reactor.cancel_timer(timer);
+            self.handshake_deadline = None;
+        }
+    }
+
     #[cfg(feature = "tls")]
     fn handshake_timed_out(&mut self) {
         let Some((_, after)) = self.handshake_deadline.take() else {
@@ -471,6 +482,8 @@ impl StreamSocket {
                 closed,
             } if token == self.token => {
                 self.on_io(reactor, readable || closed, writable || closed);
+                #[cfg(feature = "tls")]
+                self.handshake_deadline_met(reactor);
                 true
             }
             Ready::Timer { owner, id } if owner == self.token => {
