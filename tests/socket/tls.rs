@@ -197,14 +197,22 @@ fn socat_tls_and_mutual_tls_both_ways() {
 
 /// A boardnet TLS echo server with `cert`/`key`.
 fn tls_server(cert: std::path::PathBuf, key: std::path::PathBuf) -> Listen {
-    Listen::start(&[
+    tls_server_with(cert, key, &[])
+}
+
+/// The same with more `listen` options.
+fn tls_server_with(cert: std::path::PathBuf, key: std::path::PathBuf, more: &[&str]) -> Listen {
+    let (cert, key) = (path(cert), path(key));
+    let mut args = vec![
         "tls://127.0.0.1:0",
         "--echo",
         "--cert",
-        &path(cert),
+        &cert,
         "--key",
-        &path(key),
-    ])
+        &key,
+    ];
+    args.extend_from_slice(more);
+    Listen::start(&args)
 }
 
 #[test]
@@ -347,16 +355,11 @@ fn tls_setup_mistakes_are_usage_errors_naming_the_file() {
 fn clients_stalled_mid_handshake_do_not_lock_out_a_capped_tls_server() {
     use std::io::Write;
     let pki = Pki::new();
-    let server = Listen::start(&[
-        "tls://127.0.0.1:0",
-        "--echo",
-        "--cert",
-        &path(pki.server_cert()),
-        "--key",
-        &path(pki.server_key()),
-        "--max-connections",
-        "2",
-    ]);
+    let server = tls_server_with(
+        pki.server_cert(),
+        pki.server_key(),
+        &["--max-connections", "2"],
+    );
     let started = std::time::Instant::now();
     let _stalled: Vec<std::net::TcpStream> = (1..=2)
         .map(|id| {
