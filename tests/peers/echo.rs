@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 
 use super::net::START_TIMEOUT;
+use super::process::under_qemu_user;
 use super::workdir::{read_lossy, WorkDir};
 
 /// The script, embedded so the harness does not depend on the current dir.
@@ -63,40 +64,27 @@ impl EchoServer {
         let dir = WorkDir::named("echo");
         let script = dir.write("echo_server.py", ECHO_SERVER_PY);
         let log = dir.join("echo.log");
-        let logf = std::fs::File::create(&log).unwrap();
-        // -I -S: no site-packages (.pth hooks cost ~35 ms at start), stdlib only.
-        let python = python3();
-        let child = Command::new(&python)
-            .args(["-I", "-S", "-u"])
-            .arg(&script)
-            .args(["--bind", "127.0.0.1", "--port", "0"])
-            .args(
-                unix.map(|p| vec![OsStr::new("--unix"), p.as_os_str()])
-                    .unwrap_or_default(),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(logf)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {} for the echo server: {}", python, e));
-        let mut proc_ = KillOnDrop { child };
-        let stdout = proc_.child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse::<u16>().ok());
-        let port = match port {
-            Some(p) => p,
-            None => {
-                let status = proc_.child.try_wait().ok().flatten();
-                drop(proc_);
+        // A silent start under qemu-user is a fork that never reached its exec: again.
+        let attempts = if under_qemu_user() { 4 } else { 1 };
+        for attempt in 1..=attempts {
+            let mut proc_ = spawn_python(&script, unix, &log);
+            let line = first_line(&mut proc_, START_TIMEOUT);
+            if let Some(port) = line
+                .trim()
+                .strip_prefix("PORT ")
+                .and_then(|p| p.parse().ok())
+            {
+                return EchoServer {
+                    proc_,
+                    port,
+                    log,
+                    _dir: dir,
+                };
+            }
+            let status = proc_.child.try_wait().ok().flatten();
+            drop(proc_);
+            let silent = line.is_empty() && status.is_none() && read_lossy(&log).is_empty();
+            if !silent || attempt == attempts {
                 panic!(
                     "echo server did not start (first stdout line {:?}, exit {:?}); log:\n{}",
                     line,
@@ -104,13 +92,11 @@ impl EchoServer {
                     read_lossy(&log)
                 );
             }
-        };
-        EchoServer {
-            proc_,
-            port,
-            log,
-            _dir: dir,
+            eprintln!(
+                "[peers] the echo server did not start under qemu-user (attempt {attempt}); again"
+            );
         }
+        unreachable!("the last attempt panics")
     }
 
     pub fn port(&self) -> u16 {
@@ -130,4 +116,37 @@ impl EchoServer {
     pub fn log(&self) -> String {
         read_lossy(&self.log)
     }
+}
+
+/// The echo server script started with its stderr to `log`, stdout piped.
+fn spawn_python(script: &Path, unix: Option<&Path>, log: &Path) -> KillOnDrop {
+    let logf = std::fs::File::create(log).unwrap();
+    // -I -S: no site-packages (.pth hooks cost ~35 ms at start), stdlib only.
+    let python = python3();
+    let child = Command::new(&python)
+        .args(["-I", "-S", "-u"])
+        .arg(script)
+        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .args(
+            unix.map(|p| vec![OsStr::new("--unix"), p.as_os_str()])
+                .unwrap_or_default(),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(logf)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {} for the echo server: {}", python, e));
+    KillOnDrop { child }
+}
+
+/// The child's first stdout line, or "" if none comes within `timeout`.
+fn first_line(proc_: &mut KillOnDrop, timeout: std::time::Duration) -> String {
+    let stdout = proc_.child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    rx.recv_timeout(timeout).unwrap_or_default()
 }

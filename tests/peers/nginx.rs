@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use super::echo::{EchoServer, KillOnDrop};
 use super::net::{free_ports_dual, ipv6_available, is_listening, START_TIMEOUT};
 use super::pki::Pki;
-use super::process::{run, run_tool};
+use super::process::{run, run_tool, under_qemu_user};
 use super::workdir::{read_lossy, write_file, WorkDir};
 
 pub const AUTH_USER: &str = "user";
@@ -430,8 +430,11 @@ fn launch(nginx: &Path, w: &Path, pki: &Pki, v6: bool) -> (KillOnDrop, Ports) {
                     read_lossy(&w.join("nginx.stderr")),
                     read_lossy(&w.join("error.log"))
                 );
-                if !last_err.contains("Address already in use") {
-                    break; // not a port race: retrying will not help
+                let silent = under_qemu_user()
+                    && read_lossy(&w.join("nginx.stderr")).is_empty()
+                    && read_lossy(&w.join("error.log")).is_empty();
+                if !last_err.contains("Address already in use") && !silent {
+                    break; // neither a port race nor a hung fork: retrying will not help
                 }
             }
         }

@@ -191,7 +191,7 @@ fn parallel(jobs: Vec<Job<'_>>) {
     // Under qemu-user (an ARM test run), a child forked while other threads fork too sometimes
     // hangs inside the emulator before it execs (seen: openssl never started, 20 s timeouts):
     // one at a time there.
-    if std::env::var_os("BOARDNET_TEST_RUNNER").is_some() {
+    if super::process::under_qemu_user() {
         for job in jobs {
             job();
         }

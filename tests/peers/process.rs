@@ -154,10 +154,18 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> RunOutput {
     run_inner(cmd, None, scaled(timeout))
 }
 
+/// Whether the tests run boardnet under qemu-user (an ARM test run, `$BOARDNET_TEST_RUNNER`
+/// set). There a child forked from the emulated, multi-threaded test process sometimes never
+/// reaches its exec (seen: openssl, the Python echo server, one spawn in a few hundred), so
+/// peers that start silently are started again.
+pub fn under_qemu_user() -> bool {
+    std::env::var_os("BOARDNET_TEST_RUNNER").is_some()
+}
+
 /// A run's limit: as given natively, four times as long under qemu-user, where boardnet runs
 /// several times slower (the limit only bounds a hang; no test asserts speed with it).
 fn scaled(timeout: Duration) -> Duration {
-    if std::env::var_os("BOARDNET_TEST_RUNNER").is_some() {
+    if under_qemu_user() {
         timeout * 4
     } else {
         timeout
@@ -169,12 +177,10 @@ pub fn run_with_input(cmd: &mut Command, input: &[u8], timeout: Duration) -> Run
     run_inner(cmd, Some(input.to_vec()), scaled(timeout))
 }
 
-/// Run a short-lived host tool (openssl) made by `make` to completion. Under qemu-user (an ARM
-/// test run, `$BOARDNET_TEST_RUNNER` set) a child forked from the emulated, multi-threaded test
-/// process sometimes never reaches its exec (seen: openssl silent until the timeout, one spawn
-/// in a few hundred), so there a timeout without any output is retried with a 5 s limit.
+/// Run a short-lived host tool (openssl) made by `make` to completion. Under qemu-user (see
+/// `under_qemu_user`) a timeout without any output is retried with a 5 s limit.
 pub fn run_tool(make: &dyn Fn() -> Command, input: Option<&[u8]>, timeout: Duration) -> RunOutput {
-    if std::env::var_os("BOARDNET_TEST_RUNNER").is_none() {
+    if !under_qemu_user() {
         return run_inner(&mut make(), input.map(<[u8]>::to_vec), timeout);
     }
     let mut attempt = 1;
