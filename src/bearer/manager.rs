@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 #[cfg(feature = "connman")]
 use crate::bearer::connman::Connman;
+use crate::bearer::check::{Checker, Outcome};
 use crate::bearer::error::BearerError;
 use crate::bearer::model::{
     BearerEvent, BearerFamily, BearerType, Capabilities, Configuration, ConfigurationType,
@@ -23,7 +24,9 @@ use crate::reactor::{Reactor, Ready};
 #[derive(Debug, Clone)]
 pub struct ManagerOptions {
     /// Connectivity check: `online` is reached only after a GET of this URL answers 2xx
-    /// through the preferred configuration. Without it the top level is `site`.
+    /// through the preferred configuration. Without it the top level is `site`. The check
+    /// runs on a thread of its own (one at a time), never on the reactor: events keep flowing
+    /// while it waits.
     pub check_url: Option<String>,
     /// Limit for one connectivity check (connect + answer).
     pub check_timeout: Duration,
@@ -70,6 +73,7 @@ pub struct Manager {
     reachability: Reachability,
     /// The preferred configuration the connectivity check last passed through.
     checked: Option<String>,
+    checker: Checker,
     events: VecDeque<BearerEvent>,
     complete: bool,
     /// Bearer type of each link by (index, name): sysfs is read once per link, not on every
@@ -103,6 +107,7 @@ impl Manager {
             preferred: None,
             reachability: Reachability::Disconnected,
             checked: None,
+            checker: Checker::open(reactor).map_err(BearerError::Reactor)?,
             events: VecDeque::new(),
             complete: false,
             link_types: HashMap::new(),
@@ -138,6 +143,10 @@ impl Manager {
             ours = true;
             changed |= o.handle(ready)?;
         }
+        if *token == self.checker.token() {
+            ours = true;
+            self.take_check_outcome();
+        }
         if changed && self.route.is_synced() {
             self.refresh();
         }
@@ -162,7 +171,18 @@ impl Manager {
         self.handle(&route)?;
         #[cfg(feature = "connman")]
         self.drain_connman()?;
+        self.take_check_outcome();
         Ok(())
+    }
+
+    /// Apply a finished connectivity check, if one has finished.
+    fn take_check_outcome(&mut self) {
+        if let Some(Outcome { via, passed }) = self.checker.poll() {
+            if passed && self.site_configuration().as_deref() == Some(via.as_str()) {
+                self.checked = Some(via);
+            }
+            self.update_reachability(false);
+        }
     }
 
     /// The next event, oldest first.
@@ -175,15 +195,22 @@ impl Manager {
         self.complete
     }
 
+    /// Whether a connectivity check is under way (its answer comes as an event on the
+    /// reactor; until then the level stays `site`).
+    pub fn is_checking(&self) -> bool {
+        self.checker.running_via().is_some()
+    }
+
     /// Block until the first full picture has arrived (events for other sources are handed
-    /// back to the loop).
+    /// back to the loop). A connectivity check under way is waited for too (it is bounded by
+    /// its own timeout).
     pub fn wait_for_update(
         &mut self,
         reactor: &mut Reactor,
         timeout: Duration,
     ) -> Result<(), BearerError> {
         let deadline = Instant::now() + timeout;
-        while !self.complete {
+        while !self.complete || self.is_checking() {
             self.turn(reactor, deadline, timeout)?;
         }
         Ok(())
@@ -469,14 +496,17 @@ impl Manager {
                     .push_back(BearerEvent::PreferredConfigurationChanged(preferred));
             }
         }
-        self.update_reachability();
+        self.update_reachability(true);
         if !self.complete {
             self.complete = true;
             self.events.push_back(BearerEvent::UpdateCompleted);
         }
     }
 
-    fn update_reachability(&mut self) {
+    /// Work out the level; `start_check`: a change came in, so a connectivity check that is
+    /// needed and not running starts (a finished check does not start the next one: a URL
+    /// that fails is tried again on the next change, not in a loop).
+    fn update_reachability(&mut self, start_check: bool) {
         let mut level = self
             .configs
             .values()
@@ -488,21 +518,22 @@ impl Manager {
         if let Some(connman) = &self.connman {
             level = level.max(crate::bearer::connman::reachability_of(&connman.state));
         }
-        let via = self
-            .default_configuration()
-            .filter(|c| c.reachability() == Reachability::Site)
-            .map(|c| c.id.clone());
+        let via = self.site_configuration();
         if level == Reachability::Online {
             // ConnMan said so; our own check is not needed.
         } else if level == Reachability::Site && via.is_some() {
-            if self.checked.is_none() || self.checked != via {
-                self.checked = self.connectivity_check().then(|| via.clone()).flatten();
+            if self.checked != via {
+                self.checked = None;
+                if start_check && self.checker.running_via() != via.as_deref() {
+                    self.start_check(via.as_deref().unwrap_or_default());
+                }
             }
             if self.checked.is_some() {
                 level = Reachability::Online;
             }
         } else {
             self.checked = None;
+            self.checker.stop();
         }
         if level != self.reachability {
             let was_online = self.is_online();
@@ -516,32 +547,21 @@ impl Manager {
         }
     }
 
-    /// GET the check URL once (blocking, bounded by `check_timeout`); true on a 2xx answer.
-    fn connectivity_check(&self) -> bool {
+    /// The preferred configuration if it reaches `site` (what a connectivity check goes
+    /// through).
+    fn site_configuration(&self) -> Option<String> {
+        self.default_configuration()
+            .filter(|c| c.reachability() == Reachability::Site)
+            .map(|c| c.id.clone())
+    }
+
+    /// Start the connectivity check through `via` (none without a check URL).
+    fn start_check(&mut self, via: &str) {
         let Some(url) = self.options.check_url.as_deref() else {
-            return false;
+            return;
         };
-        let client = match crate::http::Client::builder()
-            .connect_timeout(Some(self.options.check_timeout))
-            .max_time(Some(self.options.check_timeout))
-            .build()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                log::warn!("connectivity check {url}: {e}");
-                return false;
-            }
-        };
-        match client.get(url).send() {
-            Ok(reply) if (200..300).contains(&reply.status()) => true,
-            Ok(reply) => {
-                log::info!("connectivity check {url}: HTTP {}", reply.status());
-                false
-            }
-            Err(e) => {
-                log::info!("connectivity check {url}: {e}");
-                false
-            }
+        if let Err(e) = self.checker.start(url, via, self.options.check_timeout) {
+            log::warn!("connectivity check {url}: cannot start it: {e}");
         }
     }
 }

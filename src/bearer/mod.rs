@@ -24,6 +24,7 @@
 
 #[cfg(feature = "connman")]
 mod bus;
+mod check;
 #[cfg(feature = "connman")]
 mod connman;
 mod error;

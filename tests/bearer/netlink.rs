@@ -401,6 +401,88 @@ fn online_needs_a_check_url_that_answers() {
         .assert_code(5);
 }
 
+/// A connectivity check responder in `lab`'s namespace that answers 204 after `delay_s`
+/// seconds; returns once it listens.
+fn slow_check_responder(lab: &LinkLab, port: u16, delay_s: u32) -> KillOnDrop {
+    let script = format!(
+        "import http.server, time\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_GET(self):\n\
+         \x20       time.sleep({delay_s}); self.send_response(204); self.end_headers()\n\
+         s = http.server.HTTPServer(('127.0.0.1', {port}), H)\n\
+         print('ready', flush=True)\n\
+         s.serve_forever()\n"
+    );
+    let mut child = lab
+        .ns
+        .command("python3")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 responder");
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    KillOnDrop { child }
+}
+
+#[test]
+fn link_events_flow_while_a_slow_connectivity_check_runs() {
+    let lab = LinkLab::new("bslow");
+    let port = free_port();
+    let _responder = slow_check_responder(&lab, port, 3);
+    let url = format!("http://127.0.0.1:{port}/");
+    let mut watch = JsonLines::spawn(lab.boardnet().args([
+        "--json",
+        "bearer",
+        "watch",
+        "--check-url",
+        &url,
+    ]));
+    watch.wait_for("the initial picture", EVENT, |v| {
+        v["event"] == "update-completed"
+    });
+    lab.active_pair("bn0", "bn1", "10.78.0.2/24");
+    lab.default_route("bn0", "10.78.0.1", 100);
+    // Site comes at once; the check through bn0 now waits 3 s for its answer.
+    let (site_at, _) = watch.wait_for("site", EVENT, |v| {
+        v["event"] == "reachability" && v["level"] == "site"
+    });
+    // A link comes and flaps during the check: each change is reported while the check waits.
+    lab.veth("bn2", "bn3");
+    lab.up("bn3");
+    lab.up("bn2");
+    let bn2_is = |state: &'static str| {
+        move |v: &Value| {
+            v["event"] == "changed"
+                && v["configuration"]["id"] == "netlink:bn2"
+                && v["configuration"]["state"] == state
+        }
+    };
+    watch.wait_for("bn2 with carrier", EVENT, bn2_is("discovered"));
+    lab.down("bn3");
+    watch.wait_for("bn2 losing carrier", EVENT, bn2_is("defined"));
+    lab.up("bn3");
+    let (flap_at, _) = watch.wait_for("bn2 with carrier again", EVENT, bn2_is("discovered"));
+    let online_seen = |w: &JsonLines| w.seen.iter().any(|l| l.contains("\"online\""));
+    assert!(
+        !online_seen(&watch),
+        "the link events waited for the check: {:#?}",
+        watch.seen
+    );
+    let (online_at, _) = watch.wait_for("online once the check answers", EVENT, |v| {
+        v["event"] == "reachability" && v["level"] == "online"
+    });
+    eprintln!(
+        "site -> flap reported: {:?}; site -> online (check answer): {:?}",
+        flap_at - site_at,
+        online_at - site_at
+    );
+    assert!(online_at > flap_at);
+    assert_eq!(watch.terminate(T), Some(0));
+}
+
 #[test]
 fn stats_are_the_kernels_current_counters() {
     let lab = LinkLab::new("bstats");
