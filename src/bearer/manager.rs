@@ -2,13 +2,13 @@
 //! the backends report into configurations, works out the preferred one and the reachability
 //! level, and queues events when any of it changes.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::bearer::check::{Checker, Outcome};
 #[cfg(feature = "connman")]
 use crate::bearer::connman::Connman;
-use crate::bearer::check::{Checker, Outcome};
 use crate::bearer::error::BearerError;
 use crate::bearer::model::{
     BearerEvent, BearerFamily, BearerType, Capabilities, Configuration, ConfigurationType,
@@ -18,6 +18,7 @@ use crate::bearer::netlink::route::{Link, RouteTable};
 use crate::bearer::netlink::{sysfs, RouteMonitor};
 #[cfg(feature = "connman")]
 use crate::bearer::ofono::Ofono;
+use crate::reactor::queue::EventQueue;
 use crate::reactor::{Reactor, Ready};
 
 /// How the manager works.
@@ -74,7 +75,7 @@ pub struct Manager {
     /// The preferred configuration the connectivity check last passed through.
     checked: Option<String>,
     checker: Checker,
-    events: VecDeque<BearerEvent>,
+    events: EventQueue<BearerEvent>,
     complete: bool,
     /// Bearer type of each link by (index, name): sysfs is read once per link, not on every
     /// change.
@@ -108,7 +109,7 @@ impl Manager {
             reachability: Reachability::Disconnected,
             checked: None,
             checker: Checker::open(reactor).map_err(BearerError::Reactor)?,
-            events: VecDeque::new(),
+            events: EventQueue::with_bound(Manager::EVENT_BOUND),
             complete: false,
             link_types: HashMap::new(),
         };
@@ -185,9 +186,19 @@ impl Manager {
         }
     }
 
+    /// At most this many events wait untaken (a board's links and services with room to
+    /// spare); past it the oldest are dropped and counted in
+    /// [`events_dropped`](Self::events_dropped).
+    pub const EVENT_BOUND: usize = 1024;
+
     /// The next event, oldest first.
     pub fn next_event(&mut self) -> Option<BearerEvent> {
-        self.events.pop_front()
+        self.events.pop()
+    }
+
+    /// Events dropped because more than [`EVENT_BOUND`](Self::EVENT_BOUND) waited untaken.
+    pub fn events_dropped(&self) -> u64 {
+        self.events.dropped()
     }
 
     /// Whether the first full picture has arrived.
@@ -473,17 +484,17 @@ impl Manager {
         for id in self.configs.keys() {
             if !fresh.contains_key(id) {
                 self.events
-                    .push_back(BearerEvent::ConfigurationRemoved(id.clone()));
+                    .push(BearerEvent::ConfigurationRemoved(id.clone()));
             }
         }
         for (id, c) in &fresh {
             match self.configs.get(id) {
                 None => self
                     .events
-                    .push_back(BearerEvent::ConfigurationAdded(id.clone())),
+                    .push(BearerEvent::ConfigurationAdded(id.clone())),
                 Some(old) if old != c => self
                     .events
-                    .push_back(BearerEvent::ConfigurationChanged(id.clone())),
+                    .push(BearerEvent::ConfigurationChanged(id.clone())),
                 Some(_) => {}
             }
         }
@@ -493,13 +504,13 @@ impl Manager {
             // The first picture names its preferred configuration too (watchers see it).
             if self.complete || preferred.is_some() {
                 self.events
-                    .push_back(BearerEvent::PreferredConfigurationChanged(preferred));
+                    .push(BearerEvent::PreferredConfigurationChanged(preferred));
             }
         }
         self.update_reachability(true);
         if !self.complete {
             self.complete = true;
-            self.events.push_back(BearerEvent::UpdateCompleted);
+            self.events.push(BearerEvent::UpdateCompleted);
         }
     }
 
@@ -538,11 +549,10 @@ impl Manager {
         if level != self.reachability {
             let was_online = self.is_online();
             self.reachability = level;
-            self.events
-                .push_back(BearerEvent::ReachabilityChanged(level));
+            self.events.push(BearerEvent::ReachabilityChanged(level));
             if was_online != self.is_online() {
                 self.events
-                    .push_back(BearerEvent::OnlineStateChanged(self.is_online()));
+                    .push(BearerEvent::OnlineStateChanged(self.is_online()));
             }
         }
     }

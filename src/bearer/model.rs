@@ -362,8 +362,12 @@ pub struct LinkStatistics {
     pub tx_bytes: u64,
 }
 
-/// What the manager reports (Qt's QNetworkConfigurationManager signals).
+/// What the manager reports (Qt's QNetworkConfigurationManager signals). The queue is
+/// bounded ([`Manager::EVENT_BOUND`](crate::bearer::Manager::EVENT_BOUND), the oldest dropped
+/// past it): a `ConfigurationChanged` for a configuration already queued as added or changed
+/// is absorbed (read the configuration itself for its current state).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BearerEvent {
     ConfigurationAdded(String),
     ConfigurationRemoved(String),
@@ -375,6 +379,18 @@ pub enum BearerEvent {
     OnlineStateChanged(bool),
     /// The first full picture is complete (after the initial dumps).
     UpdateCompleted,
+}
+
+impl crate::reactor::queue::Coalesce for BearerEvent {
+    fn absorb(&mut self, later: &BearerEvent) -> bool {
+        match (self, later) {
+            (
+                BearerEvent::ConfigurationAdded(queued) | BearerEvent::ConfigurationChanged(queued),
+                BearerEvent::ConfigurationChanged(id),
+            ) => queued == id,
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]

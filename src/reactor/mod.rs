@@ -21,6 +21,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub(crate) mod queue;
 mod timer;
 
 use std::io;
@@ -34,6 +35,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 pub use mio::Token;
+pub use queue::EVENT_QUEUE_BOUND;
 pub use timer::{TimerId, Timers};
 
 /// Reserved: the waker's token.

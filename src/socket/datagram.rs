@@ -1,7 +1,6 @@
 //! UDP on the reactor (QUdpSocket): bind or connect, datagrams with their sender, broadcast
 //! on request, multicast groups on a chosen interface.
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -14,6 +13,7 @@ use super::state::{note_readable, SocketEvent, SocketState};
 use super::stream::{bind_to_interface, domain_of, scoped};
 use super::sys;
 use crate::dns::{Family, HostError};
+use crate::reactor::queue::EventQueue;
 use crate::reactor::{Reactor, Ready, Token};
 
 /// The largest UDP payload over IPv4 (65535 − 20 − 8).
@@ -54,7 +54,7 @@ pub struct UdpSocket {
     local: SocketAddr,
     peer: Option<SocketAddr>,
     readable: bool,
-    events: VecDeque<SocketEvent>,
+    events: EventQueue<SocketEvent>,
     last_error: Option<SocketError>,
 }
 
@@ -179,8 +179,8 @@ impl UdpSocket {
             .as_socket()
             .ok_or_else(|| SocketError::Other(format!("{subject}: no local address")))?;
         let token = sys::register(reactor, &sock).map_err(io)?;
-        let mut events = VecDeque::new();
-        events.push_back(SocketEvent::StateChanged(state));
+        let mut events = EventQueue::default();
+        events.push(SocketEvent::StateChanged(state));
         Ok(UdpSocket {
             sock,
             token,
@@ -215,7 +215,7 @@ impl UdpSocket {
     }
 
     pub fn next_event(&mut self) -> Option<SocketEvent> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// The endpoint this socket is bound to (with the port the kernel chose).
@@ -243,7 +243,7 @@ impl UdpSocket {
 
     fn error_event(&mut self, e: SocketError) -> SocketError {
         self.last_error = Some(e.clone());
-        self.events.push_back(SocketEvent::Error(e.clone()));
+        self.events.push(SocketEvent::Error(e.clone()));
         e
     }
 

@@ -1,7 +1,6 @@
 //! SCTP one-to-many sockets (`SOCK_SEQPACKET`): one socket, many associations, each message
 //! with its sender and stream. One-to-one SCTP is a [`StreamSocket`](super::StreamSocket).
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -12,6 +11,7 @@ use super::error::SocketError;
 use super::state::{note_readable, SocketEvent, SocketState};
 use super::stream::{domain_of, scoped, sctp_socket_error};
 use super::sys;
+use crate::reactor::queue::EventQueue;
 use crate::reactor::{Reactor, Ready, Token};
 
 /// One message received on a one-to-many socket.
@@ -32,7 +32,7 @@ pub struct SctpSeqpacket {
     token: Token,
     local: SocketAddr,
     readable: bool,
-    events: VecDeque<SocketEvent>,
+    events: EventQueue<SocketEvent>,
     last_error: Option<SocketError>,
 }
 
@@ -71,8 +71,8 @@ impl SctpSeqpacket {
             .as_socket()
             .ok_or_else(|| SocketError::Other(format!("{subject}: no local address")))?;
         let token = sys::register(reactor, &sock).map_err(io)?;
-        let mut events = VecDeque::new();
-        events.push_back(SocketEvent::StateChanged(SocketState::Listening));
+        let mut events = EventQueue::default();
+        events.push(SocketEvent::StateChanged(SocketState::Listening));
         Ok(SctpSeqpacket {
             sock,
             token,
@@ -100,7 +100,7 @@ impl SctpSeqpacket {
     }
 
     pub fn next_event(&mut self) -> Option<SocketEvent> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     pub fn error(&self) -> Option<&SocketError> {
@@ -135,7 +135,7 @@ impl SctpSeqpacket {
                 Err(e) => {
                     let err = SocketError::from_io(&e, &self.local.to_string());
                     self.last_error = Some(err.clone());
-                    self.events.push_back(SocketEvent::Error(err.clone()));
+                    self.events.push(SocketEvent::Error(err.clone()));
                     return Err(err.into_io());
                 }
             }
@@ -156,7 +156,7 @@ impl SctpSeqpacket {
                     _ => SocketError::from_io(&e, &to.to_string()),
                 };
                 self.last_error = Some(err.clone());
-                self.events.push_back(SocketEvent::Error(err.clone()));
+                self.events.push(SocketEvent::Error(err.clone()));
                 Err(err)
             }
         }

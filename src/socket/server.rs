@@ -18,6 +18,7 @@ use super::sys;
 #[cfg(feature = "tls")]
 use super::tls::TlsLayer;
 use crate::dns::{Family, HostError};
+use crate::reactor::queue::{Coalesce, EventQueue};
 use crate::reactor::{Reactor, Ready, TimerId, Token};
 #[cfg(feature = "tls")]
 use crate::tls::ServerTlsOptions;
@@ -74,13 +75,26 @@ impl Default for ServerOptions {
     }
 }
 
-/// What happened to a server.
+/// What happened to a server. The queue is bounded
+/// ([`EVENT_QUEUE_BOUND`](crate::reactor::EVENT_QUEUE_BOUND), the oldest dropped past it): one
+/// queued `NewConnection` stands for any number.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum ServerEvent {
-    /// A connection is waiting: take it with [`Server::next_pending_connection`].
+    /// Connections are waiting: take them with [`Server::next_pending_connection`] until it
+    /// returns `None`.
     NewConnection,
     /// Accepting failed; the server keeps listening (out of descriptors: it retries shortly).
     AcceptError(SocketError),
+}
+
+impl Coalesce for ServerEvent {
+    fn absorb(&mut self, later: &ServerEvent) -> bool {
+        matches!(
+            (self, later),
+            (ServerEvent::NewConnection, ServerEvent::NewConnection)
+        )
+    }
 }
 
 /// The socket file a Unix server created, removed on close if it is still ours.
@@ -102,7 +116,7 @@ pub struct Server {
     paused: bool,
     pending: VecDeque<(Socket, SockAddr)>,
     max_pending: usize,
-    events: VecDeque<ServerEvent>,
+    events: EventQueue<ServerEvent>,
     nodelay: bool,
     /// Accepted SCTP sockets keep message boundaries (streams were negotiated).
     #[cfg(feature = "sctp")]
@@ -184,7 +198,7 @@ impl Server {
             paused: false,
             pending: VecDeque::new(),
             max_pending: opts.max_pending.max(1),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             nodelay: opts.nodelay,
             #[cfg(feature = "sctp")]
             sctp_messages: opts.sctp_streams.is_some(),
@@ -219,7 +233,18 @@ impl Server {
     }
 
     pub fn next_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
+        self.events.pop()
+    }
+
+    /// Events dropped because more than
+    /// [`EVENT_QUEUE_BOUND`](crate::reactor::EVENT_QUEUE_BOUND) waited untaken.
+    pub fn events_dropped(&self) -> u64 {
+        self.events.dropped()
+    }
+
+    /// Accepted connections waiting to be taken (at most `max_pending`).
+    pub fn pending_connections(&self) -> usize {
+        self.pending.len()
     }
 
     pub fn has_pending_connections(&self) -> bool {
@@ -257,7 +282,7 @@ impl Server {
             match sys::accept(sock) {
                 Ok(conn) => {
                     self.pending.push_back(conn);
-                    self.events.push_back(ServerEvent::NewConnection);
+                    self.events.push(ServerEvent::NewConnection);
                 }
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EAGAIN) => break,
@@ -265,14 +290,14 @@ impl Server {
                     Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO) => continue,
                     Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
                         let err = SocketError::from_io(&e, &self.endpoint.to_string());
-                        self.events.push_back(ServerEvent::AcceptError(err));
+                        self.events.push(ServerEvent::AcceptError(err));
                         self.retry =
                             Some(reactor.timer(Instant::now() + RESOURCE_BACKOFF, self.token));
                         break;
                     }
                     _ => {
                         let err = SocketError::from_io(&e, &self.endpoint.to_string());
-                        self.events.push_back(ServerEvent::AcceptError(err));
+                        self.events.push(ServerEvent::AcceptError(err));
                         break;
                     }
                 },
@@ -294,7 +319,7 @@ impl Server {
             let peer = Address::from_sockaddr(&addr).to_string();
             match self.prepare(reactor, sock, peer) {
                 Ok(conn) => return Some(conn),
-                Err(e) => self.events.push_back(ServerEvent::AcceptError(e)),
+                Err(e) => self.events.push(ServerEvent::AcceptError(e)),
             }
         }
     }

@@ -2,9 +2,8 @@
 //! bookkeeping and the write buffer. The I/O layer (`stream`, `datagram`, `server`) tells it
 //! what happened and does what it answers.
 
-use std::collections::VecDeque;
-
 use super::error::SocketError;
+use crate::reactor::queue::{Coalesce, EventQueue};
 use crate::reactor::{Ready, Token};
 
 /// QAbstractSocket::SocketState.
@@ -37,8 +36,11 @@ impl SocketState {
     }
 }
 
-/// What happened to a socket (Qt's signals), in order.
+/// What happened to a socket (Qt's signals), in order. The queue is bounded
+/// ([`EVENT_QUEUE_BOUND`](crate::reactor::EVENT_QUEUE_BOUND)): a `BytesWritten` still queued
+/// absorbs the next one (their sum), one queued `ReadyRead` stands for any number.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum SocketEvent {
     StateChanged(SocketState),
     /// The host name resolved; connecting follows.
@@ -51,10 +53,24 @@ pub enum SocketEvent {
     /// The peer finished sending (end of stream). The socket may still send (half-close);
     /// `Disconnected` follows once this side has finished too.
     ReadClosed,
-    /// This many bytes of queued data went to the kernel.
+    /// This many bytes of queued data went to the kernel (since the last `BytesWritten`
+    /// taken).
     BytesWritten(usize),
     Disconnected,
     Error(SocketError),
+}
+
+impl Coalesce for SocketEvent {
+    fn absorb(&mut self, later: &SocketEvent) -> bool {
+        match (self, later) {
+            (SocketEvent::BytesWritten(sum), SocketEvent::BytesWritten(n)) => {
+                *sum = sum.saturating_add(*n);
+                true
+            }
+            (SocketEvent::ReadyRead, SocketEvent::ReadyRead) => true,
+            _ => false,
+        }
+    }
 }
 
 /// What the I/O layer has to do after telling the state machine something.
@@ -85,7 +101,7 @@ pub(crate) struct Lifecycle {
     /// `close()` was asked while data was queued.
     close_wanted: bool,
     last_error: Option<SocketError>,
-    events: VecDeque<SocketEvent>,
+    events: EventQueue<SocketEvent>,
 }
 
 impl Lifecycle {
@@ -96,7 +112,7 @@ impl Lifecycle {
             write: WriteSide::Open,
             close_wanted: false,
             last_error: None,
-            events: VecDeque::new(),
+            events: EventQueue::default(),
         }
     }
 
@@ -109,28 +125,28 @@ impl Lifecycle {
     }
 
     pub(crate) fn next_event(&mut self) -> Option<SocketEvent> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     pub(crate) fn push(&mut self, event: SocketEvent) {
-        self.events.push_back(event);
+        self.events.push(event);
     }
 
     pub(crate) fn set_state(&mut self, state: SocketState) {
         if self.state != state {
             self.state = state;
-            self.events.push_back(SocketEvent::StateChanged(state));
+            self.events.push(SocketEvent::StateChanged(state));
         }
     }
 
     pub(crate) fn host_found(&mut self) {
-        self.events.push_back(SocketEvent::HostFound);
+        self.events.push(SocketEvent::HostFound);
         self.set_state(SocketState::Connecting);
     }
 
     pub(crate) fn connected(&mut self) {
         self.set_state(SocketState::Connected);
-        self.events.push_back(SocketEvent::Connected);
+        self.events.push(SocketEvent::Connected);
     }
 
     /// Whether the socket can still send (data may be queued while connecting, as in Qt).
@@ -161,7 +177,7 @@ impl Lifecycle {
             return Action::Nothing;
         }
         self.read_closed = true;
-        self.events.push_back(SocketEvent::ReadClosed);
+        self.events.push(SocketEvent::ReadClosed);
         if self.write == WriteSide::Shut || self.close_wanted {
             Action::Close
         } else {
@@ -220,7 +236,7 @@ impl Lifecycle {
     /// Something failed: report it; the caller closes the socket and calls [`closed`](Self::closed).
     pub(crate) fn failed(&mut self, error: SocketError) {
         self.last_error = Some(error.clone());
-        self.events.push_back(SocketEvent::Error(error));
+        self.events.push(SocketEvent::Error(error));
     }
 
     /// The socket is closed.
@@ -228,7 +244,7 @@ impl Lifecycle {
         let was_connected = matches!(self.state, SocketState::Connected | SocketState::Closing);
         self.set_state(SocketState::Unconnected);
         if was_connected {
-            self.events.push_back(SocketEvent::Disconnected);
+            self.events.push(SocketEvent::Disconnected);
         }
         self.close_wanted = false;
     }
@@ -245,7 +261,7 @@ pub(crate) fn note_readable(
     ready: &Ready,
     token: Token,
     readable: &mut bool,
-    events: &mut VecDeque<SocketEvent>,
+    events: &mut EventQueue<SocketEvent>,
 ) -> bool {
     match *ready {
         Ready::Io {
@@ -256,7 +272,7 @@ pub(crate) fn note_readable(
         } if t == token => {
             if (r || closed) && !*readable {
                 *readable = true;
-                events.push_back(SocketEvent::ReadyRead);
+                events.push(SocketEvent::ReadyRead);
             }
             true
         }

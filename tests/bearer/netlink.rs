@@ -433,13 +433,11 @@ fn link_events_flow_while_a_slow_connectivity_check_runs() {
     let port = free_port();
     let _responder = slow_check_responder(&lab, port, 3);
     let url = format!("http://127.0.0.1:{port}/");
-    let mut watch = JsonLines::spawn(lab.boardnet().args([
-        "--json",
-        "bearer",
-        "watch",
-        "--check-url",
-        &url,
-    ]));
+    let mut watch =
+        JsonLines::spawn(
+            lab.boardnet()
+                .args(["--json", "bearer", "watch", "--check-url", &url]),
+        );
     watch.wait_for("the initial picture", EVENT, |v| {
         v["event"] == "update-completed"
     });
