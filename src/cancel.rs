@@ -96,45 +96,72 @@ impl CancelToken {
     }
 }
 
-/// Something else to watch while this thread blocks in transfers: a descriptor and what to do
-/// when it is readable (e.g. read bearer events and cancel the transfer's token when the
-/// preferred bearer changed). Runs on the waiting thread, between polls.
-pub struct WaitHook {
-    pub fd: RawFd,
-    pub on_readable: Box<dyn FnMut()>,
+/// The hook of [`with_wait_hook`]: a descriptor and what to run when it is readable.
+#[derive(Clone, Copy)]
+struct Hook {
+    fd: RawFd,
+    /// Valid while the `with_wait_hook` call that set it runs (it resets the slot on return
+    /// and on unwind, before the borrow it was made from ends).
+    on_readable: *mut (dyn FnMut() -> bool + 'static),
+    /// The hook asked to end the transfer: every wait now ends as cancelled.
+    stopped: bool,
 }
 
 thread_local! {
-    static HOOK: std::cell::RefCell<Option<WaitHook>> = const { std::cell::RefCell::new(None) };
+    static HOOK: std::cell::Cell<Option<Hook>> = const { std::cell::Cell::new(None) };
 }
 
-/// Install `hook` for this thread's waits until the returned guard is dropped.
-pub fn set_wait_hook(hook: WaitHook) -> WaitHookGuard {
-    HOOK.with(|h| *h.borrow_mut() = Some(hook));
-    WaitHookGuard(())
-}
-
-/// Removes the thread's [`WaitHook`] when dropped.
-pub struct WaitHookGuard(());
-
-impl Drop for WaitHookGuard {
-    fn drop(&mut self) {
-        HOOK.with(|h| h.borrow_mut().take());
+/// Run `body` with something else to watch while it blocks in transfers on this thread: when
+/// `fd` is readable, `on_readable` runs between polls (e.g. reads bearer events); if it returns
+/// true, that wait and every later one in `body` end as cancelled (the transfer stops, the
+/// caller's cancel token stays as it was). Scoped: the hook is gone when `body` returns or
+/// unwinds; an enclosing hook is restored.
+pub(crate) fn with_wait_hook<R>(
+    fd: RawFd,
+    on_readable: &mut dyn FnMut() -> bool,
+    body: impl FnOnce() -> R,
+) -> R {
+    let on_readable: *mut (dyn FnMut() -> bool + '_) = on_readable;
+    // SAFETY: only the trait object's lifetime bound changes (same layout). The pointer lives in
+    // HOOK until `Restore` drops at the end of this call (also on unwind), while the borrow it
+    // came from is still alive; nothing else can take it out of this thread's slot.
+    let on_readable: *mut (dyn FnMut() -> bool + 'static) =
+        unsafe { std::mem::transmute(on_readable) };
+    struct Restore(Option<Hook>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            HOOK.with(|h| h.set(self.0));
+        }
     }
+    let hook = Hook {
+        fd,
+        on_readable,
+        stopped: false,
+    };
+    let _restore = Restore(HOOK.with(|h| h.replace(Some(hook))));
+    body()
 }
 
-/// Run the hook if its descriptor is readable. Taken out while it runs, so a wait inside it
-/// (a nested transfer) does not see itself.
-fn run_hook() {
-    if let Some(mut hook) = HOOK.with(|h| h.borrow_mut().take()) {
-        (hook.on_readable)();
-        HOOK.with(|h| {
-            let mut slot = h.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(hook);
-            }
-        });
-    }
+/// Run the hook (its descriptor is readable); true if it stopped the transfer. Taken out while
+/// it runs, so a wait inside it (a nested transfer) does not see itself.
+fn run_hook() -> bool {
+    let Some(mut hook) = HOOK.with(|h| h.take()) else {
+        return false;
+    };
+    // SAFETY: the hook is in the slot only while its `with_wait_hook` call runs (see there),
+    // and this thread is inside that call now; taken out, it cannot run nested.
+    hook.stopped |= unsafe { (*hook.on_readable)() };
+    HOOK.with(|h| {
+        if h.get().is_none() {
+            h.set(Some(hook));
+        }
+    });
+    hook.stopped
+}
+
+/// Whether this thread's hook stopped the transfer (see [`with_wait_hook`]).
+fn hook_stopped() -> bool {
+    HOOK.with(|h| h.get().is_some_and(|hook| hook.stopped))
 }
 
 /// Which of the two descriptors a [`wait`] saw ready.
@@ -155,7 +182,10 @@ pub(crate) fn wait(
 ) -> io::Result<Wake> {
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     loop {
-        let hook_fd = HOOK.with(|h| h.borrow().as_ref().map_or(-1, |hook| hook.fd));
+        if hook_stopped() {
+            return Ok(Wake::Cancelled);
+        }
+        let hook_fd = HOOK.with(|h| h.get().map_or(-1, |hook| hook.fd));
         let mut fds = [
             libc::pollfd {
                 fd,
@@ -193,9 +223,8 @@ pub(crate) fn wait(
             return Err(err);
         }
         if fds[2].revents != 0 {
-            run_hook();
-            // The hook may have cancelled the token: look again before anything else.
-            if cancel.is_some_and(CancelToken::is_cancelled) {
+            // The hook may have stopped the transfer or cancelled the token.
+            if run_hook() || cancel.is_some_and(CancelToken::is_cancelled) {
                 return Ok(Wake::Cancelled);
             }
             if fds[0].revents == 0 && fds[1].revents == 0 {
@@ -253,46 +282,43 @@ mod tests {
         use std::io::{Read, Write};
         let token = CancelToken::new().unwrap();
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let (events, mut event_source) = std::os::unix::net::UnixStream::pair().unwrap();
-        let ran = std::rc::Rc::new(std::cell::Cell::new(0));
-        let guard = {
-            let ran = std::rc::Rc::clone(&ran);
-            let token = token.clone();
-            let mut reader = events.try_clone().unwrap();
-            set_wait_hook(WaitHook {
-                fd: events.as_raw_fd(),
-                on_readable: Box::new(move || {
-                    let mut byte = [0u8];
-                    let _ = reader.read(&mut byte);
-                    ran.set(ran.get() + 1);
-                    // The second event is the one that matters.
-                    if ran.get() == 2 {
-                        token.cancel();
-                    }
-                }),
-            })
+        let (mut events, mut event_source) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut ran = 0;
+        let fd = events.as_raw_fd();
+        let mut hook = || {
+            let mut byte = [0u8];
+            let _ = events.read(&mut byte);
+            ran += 1;
+            // The second event is the one that matters.
+            ran == 2
         };
-        event_source.write_all(b"1").unwrap();
-        assert_eq!(
-            wait(
-                a.as_raw_fd(),
-                libc::POLLIN,
-                Some(&token),
-                Some(Duration::from_millis(50))
-            )
-            .unwrap(),
-            Wake::TimedOut,
-            "an event that does not cancel leaves the wait waiting"
-        );
-        assert_eq!(ran.get(), 1);
-        event_source.write_all(b"2").unwrap();
-        assert_eq!(
-            wait(a.as_raw_fd(), libc::POLLIN, Some(&token), None).unwrap(),
-            Wake::Cancelled
-        );
-        drop(guard);
+        with_wait_hook(fd, &mut hook, || {
+            event_source.write_all(b"1").unwrap();
+            assert_eq!(
+                wait(
+                    a.as_raw_fd(),
+                    libc::POLLIN,
+                    Some(&token),
+                    Some(Duration::from_millis(50))
+                )
+                .unwrap(),
+                Wake::TimedOut,
+                "an event that does not cancel leaves the wait waiting"
+            );
+            event_source.write_all(b"2").unwrap();
+            assert_eq!(
+                wait(a.as_raw_fd(), libc::POLLIN, Some(&token), None).unwrap(),
+                Wake::Cancelled
+            );
+            assert_eq!(
+                wait(a.as_raw_fd(), libc::POLLIN, None, None).unwrap(),
+                Wake::Cancelled,
+                "once stopped, every wait in the body ends"
+            );
+        });
+        assert_eq!(ran, 2);
+        assert!(!token.is_cancelled(), "the caller's token is left alone");
         event_source.write_all(b"3").unwrap();
-        let _ = events.set_nonblocking(true);
         assert_eq!(
             wait(
                 a.as_raw_fd(),
@@ -301,9 +327,10 @@ mod tests {
                 Some(Duration::from_millis(20))
             )
             .unwrap(),
-            Wake::TimedOut
+            Wake::TimedOut,
+            "no hook once with_wait_hook returned"
         );
-        assert_eq!(ran.get(), 2, "no hook after its guard is dropped");
+        assert_eq!(ran, 2);
     }
 
     #[test]

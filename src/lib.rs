@@ -17,11 +17,14 @@ pub mod fs;
 #[cfg(feature = "ftp")]
 pub mod ftp;
 pub mod http;
+mod net;
 mod random;
 pub mod reactor;
 pub mod socket;
 pub mod tls;
+pub mod transfer;
 
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
 

@@ -589,7 +589,7 @@ fn open_dbus_backends(
     let connman = match (Connman::open(reactor), choice) {
         (Ok(None), BackendChoice::Connman) => {
             return Err(BearerError::Unsupported(
-                "--backend connman: ConnMan is not on the system bus".into(),
+                "ConnMan was asked for, but ConnMan is not on the system bus".into(),
             ))
         }
         (Err(e), BackendChoice::Connman) => return Err(e),

@@ -10,6 +10,7 @@ use lexopt::prelude::*;
 use serde_json::{json, Value};
 
 use super::args::{number, seconds, text, Globals};
+use super::hints::Hinted;
 use super::output::json_line;
 use super::stdin::{Input, StdinSource};
 use super::Failure;
@@ -340,10 +341,10 @@ fn print_host(name: &str, reverse: bool, result: &Result<HostInfo, HostError>, g
         Err(e) => {
             if g.json {
                 json_line(
-                    &json!({"name": name, "error": error_json(e.class(), e.name(), &e.to_string())}),
+                    &json!({"name": name, "error": error_json(e.class(), e.name(), &Hinted(e).to_string())}),
                 );
             } else {
-                eprintln!("boardnet: {e}");
+                eprintln!("boardnet: {}", Hinted(e));
             }
         }
     }
@@ -499,9 +500,9 @@ impl Printer<'_> {
                 self.first_failure.get_or_insert(e.class());
                 if g.json {
                     json_line(&json!({"name": name, "type": rtype.to_string(),
-                        "error": error_json(e.class(), e.name(), &e.to_string())}));
+                        "error": error_json(e.class(), e.name(), &Hinted(e).to_string())}));
                 } else {
-                    eprintln!("boardnet: {name} {rtype}: {e}");
+                    eprintln!("boardnet: {name} {rtype}: {}", Hinted(e));
                 }
                 return;
             }

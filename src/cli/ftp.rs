@@ -11,6 +11,7 @@ use lexopt::prelude::*;
 use serde_json::{json, Value};
 
 use super::args::{output_path, text, Globals, LimitFlag, LimitFlags, TlsFlag, TlsFlags};
+use super::hints::Hinted;
 use super::output::{json_line, notice_line, secs, text_line, JsonArrayLine};
 use super::progress::{Meter, Mode};
 use super::Failure;
@@ -302,12 +303,6 @@ fn parse_url(raw: &str) -> Result<FtpUrl, FtpError> {
     url::parse(raw).map_err(|e| FtpError::InvalidRequest(e.to_string()))
 }
 
-fn cancel_token() -> Result<CancelToken, Failure> {
-    CancelToken::new()
-        .and_then(|c| c.cancel_on_termination_signals().map(|()| c))
-        .map_err(super::os_failure("cannot set up signal handling"))
-}
-
 fn progress_mode(common: &Common) -> Mode {
     common.progress.unwrap_or_else(Mode::default_for_stderr)
 }
@@ -317,7 +312,7 @@ fn error_json(e: &FtpError) -> Value {
         "class": e.class().name(),
         "code": e.class().exit_code(),
         "kind": e.kind(),
-        "message": e.to_string(),
+        "message": Hinted(e).to_string(),
     })
 }
 
@@ -430,7 +425,7 @@ pub(crate) fn transfer(
         return Ok(ExitCode::SUCCESS);
     };
     globals.init_logging();
-    let cancel = cancel_token()?;
+    let cancel = super::signal_cancel_token()?;
     let started = Instant::now();
     let mut buf = vec![0u8; BUFFER];
     let mut connected: Option<Connected> = None;
@@ -718,6 +713,25 @@ enum Outcome {
 }
 
 /// One line of `ls -l`.
+/// An entry in `--json` listings: its fields, those the server did not give left out.
+fn entry_json(e: &Entry) -> Value {
+    let mut v = json!({ "name": e.name, "type": e.kind.name() });
+    let optional = [
+        ("size", e.size.map(Value::from)),
+        ("modified", e.modified.as_deref().map(Value::from)),
+        ("permissions", e.permissions.as_deref().map(Value::from)),
+        ("target", e.target.as_deref().map(Value::from)),
+    ];
+    if let Some(obj) = v.as_object_mut() {
+        for (key, value) in optional {
+            if let Some(value) = value {
+                obj.insert(key.into(), value);
+            }
+        }
+    }
+    v
+}
+
 fn long_line(e: &Entry) -> String {
     let kind = match e.kind {
         EntryKind::Directory => 'd',
@@ -776,7 +790,7 @@ impl Runner {
                     *listing = Some(JsonArrayLine::begin(std::io::stdout(), &head, "entries"));
                 }
                 s.list(path, &mut |entry, raw| match (entry, listing.as_mut()) {
-                    (Some(e), Some(json)) => json.item(&e),
+                    (Some(e), Some(json)) => json.item(&entry_json(&e)),
                     (None, Some(json)) => json.item(&json!({ "raw": raw })),
                     (Some(e), None) if long => text_line(format_args!("{}", long_line(&e))),
                     (Some(e), None) => text_line(format_args!("{}", e.name)),
@@ -924,7 +938,12 @@ impl Runner {
             match (&result, &reply) {
                 (Ok(_), Some(r)) => eprintln!("boardnet: ftp: [{id}] {command_text}: done ({r})"),
                 (Ok(_), None) => eprintln!("boardnet: ftp: [{id}] {command_text}: done"),
-                (Err(e), _) => eprintln!("boardnet: ftp: [{id}] {command_text}: failed: {e}"),
+                (Err(e), _) => {
+                    eprintln!(
+                        "boardnet: ftp: [{id}] {command_text}: failed: {}",
+                        Hinted(e)
+                    )
+                }
             }
         }
         match result {
@@ -945,7 +964,7 @@ pub(crate) fn session(
     };
     globals.init_logging();
     let url = parse_url(&args.url).map_err(|e| Failure::usage(e.to_string()))?;
-    let cancel = cancel_token()?;
+    let cancel = super::signal_cancel_token()?;
     let session = args
         .common
         .connect(&url, &cancel, Instant::now())
@@ -989,7 +1008,7 @@ pub(crate) fn session(
                 Ok(w) => w,
                 Err(why) => {
                     let e = FtpError::InvalidRequest(format!("\"{line}\": {why}"));
-                    eprintln!("boardnet: ftp: {e}");
+                    eprintln!("boardnet: ftp: {}", Hinted(&e));
                     first_failure.get_or_insert(e.class());
                     if args.keep_going {
                         continue;

@@ -13,20 +13,21 @@ use lexopt::prelude::*;
 use serde_json::{json, Value};
 
 use super::args::{number, output_path, text, Globals, LimitFlag, LimitFlags, TlsFlag, TlsFlags};
+use super::hints::Hinted;
 use super::output::{json_line, notice_line, secs};
 use super::progress::{Meter, Mode};
 use super::Failure;
-use crate::bearer::{BearerEvent, Manager, ManagerOptions};
 use crate::calendar::unix_now;
-use crate::cancel::{self, CancelToken};
+use crate::cancel::CancelToken;
 use crate::error::{Bounded, Classify, ErrorClass, Quoted};
 use crate::fs::{FileError, PartNotice};
 use crate::http::hsts::HstsStore;
 use crate::http::multipart::Multipart;
 use crate::http::{
-    self, url, AddressFamily, AuthPolicy, Body, Client, DownloadOptions, NetworkError,
-    RedirectPolicy, Reply, Request,
+    self, url, AddressFamily, AuthPolicy, Body, Client, ClientBuilder, DownloadOptions,
+    NetworkError, RedirectPolicy, Reply, Request,
 };
+use crate::transfer::{self, TransferError};
 
 const HELP: &str = "\
 Usage: boardnet get     [OPTIONS] URL...
@@ -610,13 +611,21 @@ impl HttpArgs {
         cancel: CancelToken,
         interface: Option<String>,
     ) -> Result<Client, NetworkError> {
+        self.configure(Client::builder())
+            .interface(interface)
+            .cancel_token(cancel)
+            .build()
+    }
+
+    /// Everything the flags say about the client except its interface and cancel token.
+    fn configure(&self, builder: ClientBuilder) -> ClientBuilder {
         let buffer = if self.saves_to_files() {
             FILE_BUFFER
         } else {
             STREAM_BUFFER
         };
         let limits = &self.limits;
-        let mut builder = Client::builder()
+        let mut builder = builder
             .buffer_size(buffer)
             .connect_timeout(LimitFlags::or(
                 limits.connect,
@@ -627,7 +636,6 @@ impl HttpArgs {
                 Some(http::DEFAULT_IDLE_TIMEOUT),
             ))
             .max_time(LimitFlags::or(limits.max_time, None))
-            .interface(interface)
             .address_family(self.family)
             .proxy(self.proxy.clone())
             .no_proxy(self.noproxy.clone())
@@ -640,8 +648,7 @@ impl HttpArgs {
                 max: self.max_redirs.unwrap_or(10),
                 allow_insecure: self.allow_insecure_redirect,
                 trusted: self.location_trusted,
-            })
-            .cancel_token(cancel);
+            });
         if let Some((bytes_per_sec, window)) = limits.speed() {
             builder = builder.speed_limit(bytes_per_sec, window);
         }
@@ -652,7 +659,7 @@ impl HttpArgs {
         if let Some(store) = &self.hsts {
             builder = builder.hsts(store.clone());
         }
-        builder.build()
+        builder
     }
 
     /// The body for one request (bodies are consumed by sending, so one per URL).
@@ -794,11 +801,13 @@ impl Report {
         self.headers = Some(Value::Object(headers));
     }
 
-    fn fail(&mut self, e: &NetworkError) {
-        if let NetworkError::Status { code, .. } = e {
-            self.status.get_or_insert(*code);
+    fn fail(&mut self, e: &TransferError) {
+        if let TransferError::Http(failure) = e {
+            if let NetworkError::Status { code, .. } = failure.error {
+                self.status.get_or_insert(code);
+            }
         }
-        self.error = Some((e.class(), e.to_string(), e.name()));
+        self.error = Some((e.class(), Hinted(e).to_string(), e.kind()));
     }
 
     fn to_json(&self) -> Value {
@@ -871,6 +880,8 @@ fn write_head(reply: &Reply) -> Result<(), NetworkError> {
 struct Transfers<'a> {
     args: &'a HttpArgs,
     client: &'a Client,
+    /// Cancelled by SIGINT/SIGTERM.
+    cancel: CancelToken,
     progress: Mode,
     json: bool,
     /// Copy buffer for bodies that go to stdout, reused by every URL.
@@ -879,13 +890,13 @@ struct Transfers<'a> {
 
 impl Transfers<'_> {
     /// Fetch URL number `index`, filling `report` as far as it got.
-    fn one(&mut self, index: usize, url: &str, report: &mut Report) -> Result<(), NetworkError> {
+    fn one(&mut self, index: usize, url: &str, report: &mut Report) -> Result<(), TransferError> {
         if self.args.roam {
             return self.roam(index, url, report);
         }
         let req = self.args.build(self.client, url)?;
         if !req.has_body() || self.progress == Mode::Off {
-            return self.deliver(req, index, url, report);
+            return Ok(self.deliver(req, index, url, report)?);
         }
         let meter = Arc::new(Mutex::new(Meter::new(self.progress, url, true)));
         let sink = Arc::clone(&meter);
@@ -903,7 +914,7 @@ impl Transfers<'_> {
         if let Ok(mut m) = meter.lock() {
             m.finish();
         }
-        result
+        Ok(result?)
     }
 
     /// Send `req` and put its body where URL number `index` goes.
@@ -920,84 +931,74 @@ impl Transfers<'_> {
         }
     }
 
-    /// `--roam`: download through the preferred bearer's interface; when the preferred
-    /// configuration moves to another interface mid-transfer (a kernel event seen by the
-    /// transfer's own poll, no thread), cancel it and resume `FILE.part` with Range through
-    /// the new one. The checksum, if any, is verified once over the whole file.
-    fn roam(&mut self, index: usize, url: &str, report: &mut Report) -> Result<(), NetworkError> {
-        let bearer = |e: crate::bearer::BearerError| {
-            NetworkError::NetworkFailure(format!("following the preferred bearer: {e}"))
-        };
+    /// `--roam`: the library's roaming download ([`transfer::Roam::Follow`]) with this
+    /// command's client and request settings.
+    fn roam(&mut self, index: usize, url: &str, report: &mut Report) -> Result<(), TransferError> {
         let dest = self
             .destination(index, url)?
             .ok_or_else(|| NetworkError::InvalidRequest("--roam needs -o FILE or -O".into()))?;
-        let mut reactor = crate::reactor::Reactor::new()
-            .map_err(|e| NetworkError::NetworkFailure(format!("event loop: {e}")))?;
-        let manager = std::rc::Rc::new(std::cell::RefCell::new(
-            Manager::open(&mut reactor, ManagerOptions::default()).map_err(bearer)?,
-        ));
-        manager
-            .borrow_mut()
-            .wait_for_update(&mut reactor, Duration::from_secs(5))
-            .map_err(bearer)?;
-        let preferred_interface =
-            |m: &Manager| m.default_configuration().and_then(|c| c.interface.clone());
-        let mut interface = preferred_interface(&manager.borrow());
-        let mut resume = self.args.resume;
-        loop {
-            let cancel = CancelToken::new()
-                .and_then(|c| c.cancel_on_termination_signals().map(|()| c))
-                .map_err(|e| NetworkError::NetworkFailure(format!("signal handling: {e}")))?;
-            let client = self.args.client(cancel.clone(), interface.clone())?;
-            log::info!(
-                "{url}: through {}",
-                interface.as_deref().unwrap_or("the default route")
-            );
-            let moved_to: std::rc::Rc<std::cell::RefCell<Option<String>>> = Default::default();
-            let fd = manager.borrow().event_fd();
-            let hook = {
-                let manager = std::rc::Rc::clone(&manager);
-                let moved_to = std::rc::Rc::clone(&moved_to);
-                let current = interface.clone();
-                cancel::WaitHook {
-                    fd,
-                    on_readable: Box::new(move || {
-                        let mut m = manager.borrow_mut();
-                        if let Err(e) = m.process_events() {
-                            log::warn!("bearer events: {e}");
-                            return;
-                        }
-                        while let Some(event) = m.next_event() {
-                            if let BearerEvent::PreferredConfigurationChanged(Some(_)) = event {
-                                let now = preferred_interface(&m);
-                                if now.is_some() && now != current {
-                                    *moved_to.borrow_mut() = now;
-                                    cancel.cancel();
-                                }
-                            }
-                        }
-                    }),
+        report.path = Some(dest.clone());
+        let args = self.args;
+        let meter = Arc::new(Mutex::new(Meter::new(self.progress, url, false)));
+        let sink = Arc::clone(&meter);
+        let mut notices = Vec::new();
+        let mut notice = |n: &PartNotice| notices.push(notice_line(url, n));
+        let mut moved = |m: &transfer::BearerMove| {
+            eprintln!(
+                "boardnet: {url}: the preferred bearer moved from {} to {}: resuming at {} bytes",
+                m.from, m.to, m.resume_at
+            )
+        };
+        let limits = &args.limits;
+        let result = transfer::download(
+            url,
+            &dest,
+            transfer::Options {
+                resume: args.resume,
+                sha256: args.sha256,
+                progress: Some(Box::new(move |p| {
+                    if let Ok(mut m) = sink.lock() {
+                        m.update(p)
+                    }
+                })),
+                notice: Some(&mut notice),
+                cancel: Some(self.cancel.clone()),
+                connect_timeout: LimitFlags::or(
+                    limits.connect,
+                    Some(http::DEFAULT_CONNECT_TIMEOUT),
+                ),
+                idle_timeout: LimitFlags::or(limits.idle, Some(http::DEFAULT_IDLE_TIMEOUT)),
+                max_time: LimitFlags::or(limits.max_time, None),
+                speed_limit: limits.speed(),
+                roam: transfer::Roam::Follow,
+                bearer_moved: Some(&mut moved),
+                http_client: Some(&|builder| args.configure(builder)),
+                http_request: Some(&|client, url| args.build(client, url)),
+                ..transfer::Options::default()
+            },
+        );
+        if let Ok(mut m) = meter.lock() {
+            m.finish();
+        }
+        report.notices = notices;
+        match result {
+            Ok(done) => {
+                if let Some(reply) = &done.reply {
+                    report.record_reply(reply);
                 }
-            };
-            let guard = cancel::set_wait_hook(hook);
-            let req = self.args.build(&client, url)?;
-            let result = self.save_to_file(req, &dest, resume, report);
-            drop(guard);
-            let moved = moved_to.borrow_mut().take();
-            match (result, moved) {
-                (Err(NetworkError::OperationCanceled), Some(next)) => {
-                    let part = crate::fs::part_path(&dest);
-                    let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-                    eprintln!(
-                        "boardnet: {url}: the preferred bearer moved from {} to {next}: \
-                         resuming at {have} bytes",
-                        interface.as_deref().unwrap_or("the default route"),
-                    );
-                    interface = Some(next);
-                    resume = true;
-                }
-                (result, _) => return result,
+                report.bytes = done.size - done.resumed_from;
+                report.resumed_from = done.resumed_from;
+                report.sha256 = done.sha256;
+                Ok(())
             }
+            Err(TransferError::Http(failure)) => {
+                if let Some(reply) = &failure.reply {
+                    report.record_reply(reply);
+                    report.bytes = reply.bytes_received();
+                }
+                Err(TransferError::Http(failure))
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -1187,20 +1188,15 @@ pub(crate) fn run(
         args.hsts = Some(load_hsts(path)?);
     }
     globals.init_logging();
-    let cancel = CancelToken::new()
-        .and_then(|c| c.cancel_on_termination_signals().map(|()| c))
-        .map_err(|e| Failure {
-            help_hint: false,
-            class: ErrorClass::Other,
-            message: format!("cannot set up signal handling: {e}"),
-        })?;
+    let cancel = super::signal_cancel_token()?;
     let client = args
-        .client(cancel, args.interface.clone())
+        .client(cancel.clone(), args.interface.clone())
         .map_err(|e| Failure::from_error(&e))?;
     load_cookies(&args, &client)?;
     let mut transfers = Transfers {
         args: &args,
         client: &client,
+        cancel,
         progress: args.progress.unwrap_or_else(Mode::default_for_stderr),
         json: globals.json,
         buf: vec![0u8; STREAM_BUFFER],
@@ -1214,7 +1210,7 @@ pub(crate) fn run(
         };
         let result = transfers
             .one(index, url, &mut report)
-            .and_then(|()| conclude(&args, &report));
+            .and_then(|()| Ok(conclude(&args, &report)?));
         if let Err(e) = &result {
             report.fail(e);
         }

@@ -6,6 +6,7 @@ mod bearer;
 mod dns;
 #[cfg(feature = "ftp")]
 mod ftp;
+mod hints;
 mod http;
 mod output;
 mod progress;
@@ -16,6 +17,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use crate::error::{Classify, ErrorClass};
+use hints::{CliHint, Hinted};
 
 pub(crate) use args::Globals;
 
@@ -38,10 +40,10 @@ impl Failure {
     }
 
     /// A library error; a usage-class one (bad input) points at the command's help too.
-    pub(crate) fn from_error<E: Classify + std::fmt::Display>(e: &E) -> Self {
+    pub(crate) fn from_error<E: Classify + std::fmt::Display + CliHint>(e: &E) -> Self {
         Failure {
             class: e.class(),
-            message: e.to_string(),
+            message: Hinted(e).to_string(),
             help_hint: e.class() == ErrorClass::Usage,
         }
     }
@@ -61,6 +63,13 @@ pub(crate) fn new_reactor() -> Result<crate::reactor::Reactor, Failure> {
     let mut reactor = crate::reactor::Reactor::new().map_err(os_failure("event loop"))?;
     reactor.handle_signals().map_err(os_failure("signals"))?;
     Ok(reactor)
+}
+
+/// A cancel token that SIGINT and SIGTERM cancel (for the blocking transfers).
+pub(crate) fn signal_cancel_token() -> Result<crate::cancel::CancelToken, Failure> {
+    crate::cancel::CancelToken::new()
+        .and_then(|c| c.cancel_on_termination_signals().map(|()| c))
+        .map_err(os_failure("cannot set up signal handling"))
 }
 
 /// Signals that end a command (SIGHUP does not).
@@ -227,7 +236,7 @@ pub(crate) fn usage_hint(command: Option<&str>) {
 
 /// One item (a URL, a name) of a command failed and the command goes on with the next: say
 /// so on stderr (unless `--json` carries it), with the help hint after a usage error.
-pub(crate) fn item_failed<E: Classify + std::fmt::Display>(
+pub(crate) fn item_failed<E: Classify + std::fmt::Display + CliHint>(
     globals: &Globals,
     command: &str,
     item: &str,
@@ -236,7 +245,7 @@ pub(crate) fn item_failed<E: Classify + std::fmt::Display>(
     if globals.json {
         return;
     }
-    eprintln!("boardnet: {}: {e}", crate::error::Bounded(item));
+    eprintln!("boardnet: {}: {}", crate::error::Bounded(item), Hinted(e));
     if e.class() == ErrorClass::Usage {
         usage_hint(Some(command));
     }

@@ -31,7 +31,7 @@ impl<W: Write> JsonArrayLine<W> {
         JsonArrayLine { out, empty: true }
     }
 
-    pub(crate) fn item(&mut self, item: &impl serde::Serialize) {
+    pub(crate) fn item(&mut self, item: &serde_json::Value) {
         if !std::mem::take(&mut self.empty) {
             let _ = self.out.write_all(b",");
         }

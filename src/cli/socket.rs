@@ -13,6 +13,7 @@ use lexopt::prelude::*;
 use serde_json::{json, Value};
 
 use super::args::{number, seconds, text, Globals, TlsFlag, TlsFlags};
+use super::hints::Hinted;
 use super::output::json_line_stderr;
 use super::stdin::{Input, StdinSource};
 use super::{new_reactor, os_failure, signal_exit, Failure};
@@ -477,8 +478,8 @@ impl Reporter {
         self.event(
             true,
             || match id {
-                Some(id) => format!("connection {id}: {e}"),
-                None => e.to_string(),
+                Some(id) => format!("connection {id}: {}", Hinted(e)),
+                None => Hinted(e).to_string(),
             },
             || {
                 json!({
@@ -488,7 +489,7 @@ impl Reporter {
                         "kind": e.name(),
                         "class": class.name(),
                         "code": class.exit_code(),
-                        "message": e.to_string(),
+                        "message": Hinted(e).to_string(),
                     }
                 })
             },

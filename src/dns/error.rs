@@ -45,7 +45,7 @@ impl fmt::Display for DnsError {
                 timeout,
             } => write!(
                 f,
-                "timed out: no answer from {servers} server(s), {tries} tries of {} s each (see --timeout/--tries, resolv.conf options timeout:/attempts:)",
+                "timed out: no answer from {servers} server(s), {tries} tries of {} s each (resolv.conf options timeout:/attempts:)",
                 timeout.as_secs_f64()
             ),
             DnsError::Unreachable(why) => write!(f, "no DNS server reachable: {why}"),

@@ -11,6 +11,9 @@ use crate::error::{Classify, ErrorClass};
 use crate::fs::FileError;
 pub use crate::tls::TlsFailure;
 
+/// [`FtpError::Timeout`]'s `what` when the limit on the whole operation passed.
+pub const WHOLE_TRANSFER: &str = "within the time limit for the whole operation";
+
 /// A failed FTP operation.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -26,12 +29,13 @@ pub enum FtpError {
     },
     /// The server closed or reset a connection, or the network failed under it.
     Connection(String),
-    /// A deadline passed: `what` says which wait.
+    /// A deadline passed: `what` says which wait ([`WHOLE_TRANSFER`] for the limit on the
+    /// whole operation).
     Timeout {
         what: &'static str,
         after: Duration,
     },
-    /// Fewer than `limit` bytes/s over `window` (`--speed-limit`/`--speed-time`).
+    /// Fewer than `limit` bytes/s over `window`.
     Stalled {
         limit: u64,
         window: Duration,
@@ -51,9 +55,17 @@ pub enum FtpError {
         expected: String,
         actual: String,
     },
-    /// Something this build or server cannot do (FTPS without the `tls` feature, PASV over
-    /// IPv6, resuming on a server without REST).
+    /// Something this build or server cannot do (FTPS without the `tls` feature, resuming on a
+    /// server without REST).
     Unsupported(String),
+    /// The server refused EPSV, and PASV cannot name an IPv6 address: only active mode works.
+    PassiveOverIpv6,
+    /// The data connection ended before the size the server announced: the file is
+    /// incomplete (resume from `at`).
+    Truncated {
+        at: u64,
+        total: u64,
+    },
     /// Cancelled by the caller's token or SIGINT/SIGTERM.
     Cancelled,
 }
@@ -73,7 +85,7 @@ impl FtpError {
             FtpError::InvalidRequest(_) => "InvalidRequest",
             FtpError::HostNotFound { .. } => "HostNotFound",
             FtpError::ConnectionRefused { .. } => "ConnectionRefused",
-            FtpError::Connection(_) => "RemoteHostClosed",
+            FtpError::Connection(_) | FtpError::Truncated { .. } => "RemoteHostClosed",
             FtpError::Timeout { .. } => "Timeout",
             FtpError::Stalled { .. } => "TransferStalled",
             FtpError::Tls(_) => "SslHandshakeFailed",
@@ -82,7 +94,7 @@ impl FtpError {
             FtpError::Refused { .. } => "CommandFailed",
             FtpError::LocalFile(_) => "LocalFile",
             FtpError::ChecksumMismatch { .. } => "ChecksumMismatch",
-            FtpError::Unsupported(_) => "Unsupported",
+            FtpError::Unsupported(_) | FtpError::PassiveOverIpv6 => "Unsupported",
             FtpError::Cancelled => "OperationCanceled",
         }
     }
@@ -122,6 +134,12 @@ impl fmt::Display for FtpError {
                 "SHA-256 mismatch: expected {expected}, got {actual} (the file was not saved)"
             ),
             FtpError::Unsupported(why) => f.write_str(why),
+            FtpError::PassiveOverIpv6 => f.write_str(
+                "the server refused EPSV, and PASV cannot work over IPv6 (active mode can)",
+            ),
+            FtpError::Truncated { at, total } => {
+                write!(f, "data connection ended at byte {at} of {total}")
+            }
             FtpError::Cancelled => f.write_str("cancelled"),
         }
     }
@@ -142,14 +160,16 @@ impl Classify for FtpError {
         match self {
             FtpError::InvalidRequest(_) => ErrorClass::Usage,
             FtpError::HostNotFound { .. } => ErrorClass::HostNotFound,
-            FtpError::ConnectionRefused { .. } | FtpError::Connection(_) => ErrorClass::Connection,
+            FtpError::ConnectionRefused { .. }
+            | FtpError::Connection(_)
+            | FtpError::Truncated { .. } => ErrorClass::Connection,
             FtpError::Timeout { .. } | FtpError::Stalled { .. } => ErrorClass::Timeout,
             FtpError::Tls(_) => ErrorClass::Tls,
             FtpError::Protocol(_) => ErrorClass::Protocol,
             FtpError::LoginFailed(_) | FtpError::Refused { .. } => ErrorClass::ServerRefused,
             FtpError::LocalFile(_) => ErrorClass::LocalIo,
             FtpError::ChecksumMismatch { .. } => ErrorClass::ChecksumMismatch,
-            FtpError::Unsupported(_) => ErrorClass::Unsupported,
+            FtpError::Unsupported(_) | FtpError::PassiveOverIpv6 => ErrorClass::Unsupported,
             FtpError::Cancelled => ErrorClass::Cancelled,
         }
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::error::{FtpError, Stop};
 use crate::cancel::{self, CancelToken, Wake};
-use crate::http::transport::{connect_one, ConnectOptions, Interrupt, SpeedGuard};
+use crate::net::{connect_one, ConnectOptions, Interrupt, SpeedGuard};
 
 /// The limits every wait of a session obeys.
 #[derive(Debug, Clone)]
@@ -31,8 +31,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            connect: Some(crate::http::DEFAULT_CONNECT_TIMEOUT),
-            idle: Some(crate::http::DEFAULT_IDLE_TIMEOUT),
+            connect: Some(crate::net::DEFAULT_CONNECT_TIMEOUT),
+            idle: Some(crate::net::DEFAULT_IDLE_TIMEOUT),
             deadline: None,
             speed: None,
             cancel: None,
@@ -74,7 +74,7 @@ impl Limits {
             if let Some((at, total)) = self.deadline {
                 if now >= at {
                     return Err(Stop::Timeout {
-                        what: "(--max-time)",
+                        what: super::error::WHOLE_TRANSFER,
                         after: total,
                     }
                     .into());
@@ -372,7 +372,7 @@ pub(crate) fn connect(
                 Some(_) => {
                     last = Some(match limits.deadline {
                         Some((at, total)) if Instant::now() >= at => FtpError::Timeout {
-                            what: "(--max-time)",
+                            what: super::error::WHOLE_TRANSFER,
                             after: total,
                         },
                         _ => FtpError::Timeout {

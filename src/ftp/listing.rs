@@ -2,11 +2,8 @@
 //! or IIS prints), both into one [`Entry`]. Pure functions over one line; nothing panics on
 //! bad input — a line that cannot be understood is `None` and the caller keeps its raw text.
 
-use serde::Serialize;
-
 /// What a directory entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
     File,
     Directory,
@@ -14,23 +11,30 @@ pub enum EntryKind {
     Other,
 }
 
+impl EntryKind {
+    /// `file`, `directory`, `link` or `other`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Directory => "directory",
+            EntryKind::Link => "link",
+            EntryKind::Other => "other",
+        }
+    }
+}
+
 /// One directory entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub name: String,
-    #[serde(rename = "type")]
     pub kind: EntryKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// ISO 8601: `…Z` (UTC) from MLSD; from LIST the server's local time without a zone, to the
     /// minute for recent files (the year inferred as `ls` implies it) or to the day.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub modified: Option<String>,
     /// `rwxr-xr-x` from LIST, the `perm` fact from MLSD.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions: Option<String>,
     /// Where a symbolic link points, when the server says.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
 }
 

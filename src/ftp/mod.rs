@@ -33,7 +33,7 @@ mod session;
 mod transfer;
 pub mod url;
 
-pub use error::FtpError;
+pub use error::{FtpError, WHOLE_TRANSFER};
 pub use io::Limits;
 pub use listing::{Entry, EntryKind};
 pub use proto::Reply;

@@ -90,7 +90,7 @@ impl ReplyReader {
         ReplyReader::default()
     }
 
-    /// Space to read into (at least [`READ_CHUNK`] bytes).
+    /// Space to read into (at least 4 KiB).
     pub fn buffer(&mut self) -> &mut [u8] {
         if self.start > 0 && self.start == self.end {
             self.start = 0;

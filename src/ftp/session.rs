@@ -13,13 +13,13 @@ use super::listing::{self, Entry};
 use super::proto::{self, Features, Reply, ReplyReader};
 use super::url::Security;
 use crate::dns::host::{self, Family};
-use crate::http::Progress;
+use crate::net::Progress;
 
 /// How to reach and talk to a server.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     pub security: Security,
-    /// Verification settings for FTPS (as for HTTPS: system store, `--cacert`, pins, `-k`).
+    /// Verification settings for FTPS (as for HTTPS: system store or a CA file, pins, or none).
     #[cfg(feature = "tls")]
     pub tls: crate::tls::TlsOptions,
     /// The server connects to us for data (PORT/EPRT) instead of passive mode.
@@ -406,9 +406,7 @@ impl Session {
             self.epsv_refused = true;
         }
         if self.peer.is_ipv6() {
-            return Err(FtpError::Unsupported(
-                "the server refused EPSV, and PASV cannot work over IPv6 (try --active)".into(),
-            ));
+            return Err(FtpError::PassiveOverIpv6);
         }
         let reply = self.send("PASV", None)?;
         if reply.code != 227 {
@@ -477,7 +475,10 @@ impl Session {
         drop(data);
         if !matches!(
             error,
-            FtpError::Cancelled | FtpError::Timeout { .. } | FtpError::Connection(_)
+            FtpError::Cancelled
+                | FtpError::Timeout { .. }
+                | FtpError::Connection(_)
+                | FtpError::Truncated { .. }
         ) {
             let _ = self.read_reply();
         }
@@ -521,10 +522,10 @@ impl Session {
         self.close_transfer("RETR", Some(path))?;
         if let Some(total) = expected {
             if offset + done != total {
-                return Err(FtpError::Connection(format!(
-                    "data connection ended at byte {} of {total} (resume with -C -)",
-                    offset + done
-                )));
+                return Err(FtpError::Truncated {
+                    at: offset + done,
+                    total,
+                });
             }
         }
         Ok(done)

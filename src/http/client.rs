@@ -17,22 +17,17 @@ use super::proxy::{self, HttpProxy, HttpProxyConnector};
 use super::request::Request;
 #[cfg(feature = "tls")]
 use super::tls::TlsConnector;
-use super::transport::{
-    ConnectOptions, SocksConnector, SystemResolver, TcpConnector, TimeoutLimits,
-};
+use super::transport::{SocksConnector, SystemResolver, TcpConnector, TimeoutLimits};
 use crate::cancel::CancelToken;
 use crate::error::Quoted;
+use crate::net::ConnectOptions;
 #[cfg(feature = "tls")]
 use crate::tls::TlsOptions;
 
 /// The default `User-Agent`.
 pub const USER_AGENT: &str = concat!("boardnet/", env!("CARGO_PKG_VERSION"));
 
-/// Default limit for connecting: name lookup, TCP, proxy and TLS handshake together (FTP's too).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Default longest wait in which not one byte is sent or received (FTP's reply timeout too).
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub use crate::net::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 
 /// Which address families to connect over.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! verified, and renamed into place only when complete.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::error::NetworkError;
 use super::reply::Reply;
@@ -14,15 +14,7 @@ use crate::fs::{
 /// See [`DownloadOptions::buffer_size`].
 const DEFAULT_BUFFER: usize = 1 << 20;
 
-/// How far a transfer got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    /// Bytes so far, including a resumed prefix.
-    pub bytes: u64,
-    /// The full size, when the server said.
-    pub total: Option<u64>,
-    pub elapsed: Duration,
-}
+pub use crate::net::Progress;
 
 /// Options for [`download`].
 #[derive(Default)]

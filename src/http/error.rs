@@ -121,7 +121,7 @@ impl StatusKind {
     fn hint(self) -> &'static str {
         match self {
             StatusKind::ProtocolInvalidOperation => "bad request",
-            StatusKind::AuthenticationRequired => "authentication required (use -u user:password)",
+            StatusKind::AuthenticationRequired => "authentication required",
             StatusKind::ContentAccessDenied => "access denied",
             StatusKind::ContentNotFound => "not found",
             StatusKind::ContentOperationNotPermitted => "method not allowed",
@@ -253,7 +253,7 @@ impl fmt::Display for NetworkError {
             }
             NetworkError::TransferStalled { limit, window } => write!(
                 f,
-                "transfer stalled: below {limit} bytes/s for {} (--speed-limit/--speed-time)",
+                "transfer stalled: below {limit} bytes/s for {}",
                 fmt_duration(*window)
             ),
             NetworkError::OperationCanceled => f.write_str("operation cancelled"),
@@ -274,11 +274,11 @@ impl fmt::Display for NetworkError {
             }
             NetworkError::ProtocolFailure(why) => write!(f, "protocol error: {why}"),
             NetworkError::TooManyRedirects { max } => {
-                write!(f, "too many redirects (more than {max}; see --max-redirs)")
+                write!(f, "too many redirects (more than {max})")
             }
             NetworkError::InsecureRedirect { from, to } => write!(
                 f,
-                "refused redirect from {from} to insecure {to} (--allow-insecure-redirect to permit)"
+                "refused redirect from {from} to insecure {to}"
             ),
             NetworkError::RedirectNeedsRewind { status } => write!(
                 f,

@@ -17,10 +17,11 @@ use super::error::NetworkError;
 use super::multipart::Multipart;
 use super::proxy::{self, Route};
 use super::reply::{RedirectHistory, Reply};
-use super::transport::{self, Phases, SpeedGuard, Transfer};
+use super::transport::{self, Phases, Transfer};
 use super::url;
 use crate::error::Quoted;
 use crate::fs::FileError;
+use crate::net::SpeedGuard;
 
 /// Upload progress: bytes of the request body sent so far, and the total when known.
 pub type UploadProgress = Box<dyn FnMut(u64, Option<u64>) + Send>;

@@ -139,13 +139,13 @@ impl UdpSocket {
                 set.map_err(|e| SocketError::from_io(&e, iface))?;
             }
         }
-        sock.connect(&peer.into()).map_err(|e| match e.raw_os_error() {
-            Some(libc::EACCES) if !opts.broadcast => SocketError::SocketAccess {
-                what: format!("{subject} is a broadcast address: allow it with --broadcast (SO_BROADCAST)"),
-                file: false,
-            },
-            _ => SocketError::from_io(&e, &subject),
-        })?;
+        sock.connect(&peer.into())
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::EACCES) if !opts.broadcast => SocketError::BroadcastNotAllowed {
+                    to: subject.to_string(),
+                },
+                _ => SocketError::from_io(&e, &subject),
+            })?;
         Self::finish(reactor, sock, Some(peer), SocketState::Connected, &subject)
     }
 
@@ -269,12 +269,7 @@ impl UdpSocket {
                 size: data.len(),
                 max: self.max_datagram(),
             },
-            Some(libc::EACCES) => SocketError::SocketAccess {
-                what: format!(
-                    "sending to {to} (a broadcast address needs --broadcast, SO_BROADCAST)"
-                ),
-                file: false,
-            },
+            Some(libc::EACCES) => SocketError::BroadcastNotAllowed { to: to.to_string() },
             Some(libc::EAGAIN) => return SocketError::Temporary,
             _ => SocketError::from_io(e, to),
         };

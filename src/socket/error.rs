@@ -18,7 +18,7 @@ pub enum TimeoutPhase {
     /// A blocking `wait_for_*` helper gave up.
     Wait,
     /// An accepted client did not finish its TLS handshake in time
-    /// ([`ServerOptions::tls_handshake_timeout`](super::ServerOptions::tls_handshake_timeout)).
+    /// (`ServerOptions::tls_handshake_timeout`, in builds with TLS).
     Handshake,
 }
 
@@ -38,8 +38,11 @@ pub enum SocketError {
     /// The host name did not resolve.
     HostNotFound(HostError),
     /// Permission denied: a socket file or its directory, a privileged port, binding to an
-    /// interface without CAP_NET_RAW, broadcast without opting in.
+    /// interface without CAP_NET_RAW.
     SocketAccess { what: String, file: bool },
+    /// `to` is a broadcast address and the socket did not opt in
+    /// ([`UdpOptions::broadcast`](super::UdpOptions::broadcast), SO_BROADCAST).
+    BroadcastNotAllowed { to: String },
     /// Out of descriptors, buffers or memory.
     SocketResource(String),
     /// A deadline expired.
@@ -91,6 +94,11 @@ impl fmt::Display for SocketError {
             }
             SocketError::HostNotFound(e) => e.fmt(f),
             SocketError::SocketAccess { what, .. } => write!(f, "permission denied: {what}"),
+            SocketError::BroadcastNotAllowed { to } => write!(
+                f,
+                "permission denied: {to} is a broadcast address and the socket did not opt in \
+                 (SO_BROADCAST)"
+            ),
             SocketError::SocketResource(why) => write!(f, "out of resources: {why}"),
             SocketError::SocketTimeout { phase, after, peer } => {
                 let secs = after.as_secs_f64();
@@ -139,7 +147,9 @@ impl SocketError {
             SocketError::ServerNotFound(_) => "ServerNotFoundError",
             SocketError::RemoteHostClosed { .. } => "RemoteHostClosedError",
             SocketError::HostNotFound(_) => "HostNotFoundError",
-            SocketError::SocketAccess { .. } => "SocketAccessError",
+            SocketError::SocketAccess { .. } | SocketError::BroadcastNotAllowed { .. } => {
+                "SocketAccessError"
+            }
             SocketError::SocketResource(_) => "SocketResourceError",
             SocketError::SocketTimeout { .. } => "SocketTimeoutError",
             SocketError::DatagramTooLarge { .. } => "DatagramTooLargeError",
@@ -274,6 +284,7 @@ impl Classify for SocketError {
             SocketError::UnsupportedSocketOperation(_) => ErrorClass::Unsupported,
             SocketError::Cancelled => ErrorClass::Cancelled,
             SocketError::SocketAccess { file: false, .. }
+            | SocketError::BroadcastNotAllowed { .. }
             | SocketError::SocketResource(_)
             | SocketError::Temporary
             | SocketError::OperationError(_)

@@ -44,6 +44,8 @@ pub use endpoint::{Address, Endpoint, Host, HostPort, UnixName, UNIX_NAME_MAX};
 pub use error::{SocketError, TimeoutPhase};
 #[cfg(feature = "sctp")]
 pub use sctp::{SctpDatagram, SctpSeqpacket};
+#[cfg(feature = "tls")]
+pub use server::DEFAULT_TLS_HANDSHAKE_TIMEOUT;
 pub use server::{Server, ServerEvent, ServerOptions};
 pub use state::{SocketEvent, SocketState};
 pub(crate) use stream::bind_to_interface;

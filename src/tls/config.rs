@@ -149,7 +149,7 @@ fn problem_error(p: TlsProblem) -> rustls::Error {
 /// Chain, validity period and host name judged separately, then the pin check.
 #[derive(Debug)]
 struct Verifier {
-    /// `None`: `--insecure`, only pins are checked.
+    /// `None`: no verification (insecure), only pins are checked.
     roots: Option<RootCertStore>,
     ignore: Vec<TlsProblem>,
     pins: Vec<String>,

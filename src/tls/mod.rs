@@ -1,6 +1,6 @@
 //! TLS for every capability (HTTPS, TLS sockets and servers): rustls with the ring provider.
 //!
-//! Trust comes from `--cacert` or the system store (`SSL_CERT_FILE`, `SSL_CERT_DIR`,
+//! Trust comes from [`TlsOptions::ca_file`] or the system store (`SSL_CERT_FILE`, `SSL_CERT_DIR`,
 //! /etc/ssl/certs) with webpki-roots as the fallback on a board that has none. Verification is
 //! done here rather than by rustls' stock verifier so that boardnet can say *which* problems a
 //! certificate has — unknown issuer, expired, not yet valid, wrong host name, each judged on
@@ -104,7 +104,7 @@ pub struct ServerTlsOptions {
 /// Why certificate verification or the TLS handshake failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsFailure {
-    /// The chain does not lead to a trusted CA (self-signed, or wrong `--cacert`).
+    /// The chain does not lead to a trusted CA (self-signed, or the wrong CA file).
     UnknownIssuer,
     /// The certificate's notAfter is in the past.
     Expired,
@@ -112,7 +112,7 @@ pub enum TlsFailure {
     NotYetValid,
     /// The certificate is not valid for the host name in the URL.
     HostnameMismatch { host: String },
-    /// The server's public key does not match `--pinnedpubkey`.
+    /// The server's public key does not match the pins given.
     PinMismatch {
         expected: Vec<String>,
         actual: String,
@@ -139,7 +139,7 @@ impl fmt::Display for TlsFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TlsFailure::UnknownIssuer => f.write_str(
-                "certificate issuer is unknown (self-signed or not trusted; give the CA with --cacert)",
+                "certificate issuer is unknown (self-signed or not trusted)",
             ),
             TlsFailure::Expired => f.write_str("certificate has expired"),
             TlsFailure::NotYetValid => {
@@ -161,7 +161,7 @@ impl fmt::Display for TlsFailure {
             TlsFailure::BadCertificate(why) => write!(f, "bad certificate: {why}"),
             TlsFailure::PeerAlert(alert) => write!(
                 f,
-                "peer rejected the handshake with alert \"{alert}\" (does it require a client certificate? use --cert/--key)"
+                "peer rejected the handshake with alert \"{alert}\" (does it require a client certificate?)"
             ),
             TlsFailure::NothingInCommon(alert) => write!(
                 f,

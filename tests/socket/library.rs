@@ -457,5 +457,11 @@ fn udp_checks_sizes_and_reports_senders() {
         &UdpOptions::default(),
     )
     .unwrap_err();
-    assert!(e.to_string().contains("--broadcast"), "{e}");
+    assert!(
+        matches!(e, SocketError::BroadcastNotAllowed { .. }),
+        "{e:?}"
+    );
+    // The library names the socket option, not a command-line flag.
+    assert!(e.to_string().contains("SO_BROADCAST"), "{e}");
+    assert!(!e.to_string().contains("--"), "{e}");
 }
