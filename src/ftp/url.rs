@@ -40,6 +40,8 @@ impl fmt::Display for FtpUrlError {
     }
 }
 
+impl std::error::Error for FtpUrlError {}
+
 /// Whether `url` is for this module (`ftp://` or `ftps://`, any case).
 pub fn is_ftp_url(url: &str) -> bool {
     let lower = url.trim().get(..7).unwrap_or("").to_ascii_lowercase();

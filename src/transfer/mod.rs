@@ -289,11 +289,10 @@ pub fn upload(src: &Path, url: &str, mut opts: Options<'_>) -> Result<Transferre
             "roaming applies to downloads only",
         ));
     }
-    let started = Instant::now();
     match Protocol::of(url)? {
         Protocol::Http => http_upload(src, url, &mut opts),
         #[cfg(feature = "ftp")]
-        Protocol::Ftp => ftp_io::upload(src, url, &mut opts, started),
+        Protocol::Ftp => ftp_io::upload(src, url, &mut opts, Instant::now()),
     }
 }
 

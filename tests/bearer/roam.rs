@@ -57,11 +57,23 @@ fn sha256_of(path: &Path) -> String {
         .to_string()
 }
 
-#[test]
-fn a_download_follows_the_preferred_bearer_and_resumes() {
+/// What a roaming download run by [`roam_mid_download`] left behind.
+struct Roamed {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    /// The server's request log.
+    log: String,
+}
+
+/// Two links from a client namespace to a throttled server; `download(client, dest, url,
+/// sha256)` starts a roaming download of 4 MiB in the client namespace, and the preferred
+/// link loses its carrier once 512 KiB arrived. Checks the file and that it was resumed
+/// through the other link.
+fn roam_mid_download(tag: &str, download: impl Fn(&Netns, &Path, &str, &str) -> Command) -> Roamed {
     let wd = WorkDir::new();
-    let client = Netns::new("rcl");
-    let server = Netns::new("rsv");
+    let client = Netns::new(&format!("{tag}c"));
+    let server = Netns::new(&format!("{tag}s"));
     for (c, s, net) in [("bnA", "svA", "10.80.0"), ("bnB", "svB", "10.81.0")] {
         client.ip_ok(&[
             "link",
@@ -135,11 +147,8 @@ fn a_download_follows_the_preferred_bearer_and_resumes() {
 
     let dest = wd.path().join("fw.img");
     let part = wd.path().join("fw.img.part");
-    let mut get = client
-        .boardnet()
-        .args(["get", "--roam", "-s", "--sha256", &want, "-o"])
-        .arg(&dest)
-        .arg(format!("http://{SERVER_ADDRESS}:8080/fw.img"))
+    let url = format!("http://{SERVER_ADDRESS}:8080/fw.img");
+    let mut get = download(&client, &dest, &url, &want)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -152,13 +161,9 @@ fn a_download_follows_the_preferred_bearer_and_resumes() {
         std::thread::sleep(Duration::from_millis(20));
     }
     server.ip_ok(&["link", "set", "svA", "down"]);
-    let out = get.wait_with_output().expect("boardnet output");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "boardnet failed: {stderr}");
-    assert!(
-        stderr.contains("moved from bnA to bnB"),
-        "no migration reported: {stderr}"
-    );
+    let out = get.wait_with_output().expect("the download's output");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "the download failed: {stderr}");
     assert_eq!(sha256_of(&dest), want, "the resumed file differs");
     assert!(!part.exists(), "the .part file is gone once complete");
     let log = std::fs::read_to_string(&log).unwrap();
@@ -167,6 +172,48 @@ fn a_download_follows_the_preferred_bearer_and_resumes() {
         log.lines()
             .any(|l| l.starts_with("GET from 10.81.0.2 at ") && !l.ends_with(" at 0")),
         "no ranged request through bnB: {log}"
+    );
+    Roamed {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+        log,
+    }
+}
+
+#[test]
+fn a_download_follows_the_preferred_bearer_and_resumes() {
+    let roamed = roam_mid_download("rcl", |client, dest, url, sha256| {
+        let mut get = client.boardnet();
+        get.args(["get", "--roam", "-s", "--sha256", sha256, "-o"])
+            .arg(dest)
+            .arg(url);
+        get
+    });
+    assert!(
+        roamed.stderr.contains("moved from bnA to bnB"),
+        "no migration reported: {}",
+        roamed.stderr
+    );
+}
+
+#[test]
+fn the_library_roams_too() {
+    // examples/download.rs: transfer::download with Roam::Follow, nothing of the CLI.
+    let roamed = roam_mid_download("rlib", |client, dest, url, sha256| {
+        let mut download = client.example("download");
+        download
+            .arg(url)
+            .arg(dest)
+            .args(["--sha256", sha256, "--roam"]);
+        download
+    });
+    assert_eq!(roamed.code, Some(0));
+    assert!(
+        roamed.stdout.contains("through bnA then bnB"),
+        "{} / {}",
+        roamed.stdout,
+        roamed.log
     );
 }
 
@@ -193,4 +240,84 @@ fn roam_needs_a_file_and_no_fixed_interface() {
     );
     out.assert_code(2);
     assert!(out.stderr.contains("drop --interface"), "{}", out.stderr);
+}
+
+#[test]
+fn a_roaming_download_waits_for_a_bearer_bounded_by_the_connect_timeout() {
+    let wd = WorkDir::new();
+    let client = Netns::new("rwc");
+    let server = Netns::new("rws");
+    client.ip_ok(&[
+        "link",
+        "add",
+        "bnA",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "svA",
+        "netns",
+        server.name(),
+    ]);
+    client.ip_ok(&["addr", "add", "10.83.0.2/24", "dev", "bnA"]);
+    server.ip_ok(&["addr", "add", "10.83.0.1/24", "dev", "svA"]);
+    server.ip_ok(&["link", "set", "svA", "up"]);
+    let www = wd.path().join("www");
+    std::fs::create_dir(&www).unwrap();
+    std::fs::write(www.join("fw.img"), b"firmware").unwrap();
+    let _server = KillOnDrop {
+        child: server
+            .command("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "10.83.0.1",
+                "8080",
+                "--directory",
+            ])
+            .arg(&www)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3"),
+    };
+    let url = "http://10.83.0.1:8080/fw.img";
+    let dest = wd.path().join("fw.img");
+
+    // No link, no route: it waits for a bearer as long as the connect timeout, then exit 5.
+    let started = Instant::now();
+    let out = run(
+        client
+            .boardnet()
+            .args(["get", "--roam", "--connect-timeout", "1", "-o"])
+            .arg(&dest)
+            .arg(url),
+        T,
+    );
+    out.assert_code(5);
+    assert!(out.stderr.contains("no bearer came up"), "{}", out.stderr);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+
+    // The link comes up while it waits: the download goes through it.
+    let get = client
+        .boardnet()
+        .args(["get", "--roam", "-s", "-o"])
+        .arg(&dest)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("boardnet");
+    std::thread::sleep(Duration::from_millis(500));
+    client.ip_ok(&["link", "set", "bnA", "up"]);
+    client.ip_ok(&["route", "add", "default", "via", "10.83.0.1", "dev", "bnA"]);
+    let out = get.wait_with_output().expect("boardnet output");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), b"firmware");
 }

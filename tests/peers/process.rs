@@ -36,6 +36,36 @@ pub fn boardnet_argv() -> Vec<String> {
     argv
 }
 
+/// The command line that runs example program `name` (`cargo test` builds the examples next
+/// to the test binaries' `deps/` directory), behind `$BOARDNET_TEST_RUNNER` like boardnet.
+pub fn example_argv(name: &str) -> Vec<String> {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/PROFILE/deps/TEST");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: examples are built by `cargo test` (not with --test alone: add \
+         --examples)",
+        path.display()
+    );
+    let mut argv: Vec<String> = std::env::var("BOARDNET_TEST_RUNNER")
+        .map(|r| r.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    argv.push(path.display().to_string());
+    argv
+}
+
+/// A `Command` for example program `name` (see [`example_argv`]).
+pub fn example(name: &str) -> Command {
+    let argv = example_argv(name);
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]);
+    c
+}
+
 /// [`boardnet_argv`] as one shell word list (paths here hold no spaces).
 pub fn boardnet_shell() -> String {
     boardnet_argv().join(" ")

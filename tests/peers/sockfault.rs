@@ -559,6 +559,14 @@ impl Netns {
         c
     }
 
+    /// Example program `name` inside the namespace.
+    pub fn example(&self, name: &str) -> Command {
+        let argv = super::process::example_argv(name);
+        let mut c = self.command(&argv[0]);
+        c.args(&argv[1..]);
+        c
+    }
+
     /// The boardnet binary under test inside the namespace, proxy variables
     /// removed (like `peers::boardnet()`).
     pub fn boardnet(&self) -> Command {
