@@ -132,6 +132,7 @@ impl fmt::Display for Bounded<'_> {
 
 /// Implemented by every module error so callers (and the CLI) can branch on the class.
 pub trait Classify {
+    /// The class (and exit code) of this error.
     fn class(&self) -> ErrorClass;
 }
 

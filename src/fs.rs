@@ -18,12 +18,16 @@ use crate::error::{Classify, ErrorClass};
 /// A local file operation that failed, naming the file and what was being done.
 #[derive(Debug)]
 pub struct FileError {
+    /// The file.
     pub path: PathBuf,
+    /// What was being done (`open`, `read`, `write`…).
     pub op: &'static str,
+    /// What the system said.
     pub source: io::Error,
 }
 
 impl FileError {
+    /// An error doing `op` on `path`.
     pub fn new(path: &Path, op: &'static str, source: io::Error) -> Self {
         FileError {
             path: path.to_path_buf(),
@@ -192,13 +196,20 @@ pub enum PartNotice {
     Restarted {
         /// Bytes the `.part` held.
         had: u64,
+        /// Why.
         reason: RestartReason,
     },
     /// Resumed at `from` without a validator to ask for the same version: if the file changed
     /// on the server, the result mixes two versions (a SHA-256 check would catch it).
-    Unverified { from: u64 },
+    Unverified {
+        /// Bytes the `.part` held.
+        from: u64,
+    },
     /// The `.part` already held the whole file; nothing was transferred.
-    AlreadyComplete { size: u64 },
+    AlreadyComplete {
+        /// The file's size.
+        size: u64,
+    },
 }
 
 /// Why a download started over.
@@ -327,6 +338,7 @@ impl PartFile {
         self.len
     }
 
+    /// Whether the `.part` holds no bytes.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -487,7 +499,9 @@ impl fmt::Debug for HashedPart {
 /// A file that [`HashedPart::commit`] renamed into place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Committed {
+    /// Where the file is now.
     pub path: PathBuf,
+    /// Its size.
     pub size: u64,
     /// Hex SHA-256 of the whole file, when one was expected.
     pub sha256: Option<String>,
@@ -495,11 +509,15 @@ pub struct Committed {
 
 /// Why [`HashedPart::commit`] did not rename.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum CommitError {
+    /// Writing, syncing or renaming failed.
     File(FileError),
     /// The data is wrong; the `.part` file was removed (resuming it would only append to it).
     Checksum {
+        /// The SHA-256 asked for (hex).
         expected: String,
+        /// The SHA-256 of the data (hex).
         actual: String,
     },
 }
@@ -528,6 +546,7 @@ impl HashedPart {
         })
     }
 
+    /// Append `data` (and hash it, when a checksum is expected).
     pub fn write_chunk(&mut self, data: &[u8]) -> Result<(), FileError> {
         if let Some(h) = self.hasher.as_mut() {
             h.update(data);
@@ -535,6 +554,7 @@ impl HashedPart {
         self.part.write_chunk(data)
     }
 
+    /// The `.part` being written.
     pub fn part_file(&self) -> &PartFile {
         &self.part
     }

@@ -7,6 +7,8 @@
 //!
 //! Every module error maps into [`ErrorClass`], the tool-wide exit-code table.
 
+#![warn(missing_docs)]
+
 mod authority;
 pub mod bearer;
 mod calendar;

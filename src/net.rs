@@ -26,6 +26,7 @@ pub struct Progress {
     pub bytes: u64,
     /// The full size, when the server said.
     pub total: Option<u64>,
+    /// Time since the transfer started.
     pub elapsed: Duration,
 }
 

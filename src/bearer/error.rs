@@ -8,11 +8,17 @@ use crate::error::{Classify, ErrorClass};
 
 /// What went wrong managing bearers.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum BearerError {
     /// The rtnetlink socket could not be opened or read (no netlink in this kernel or sandbox).
     Netlink(io::Error),
     /// The kernel refused a request (a negative errno in NLMSG_ERROR).
-    KernelRefused { request: &'static str, errno: i32 },
+    KernelRefused {
+        /// What was asked (e.g. "link dump").
+        request: &'static str,
+        /// The errno the kernel answered.
+        errno: i32,
+    },
     /// A netlink message was malformed.
     Malformed(String),
     /// The first full picture (or an answer) did not arrive in time.
@@ -21,7 +27,9 @@ pub enum BearerError {
     Unsupported(String),
     /// A daemon on the D-Bus system bus (ConnMan, oFono) failed or refused.
     DBus {
+        /// The daemon's bus name.
         service: &'static str,
+        /// What it said.
         message: String,
     },
     /// No configuration has this identifier.

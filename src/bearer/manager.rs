@@ -260,6 +260,7 @@ impl Manager {
         self.configs.values().filter(move |c| c.state >= at_least)
     }
 
+    /// The configuration with identifier `id`.
     pub fn configuration(&self, id: &str) -> Option<&Configuration> {
         self.configs.get(id)
     }
@@ -272,6 +273,7 @@ impl Manager {
             .and_then(|id| self.configs.get(id))
     }
 
+    /// How far the board can reach now.
     pub fn reachability(&self) -> Reachability {
         self.reachability
     }

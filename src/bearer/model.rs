@@ -9,17 +9,29 @@ use std::net::IpAddr;
 pub enum BearerType {
     /// Not known (a virtual link, or a cellular modem whose generation nobody reported).
     Unknown,
+    /// Wired Ethernet.
     Ethernet,
+    /// Wi-Fi (IEEE 802.11).
     Wlan,
+    /// GSM, GPRS or EDGE.
     Bearer2G,
+    /// CDMA2000.
     Cdma2000,
+    /// WCDMA/UMTS.
     Wcdma,
+    /// HSPA.
     Hspa,
+    /// Bluetooth (PAN).
     Bluetooth,
+    /// WiMAX.
     Wimax,
+    /// CDMA EV-DO.
     Evdo,
+    /// LTE.
     Lte,
+    /// Third generation cellular, technology unknown.
     Bearer3G,
+    /// Fourth generation cellular, technology unknown.
     Bearer4G,
 }
 
@@ -67,15 +79,22 @@ impl BearerType {
 /// even when its generation (the [`BearerType`]) is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BearerFamily {
+    /// Wired Ethernet.
     Ethernet,
+    /// Wi-Fi.
     Wlan,
+    /// Any mobile network (2G to 5G).
     Cellular,
+    /// Bluetooth.
     Bluetooth,
+    /// WiMAX.
     Wimax,
+    /// Anything else (tunnels, bridges, unknown).
     Other,
 }
 
 impl BearerFamily {
+    /// The family's name in output (`ethernet`, `wlan`, `cellular`…).
     pub fn name(self) -> &'static str {
         match self {
             BearerFamily::Ethernet => "ethernet",
@@ -116,6 +135,7 @@ pub enum StateFlags {
 }
 
 impl StateFlags {
+    /// The state's name in output (`undefined`, `defined`, `discovered`, `active`).
     pub fn name(self) -> &'static str {
         match self {
             StateFlags::Undefined => "undefined",
@@ -148,6 +168,7 @@ impl StateFlags {
         .collect()
     }
 
+    /// A state from its name (any case).
     pub fn parse(text: &str) -> Option<StateFlags> {
         Some(match text.to_ascii_lowercase().as_str() {
             "undefined" => StateFlags::Undefined,
@@ -171,6 +192,7 @@ pub enum ConfigurationType {
 }
 
 impl ConfigurationType {
+    /// The type's name in output.
     pub fn name(self) -> &'static str {
         match self {
             ConfigurationType::InternetAccessPoint => "internet-access-point",
@@ -195,6 +217,7 @@ pub enum Reachability {
 }
 
 impl Reachability {
+    /// The level's name in output (`disconnected`, `local`, `site`, `online`).
     pub fn name(self) -> &'static str {
         match self {
             Reachability::Disconnected => "disconnected",
@@ -204,6 +227,7 @@ impl Reachability {
         }
     }
 
+    /// A level from its name (any case).
     pub fn parse(text: &str) -> Option<Reachability> {
         Some(match text.to_ascii_lowercase().as_str() {
             "disconnected" => Reachability::Disconnected,
@@ -226,12 +250,19 @@ impl fmt::Display for Reachability {
 pub struct Capabilities(u16);
 
 impl Capabilities {
+    /// ConnMan can start and stop configurations.
     pub const CAN_START_AND_STOP_INTERFACES: Capabilities = Capabilities(0x1);
+    /// Connections can be bound to a configuration's interface.
     pub const DIRECT_CONNECTION_ROUTING: Capabilities = Capabilities(0x2);
+    /// Sessions are system-wide (never set: boardnet has no session daemon).
     pub const SYSTEM_SESSION_SUPPORT: Capabilities = Capabilities(0x4);
+    /// The application decides when to roam (transfer::Roam).
     pub const APPLICATION_LEVEL_ROAMING: Capabilities = Capabilities(0x8);
+    /// The system roams on its own (never set).
     pub const FORCED_ROAMING: Capabilities = Capabilities(0x10);
+    /// Byte counters per configuration.
     pub const DATA_STATISTICS: Capabilities = Capabilities(0x20);
+    /// A session must be opened before use (never set).
     pub const NETWORK_SESSION_REQUIRED: Capabilities = Capabilities(0x40);
 
     const NAMES: [(Capabilities, &'static str); 7] = [
@@ -256,10 +287,12 @@ impl Capabilities {
         ),
     ];
 
+    /// Whether every capability in `other` is present.
     pub fn contains(self, other: Capabilities) -> bool {
         self.0 & other.0 == other.0
     }
 
+    /// The names of the capabilities present (Qt's enum names).
     pub fn names(self) -> Vec<&'static str> {
         Self::NAMES
             .iter()
@@ -279,7 +312,9 @@ impl std::ops::BitOr for Capabilities {
 /// An address on a configuration's interface, with its prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InterfaceAddress {
+    /// The address.
     pub address: IpAddr,
+    /// Its prefix length (24 for a /24).
     pub prefix_len: u8,
 }
 
@@ -293,8 +328,11 @@ impl fmt::Display for InterfaceAddress {
 /// bluetooth), switched on or off as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Technology {
+    /// ConnMan's technology name (`ethernet`, `wifi`, `cellular`, `bluetooth`).
     pub name: String,
+    /// Switched on.
     pub powered: bool,
+    /// At least one of its services is connected.
     pub connected: bool,
 }
 
@@ -302,6 +340,7 @@ pub struct Technology {
 /// Security).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WifiNetwork {
+    /// The network name (lossy UTF-8 of the SSID).
     pub ssid: String,
     /// Signal quality, 0–100 (ConnMan's Strength).
     pub strength: Option<u8>,
@@ -316,11 +355,17 @@ pub struct Configuration {
     pub id: String,
     /// What a user calls it (the interface name for kernel links).
     pub name: String,
+    /// Qt's configuration type (an access point for links and services).
     pub kind: ConfigurationType,
+    /// The link technology in detail.
     pub bearer: BearerType,
+    /// The link technology family.
     pub family: BearerFamily,
+    /// How far it is up (defined, discovered, active).
     pub state: StateFlags,
+    /// The kernel interface it uses, once it has one.
     pub interface: Option<String>,
+    /// Its addresses, sorted.
     pub addresses: Vec<InterfaceAddress>,
     /// A default route leaves through this configuration's interface.
     pub default_route: bool,
@@ -358,7 +403,9 @@ impl Configuration {
 /// interface appeared). Qt's session counters are differences of two of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LinkStatistics {
+    /// Bytes received.
     pub rx_bytes: u64,
+    /// Bytes sent.
     pub tx_bytes: u64,
 }
 
@@ -369,11 +416,15 @@ pub struct LinkStatistics {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BearerEvent {
+    /// A configuration appeared (read it with `Manager::configuration`).
     ConfigurationAdded(String),
+    /// A configuration went away.
     ConfigurationRemoved(String),
+    /// A configuration's state, addresses or routes changed.
     ConfigurationChanged(String),
     /// The preferred (default) configuration changed: a chance to migrate (roam).
     PreferredConfigurationChanged(Option<String>),
+    /// The board's reachability level changed.
     ReachabilityChanged(Reachability),
     /// `is_online` flipped.
     OnlineStateChanged(bool),

@@ -34,6 +34,7 @@ impl Session {
         })
     }
 
+    /// The configuration this session is on.
     pub fn id(&self) -> &str {
         &self.id
     }

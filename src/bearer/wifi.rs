@@ -28,20 +28,30 @@ const RECV_BUFFER: usize = 64 * 1024;
 /// A scan event for one interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanEvent {
+    /// A scan started on this interface index.
     Started(u32),
+    /// A scan finished on this interface index; its results are ready.
     Done(u32),
+    /// A scan on this interface index was aborted.
     Aborted(u32),
 }
 
 /// What a station-mode interface is connected to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WifiLink {
+    /// The network name as bytes.
     pub ssid: Vec<u8>,
+    /// The access point's MAC address.
     pub bssid: [u8; 6],
+    /// The channel frequency.
     pub frequency_mhz: Option<u32>,
+    /// Signal strength of the last frames received.
     pub signal_dbm: Option<i8>,
+    /// Transmit bitrate in Mbit/s.
     pub tx_bitrate_mbps: Option<f32>,
+    /// Receive bitrate in Mbit/s.
     pub rx_bitrate_mbps: Option<f32>,
+    /// Seconds since the association.
     pub connected_secs: Option<u32>,
     /// From the scan entry of the BSS (empty when the kernel has none).
     pub security: Vec<&'static str>,
@@ -119,6 +129,7 @@ impl Wifi {
         Ok(wifi)
     }
 
+    /// The token of the nl80211 socket (its reactor events go to `handle`).
     pub fn token(&self) -> Token {
         self.token
     }
@@ -266,6 +277,7 @@ impl Wifi {
         Ok(true)
     }
 
+    /// The next scan event, oldest first.
     pub fn next_scan_event(&mut self) -> Option<ScanEvent> {
         self.scan_events.pop_front()
     }

@@ -17,8 +17,11 @@ pub enum DnsError {
     Cancelled,
     /// No server answered within the timeout, over all tries.
     Timeout {
+        /// How many servers were asked.
         servers: usize,
+        /// Tries per server.
         tries: u8,
+        /// The wait for each answer.
         timeout: Duration,
     },
     /// Every server refused the connection or was unreachable (nothing listens on port 53).
@@ -26,11 +29,20 @@ pub enum DnsError {
     /// A server answered with something that is not a valid reply.
     InvalidReply(String),
     /// SERVFAIL (or another server-side failure) from every server tried.
-    ServerFailure { name: String },
+    ServerFailure {
+        /// The name asked for.
+        name: String,
+    },
     /// REFUSED.
-    ServerRefused { name: String },
+    ServerRefused {
+        /// The name asked for.
+        name: String,
+    },
     /// NXDOMAIN: the name does not exist.
-    NotFound { name: String },
+    NotFound {
+        /// The name asked for.
+        name: String,
+    },
 }
 
 impl fmt::Display for DnsError {
@@ -104,19 +116,25 @@ impl Classify for DnsError {
 
 /// A failed system (getaddrinfo/getnameinfo) lookup, QHostInfo's errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HostError {
     /// The name is not valid to look up.
     InvalidName(String),
     /// The resolver says the host does not exist (or has no address of the family asked).
     HostNotFound {
+        /// The name asked for.
         name: String,
+        /// What the resolver said.
         reason: String,
     },
     /// Anything else (temporary failure, resolver unreachable, out of memory…).
     Unknown {
+        /// The name asked for.
         name: String,
+        /// What the resolver said.
         reason: String,
     },
+    /// Aborted by the caller or a signal.
     Cancelled,
 }
 
@@ -136,6 +154,7 @@ impl fmt::Display for HostError {
 impl std::error::Error for HostError {}
 
 impl HostError {
+    /// QHostInfo's error name (`HostNotFound`, `UnknownError`…), for `--json`.
     pub fn name(&self) -> &'static str {
         match self {
             HostError::InvalidName(_) => "InvalidName",

@@ -20,8 +20,11 @@ use super::wire::{rcode, Message, Query};
 pub const EDNS_PAYLOAD: u16 = 1232;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How an answer came.
 pub enum Transport {
+    /// Over UDP.
     Udp,
+    /// Over TCP (the UDP answer was truncated, or TCP was asked for).
     Tcp,
 }
 
@@ -44,11 +47,15 @@ pub enum Step {
 pub struct Answer {
     /// The name that was answered (after the search list).
     pub name: Name,
+    /// The record type asked for.
     pub qtype: u16,
     /// The answer section, in the server's order.
     pub records: Vec<Record>,
+    /// The server that answered.
     pub server: SocketAddr,
+    /// The server is authoritative for the name (AA).
     pub authoritative: bool,
+    /// UDP or TCP.
     pub transport: Transport,
 }
 

@@ -26,8 +26,11 @@ use crate::reactor::{Reactor, Ready};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Family {
     #[default]
+    /// IPv4 and IPv6.
     Any,
+    /// IPv4 only.
     V4,
+    /// IPv6 only.
     V6,
 }
 
@@ -48,6 +51,7 @@ pub struct HostInfo {
     pub name: String,
     /// The canonical name, when the resolver reported one different from `name`.
     pub canonical_name: Option<String>,
+    /// Its addresses, in the resolver's order (for a reverse lookup: the one asked).
     pub addresses: Vec<IpAddr>,
 }
 
@@ -187,6 +191,7 @@ pub struct HostsFile {
 }
 
 impl HostsFile {
+    /// Read /etc/hosts text (comments and bad lines skipped).
     pub fn parse(text: &str) -> HostsFile {
         let entries = text
             .lines()
@@ -236,6 +241,7 @@ pub struct HostLookups {
 }
 
 impl HostLookups {
+    /// Lookups with the resolver `options` (servers from resolv.conf unless given).
     pub fn new(options: ResolverOptions) -> Result<HostLookups, DnsError> {
         let path = PathBuf::from("/etc/hosts");
         let hosts = HostsFile::parse(&std::fs::read_to_string(&path).unwrap_or_default());
@@ -318,6 +324,7 @@ impl HostLookups {
         }
     }
 
+    /// Let the lookups see a reactor event; true if it was one of theirs.
     pub fn handle(&mut self, reactor: &mut Reactor, ready: &Ready) -> bool {
         let ours = self.resolver.handle(reactor, ready);
         while let Some((part, result)) = self.resolver.next_done() {
@@ -338,10 +345,12 @@ impl HostLookups {
         ours
     }
 
+    /// The next finished lookup, oldest first.
     pub fn next_done(&mut self) -> Option<(LookupId, Result<HostInfo, HostError>)> {
         self.done.pop_front()
     }
 
+    /// Lookups started and not finished.
     pub fn in_flight(&self) -> usize {
         self.pending.len() + self.done.len()
     }

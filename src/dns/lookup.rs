@@ -21,15 +21,25 @@ use crate::reactor::{Reactor, Ready};
 pub struct RecordType(pub u16);
 
 impl RecordType {
+    /// IPv4 address.
     pub const A: RecordType = RecordType(rtype::A);
+    /// IPv6 address.
     pub const AAAA: RecordType = RecordType(rtype::AAAA);
+    /// Anything the server has (servers may answer partially).
     pub const ANY: RecordType = RecordType(rtype::ANY);
+    /// Canonical name (alias).
     pub const CNAME: RecordType = RecordType(rtype::CNAME);
+    /// Mail exchanger.
     pub const MX: RecordType = RecordType(rtype::MX);
+    /// Name server.
     pub const NS: RecordType = RecordType(rtype::NS);
+    /// Pointer (reverse lookups).
     pub const PTR: RecordType = RecordType(rtype::PTR);
+    /// Start of authority.
     pub const SOA: RecordType = RecordType(rtype::SOA);
+    /// Service location (RFC 2782).
     pub const SRV: RecordType = RecordType(rtype::SRV);
+    /// Texts.
     pub const TXT: RecordType = RecordType(rtype::TXT);
 
     const NAMED: [(&'static str, RecordType); 10] = [
@@ -94,6 +104,7 @@ impl Answer {
             .collect()
     }
 
+    /// CNAME records.
     pub fn canonical_names(&self) -> Vec<CanonicalName> {
         self.records
             .iter()
@@ -118,6 +129,7 @@ impl Answer {
         mx
     }
 
+    /// NS records.
     pub fn name_servers(&self) -> Vec<NameServer> {
         self.records
             .iter()
@@ -128,6 +140,7 @@ impl Answer {
             .collect()
     }
 
+    /// PTR records.
     pub fn pointers(&self) -> Vec<Pointer> {
         self.records
             .iter()
@@ -143,6 +156,7 @@ impl Answer {
         self.services_with(&mut SystemRandom)
     }
 
+    /// SRV records in RFC 2782 order, weights drawn from `rng`.
     pub fn services_with(&self, rng: &mut impl Random) -> Vec<Service> {
         let mut srv: Vec<Service> = self
             .records
@@ -178,6 +192,7 @@ pub struct Lookup {
 }
 
 impl Lookup {
+    /// A lookup of `rtype` records of `name` (servers from resolv.conf unless given).
     pub fn new(rtype: RecordType, name: &str) -> Lookup {
         Lookup {
             rtype,
@@ -196,16 +211,19 @@ impl Lookup {
         self
     }
 
+    /// Wait for each answer this long (default: resolv.conf's `timeout:`, else 5 s).
     pub fn timeout(mut self, timeout: Duration) -> Lookup {
         self.options.timeout = Some(timeout);
         self
     }
 
+    /// Ask each server this many times (default: resolv.conf's `attempts:`, else 2).
     pub fn tries(mut self, tries: u8) -> Lookup {
         self.options.attempts = Some(tries);
         self
     }
 
+    /// Ask over TCP from the start.
     pub fn tcp(mut self, tcp: bool) -> Lookup {
         self.options.tcp = tcp;
         self

@@ -15,11 +15,17 @@ pub const MAX_LABEL: usize = 63;
 
 /// Why a name was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NameError {
+    /// The text is empty.
     Empty,
+    /// Two dots in a row, or a leading dot.
     EmptyLabel,
+    /// A label longer than 63 bytes (its length).
     LabelTooLong(usize),
+    /// A name longer than 255 bytes on the wire (its length).
     NameTooLong(usize),
+    /// A backslash escape that is not `\X` or `\DDD` with DDD at most 255.
     BadEscape,
 }
 
@@ -131,6 +137,7 @@ impl Name {
         }
     }
 
+    /// Whether this is the root name (`.`).
     pub fn is_root(&self) -> bool {
         self.wire.len() == 1
     }

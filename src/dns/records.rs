@@ -11,54 +11,83 @@ use super::wire::RData;
 /// An A or AAAA record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostAddress {
+    /// The owner name.
     pub name: Name,
+    /// Seconds it may be cached.
     pub ttl: u32,
+    /// The address.
     pub address: IpAddr,
 }
 
 /// A CNAME record: `name` is an alias of `target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CanonicalName {
+    /// The alias.
     pub name: Name,
+    /// Seconds it may be cached.
     pub ttl: u32,
+    /// The name it stands for.
     pub target: Name,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// An MX record.
 pub struct MailExchange {
+    /// The domain.
     pub name: Name,
+    /// Seconds it may be cached.
     pub ttl: u32,
+    /// Lower is tried first.
     pub preference: u16,
+    /// The mail server's name.
     pub exchange: Name,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// An NS record.
 pub struct NameServer {
+    /// The zone.
     pub name: Name,
+    /// Seconds it may be cached.
     pub ttl: u32,
+    /// The name server's name.
     pub host: Name,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A PTR record.
 pub struct Pointer {
+    /// The owner name (e.g. `10.2.0.192.in-addr.arpa`).
     pub name: Name,
+    /// Seconds it may be cached.
     pub ttl: u32,
+    /// The name it points to.
     pub target: Name,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// An SRV record.
 pub struct Service {
+    /// The service name (`_http._tcp.example.com`).
     pub name: Name,
+    /// Seconds it may be cached.
     pub ttl: u32,
+    /// Lower is tried first.
     pub priority: u16,
+    /// Share among records of equal priority.
     pub weight: u16,
+    /// The port of the service.
     pub port: u16,
+    /// The host of the service.
     pub target: Name,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A TXT record.
 pub struct Text {
+    /// The owner name.
     pub name: Name,
+    /// Seconds it may be cached.
     pub ttl: u32,
     /// The character-strings of the record, in order, as bytes.
     pub strings: Vec<Vec<u8>>,
@@ -67,18 +96,29 @@ pub struct Text {
 /// Any record of an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
+    /// A or AAAA.
     Address(HostAddress),
+    /// CNAME.
     Cname(CanonicalName),
+    /// MX.
     Mx(MailExchange),
+    /// NS.
     Ns(NameServer),
+    /// PTR.
     Ptr(Pointer),
+    /// SRV.
     Srv(Service),
+    /// TXT.
     Txt(Text),
     /// SOA and types boardnet does not interpret: owner, TTL, type number, data as text.
     Other {
+        /// The owner name.
         name: Name,
+        /// Seconds it may be cached.
         ttl: u32,
+        /// The record type number.
         rtype: u16,
+        /// The data in zone-file form.
         data: String,
     },
 }
@@ -145,6 +185,7 @@ impl Record {
         }
     }
 
+    /// Seconds the record may be cached.
     pub fn ttl(&self) -> u32 {
         match self {
             Record::Address(r) => r.ttl,

@@ -247,6 +247,7 @@ impl Freshness {
         }
     }
 
+    /// The file this configuration was read from.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -28,6 +28,7 @@ pub struct LookupId(pub u64);
 pub struct ResolverOptions {
     /// Ask these servers instead of resolv.conf's (`-s`).
     pub servers: Option<Vec<SocketAddr>>,
+    /// Wait for each answer this long (default: resolv.conf's `timeout:`).
     pub timeout: Option<Duration>,
     /// Rounds over the servers (`--tries`).
     pub attempts: Option<u8>,
@@ -109,6 +110,7 @@ fn default_max_in_flight() -> usize {
 }
 
 impl Resolver {
+    /// A resolver with `options` (servers from resolv.conf unless given).
     pub fn new(options: ResolverOptions) -> Result<Resolver, DnsError> {
         let path = options
             .resolv_conf

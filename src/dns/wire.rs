@@ -11,22 +11,34 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::name::{Name, MAX_NAME};
 
+/// The fixed header's size in bytes.
 pub const HEADER_LEN: usize = 12;
 /// Largest query this module writes: header, a maximal name, type/class, an OPT record.
 pub const MAX_QUERY: usize = HEADER_LEN + MAX_NAME + 4 + 11;
 
 /// Record types boardnet knows by name.
 pub mod rtype {
+    /// IPv4 address.
     pub const A: u16 = 1;
+    /// Name server.
     pub const NS: u16 = 2;
+    /// Canonical name.
     pub const CNAME: u16 = 5;
+    /// Start of authority.
     pub const SOA: u16 = 6;
+    /// Pointer.
     pub const PTR: u16 = 12;
+    /// Mail exchanger.
     pub const MX: u16 = 15;
+    /// Texts.
     pub const TXT: u16 = 16;
+    /// IPv6 address.
     pub const AAAA: u16 = 28;
+    /// Service location.
     pub const SRV: u16 = 33;
+    /// EDNS0 pseudo-record.
     pub const OPT: u16 = 41;
+    /// Any type (a query type only).
     pub const ANY: u16 = 255;
 }
 
@@ -35,16 +47,23 @@ pub const CLASS_IN: u16 = 1;
 
 /// Response codes (with EDNS's extension, a 12-bit value).
 pub mod rcode {
+    /// No error.
     pub const NOERROR: u16 = 0;
+    /// The server could not read the query.
     pub const FORMERR: u16 = 1;
+    /// The server failed.
     pub const SERVFAIL: u16 = 2;
+    /// The name does not exist.
     pub const NXDOMAIN: u16 = 3;
+    /// The server does not do this kind of query.
     pub const NOTIMP: u16 = 4;
+    /// The server refuses to answer.
     pub const REFUSED: u16 = 5;
 }
 
 /// Why a reply could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WireError {
     /// Shorter than its header or its counts say.
     Truncated,
@@ -89,31 +108,42 @@ fn u32_at(b: &[u8], at: usize) -> Result<u32, WireError> {
 /// The fixed header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
+    /// Query ID.
     pub id: u16,
+    /// Flags and codes (QR, opcode, AA, TC, RD, RA, rcode).
     pub flags: u16,
+    /// Questions.
     pub qdcount: u16,
+    /// Answer records.
     pub ancount: u16,
+    /// Authority records.
     pub nscount: u16,
+    /// Additional records.
     pub arcount: u16,
 }
 
 impl Header {
+    /// QR: this is a response.
     pub fn is_response(&self) -> bool {
         self.flags & 0x8000 != 0
     }
 
+    /// The opcode (0 for a standard query).
     pub fn opcode(&self) -> u16 {
         (self.flags >> 11) & 0xf
     }
 
+    /// TC: the answer did not fit (ask again over TCP).
     pub fn truncated(&self) -> bool {
         self.flags & 0x0200 != 0
     }
 
+    /// AA: the server is authoritative for the name.
     pub fn authoritative(&self) -> bool {
         self.flags & 0x0400 != 0
     }
 
+    /// RA: the server does recursion.
     pub fn recursion_available(&self) -> bool {
         self.flags & 0x0080 != 0
     }
@@ -183,6 +213,7 @@ impl Query {
         }
     }
 
+    /// The query ID.
     pub fn id(&self) -> u16 {
         u16::from_be_bytes([self.bytes[0], self.bytes[1]])
     }
@@ -300,9 +331,13 @@ impl fmt::Debug for NameRef<'_> {
 /// One resource record, in place.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordView<'a> {
+    /// The owner name.
     pub name: NameRef<'a>,
+    /// The record type.
     pub rtype: u16,
+    /// The class (1: IN).
     pub class: u16,
+    /// Seconds it may be cached.
     pub ttl: u32,
     /// The record data bytes (names inside may point elsewhere in the message).
     pub rdata: &'a [u8],
@@ -313,30 +348,51 @@ pub struct RecordView<'a> {
 /// Typed record data, copied out of the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RData {
+    /// An IPv4 address.
     A(Ipv4Addr),
+    /// An IPv6 address.
     Aaaa(Ipv6Addr),
+    /// A canonical name.
     Cname(Name),
+    /// A name server.
     Ns(Name),
+    /// A pointer.
     Ptr(Name),
+    /// A mail exchanger.
     Mx {
+        /// Lower is tried first.
         preference: u16,
+        /// The mail server's name.
         exchange: Name,
     },
+    /// A service location.
     Srv {
+        /// Lower is tried first.
         priority: u16,
+        /// Share among equal priorities.
         weight: u16,
+        /// The service's port.
         port: u16,
+        /// The service's host.
         target: Name,
     },
     /// The character-strings, each as bytes (not joined).
     Txt(Vec<Vec<u8>>),
+    /// A zone's start of authority.
     Soa {
+        /// The primary name server.
         mname: Name,
+        /// The zone administrator's mailbox as a name.
         rname: Name,
+        /// The zone's version.
         serial: u32,
+        /// Seconds between secondaries' checks.
         refresh: u32,
+        /// Seconds before a failed check is retried.
         retry: u32,
+        /// Seconds after which secondaries stop answering.
         expire: u32,
+        /// Seconds negative answers may be cached.
         minimum: u32,
     },
     /// A type boardnet does not interpret.
@@ -518,6 +574,7 @@ fn record_at(msg: &[u8], at: usize) -> Result<(RecordView<'_>, usize), WireError
 #[derive(Debug, Clone, Copy)]
 pub struct Message<'a> {
     bytes: &'a [u8],
+    /// The message's header.
     pub header: Header,
     question_at: usize,
     answers_at: usize,
@@ -588,6 +645,7 @@ impl<'a> Message<'a> {
         self.edns.map(|(_, p)| p)
     }
 
+    /// The answer section.
     pub fn answers(&self) -> Records<'a> {
         Records {
             msg: self.bytes,
@@ -596,6 +654,7 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// The authority section.
     pub fn authorities(&self) -> Records<'a> {
         Records {
             msg: self.bytes,
@@ -604,6 +663,7 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// The additional section.
     pub fn additionals(&self) -> Records<'a> {
         Records {
             msg: self.bytes,

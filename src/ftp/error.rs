@@ -20,11 +20,16 @@ pub const WHOLE_TRANSFER: &str = "within the time limit for the whole operation"
 pub enum FtpError {
     /// Malformed URL, command or argument.
     InvalidRequest(String),
+    /// The server's name did not resolve.
     HostNotFound {
+        /// The name.
         host: String,
+        /// What the resolver said.
         reason: String,
     },
+    /// Nothing listens there.
     ConnectionRefused {
+        /// The address refused.
         addr: String,
     },
     /// The server closed or reset a connection, or the network failed under it.
@@ -32,14 +37,19 @@ pub enum FtpError {
     /// A deadline passed: `what` says which wait ([`WHOLE_TRANSFER`] for the limit on the
     /// whole operation).
     Timeout {
+        /// Which wait.
         what: &'static str,
+        /// Its limit.
         after: Duration,
     },
     /// Fewer than `limit` bytes/s over `window`.
     Stalled {
+        /// Bytes per second asked for.
         limit: u64,
+        /// Over this window.
         window: Duration,
     },
+    /// The TLS handshake or certificate check failed.
     Tls(TlsFailure),
     /// The server broke the protocol (garbage reply, unexpected code, bad data address).
     Protocol(String),
@@ -47,12 +57,18 @@ pub enum FtpError {
     LoginFailed(Reply),
     /// The server answered a command with a 4xx/5xx reply.
     Refused {
+        /// The command (without its arguments' secrets).
         command: String,
+        /// The server's reply.
         reply: Reply,
     },
+    /// Reading or writing a local file failed.
     LocalFile(FileError),
+    /// The download's SHA-256 is not the one expected (the file was not saved).
     ChecksumMismatch {
+        /// Expected (hex).
         expected: String,
+        /// Received (hex).
         actual: String,
     },
     /// Something this build or server cannot do (FTPS without the `tls` feature, resuming on a
@@ -63,7 +79,9 @@ pub enum FtpError {
     /// The data connection ended before the size the server announced: the file is
     /// incomplete (resume from `at`).
     Truncated {
+        /// Bytes received in all.
         at: u64,
+        /// The size the server announced.
         total: u64,
     },
     /// Cancelled by the caller's token or SIGINT/SIGTERM.

@@ -23,6 +23,7 @@ pub struct Limits {
     pub deadline: Option<(Instant, Duration)>,
     /// `--speed-limit`/`--speed-time` on data connections: (bytes/s, window).
     pub speed: Option<(u64, Duration)>,
+    /// Cancel every wait of the session (from another thread or a signal).
     pub cancel: Option<CancelToken>,
     /// SO_BINDTODEVICE for control and data connections.
     pub interface: Option<String>,

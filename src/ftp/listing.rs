@@ -5,9 +5,13 @@
 /// What a directory entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
+    /// A regular file.
     File,
+    /// A directory.
     Directory,
+    /// A symbolic link.
     Link,
+    /// Anything else (devices, unknown types).
     Other,
 }
 
@@ -26,8 +30,11 @@ impl EntryKind {
 /// One directory entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The name (no directory part).
     pub name: String,
+    /// What it is.
     pub kind: EntryKind,
+    /// Size in bytes, when the server says.
     pub size: Option<u64>,
     /// ISO 8601: `…Z` (UTC) from MLSD; from LIST the server's local time without a zone, to the
     /// minute for recent files (the year inferred as `ls` implies it) or to the day.

@@ -14,7 +14,9 @@ pub const MAX_REPLY: usize = 64 * 1024;
 /// code prefixes of the first and last line removed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
+    /// The three-digit code.
     pub code: u16,
+    /// The text, lines joined with '\n'.
     pub text: String,
 }
 
@@ -48,6 +50,7 @@ impl fmt::Display for Reply {
 
 /// A reply that breaks the protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReplyError {
     /// A line that does not start with three digits (and is not inside a multi-line reply).
     Malformed(String),
@@ -86,6 +89,7 @@ pub struct ReplyReader {
 const READ_CHUNK: usize = 4096;
 
 impl ReplyReader {
+    /// An empty reader.
     pub fn new() -> Self {
         ReplyReader::default()
     }
@@ -352,12 +356,19 @@ pub fn parse_timeval(text: &str) -> Option<String> {
 /// What the server offers (RFC 2389 FEAT), as far as the client cares.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Features {
+    /// MLSD/MLST (RFC 3659 listings).
     pub mlsd: bool,
+    /// SIZE.
     pub size: bool,
+    /// MDTM (modification times).
     pub mdtm: bool,
+    /// REST STREAM (resumed transfers).
     pub rest_stream: bool,
+    /// EPSV (extended passive mode).
     pub epsv: bool,
+    /// UTF8 path names.
     pub utf8: bool,
+    /// AUTH TLS (explicit FTPS).
     pub auth_tls: bool,
 }
 

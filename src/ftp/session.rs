@@ -18,13 +18,16 @@ use crate::net::Progress;
 /// How to reach and talk to a server.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
+    /// Plain, explicit (AUTH TLS) or implicit FTPS.
     pub security: Security,
     /// Verification settings for FTPS (as for HTTPS: system store or a CA file, pins, or none).
     #[cfg(feature = "tls")]
     pub tls: crate::tls::TlsOptions,
     /// The server connects to us for data (PORT/EPRT) instead of passive mode.
     pub active: bool,
+    /// Which address family to connect with.
     pub family: Family,
+    /// Timeouts, speed limit, cancellation and interface of every wait.
     pub limits: Limits,
 }
 
@@ -314,18 +317,22 @@ impl Session {
         self.expect_completion("CWD", Some(path))
     }
 
+    /// Make directory `path` (MKD).
     pub fn mkdir(&mut self, path: &str) -> Result<Reply, FtpError> {
         self.expect_completion("MKD", Some(path))
     }
 
+    /// Remove the empty directory `path` (RMD).
     pub fn rmdir(&mut self, path: &str) -> Result<Reply, FtpError> {
         self.expect_completion("RMD", Some(path))
     }
 
+    /// Remove the file `path` (DELE).
     pub fn remove(&mut self, path: &str) -> Result<Reply, FtpError> {
         self.expect_completion("DELE", Some(path))
     }
 
+    /// Rename `from` to `to` (RNFR, RNTO).
     pub fn rename(&mut self, from: &str, to: &str) -> Result<Reply, FtpError> {
         let reply = self.send("RNFR", Some(from))?;
         if reply.code != 350 {

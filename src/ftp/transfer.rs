@@ -19,6 +19,7 @@ pub struct DownloadOptions<'a> {
     pub resume: bool,
     /// Expected SHA-256 of the complete file, checked before the rename.
     pub sha256: Option<[u8; 32]>,
+    /// Called as bytes arrive.
     pub progress: Option<ProgressFn<'a>>,
     /// Told when the `.part` restarts, a resume cannot be verified, or the file was already
     /// complete.
@@ -37,10 +38,13 @@ impl DownloadOptions<'_> {
 /// A finished download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Downloaded {
+    /// Where the file is now.
     pub path: PathBuf,
+    /// Its size.
     pub size: u64,
     /// Bytes that were already in `.part`.
     pub resumed_from: u64,
+    /// Hex SHA-256 of the file, when one was asked for.
     pub sha256: Option<String>,
 }
 

@@ -19,14 +19,18 @@ pub enum Security {
 /// A parsed FTP URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FtpUrl {
+    /// The server's name or address.
     pub host: String,
+    /// Its port (21, or 990 for ftps://).
     pub port: u16,
     /// `user`, `password` from the URL, percent-decoded.
     pub user: Option<String>,
+    /// The password, if the URL has one.
     pub password: Option<String>,
     /// The path after the host, percent-decoded, without its leading '/': relative to the
     /// login directory as RFC 1738 says (`/%2Fetc/x` is the absolute `/etc/x`). Empty for none.
     pub path: String,
+    /// `ftps://`: TLS from the first byte (implicit FTPS).
     pub implicit_tls: bool,
 }
 

@@ -28,7 +28,9 @@ pub enum AuthPolicy {
 /// The authentication schemes boardnet can answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
+    /// RFC 7617: user and password in every request.
     Basic,
+    /// RFC 7616: a hash of them with the server's nonce.
     Digest,
 }
 
@@ -42,7 +44,9 @@ pub const MAX_VALUE: usize = 1024;
 /// One challenge: its scheme (lower-case, as sent) and its parameters (names lower-case).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
+    /// The scheme, lower-case.
     pub scheme: String,
+    /// Its parameters, names lower-case.
     pub params: Vec<(String, String)>,
 }
 
@@ -195,8 +199,11 @@ pub fn basic_authorization(user: &str, password: &str) -> String {
 /// A Digest hash algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
+    /// MD5 (RFC 2617's).
     Md5,
+    /// SHA-256.
     Sha256,
+    /// SHA-512/256.
     Sha512_256,
 }
 
@@ -234,14 +241,19 @@ impl Algorithm {
 /// A Digest challenge boardnet can answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digest {
+    /// The protection space.
     pub realm: String,
+    /// The server's nonce.
     pub nonce: String,
+    /// Echoed back when given.
     pub opaque: Option<String>,
+    /// The hash algorithm.
     pub algorithm: Algorithm,
     /// `-sess`: the session key mixes in the nonces.
     pub session: bool,
     /// `qop=auth` offered (else the RFC 2069 form without qop, nc and cnonce).
     pub qop_auth: bool,
+    /// `userhash=true`: the user name is sent hashed.
     pub userhash: bool,
     /// The server says the nonce expired, not the credentials wrong: answer again.
     pub stale: bool,
@@ -252,6 +264,7 @@ pub struct Digest {
 pub enum Unanswerable {
     /// Not a Digest challenge, or no nonce.
     NotDigest,
+    /// An algorithm not implemented (its name).
     Algorithm(String),
     /// Only `qop=auth-int` (a hash of the body) was offered.
     QopAuthInt,
@@ -396,7 +409,9 @@ fn quoted(s: &str) -> String {
 /// What to answer a challenge with under `policy`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
+    /// Send Basic credentials.
     Basic,
+    /// Answer this Digest challenge.
     Digest(Digest),
 }
 
@@ -453,6 +468,7 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// Credentials answered as `policy` allows.
     pub fn new(user: &str, password: &str, policy: AuthPolicy) -> Self {
         Credentials {
             user: user.to_string(),

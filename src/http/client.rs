@@ -33,8 +33,11 @@ pub use crate::net::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AddressFamily {
     #[default]
+    /// IPv6 and IPv4, as the resolver orders them.
     Any,
+    /// IPv4 only.
     Ipv4,
+    /// IPv6 only.
     Ipv6,
 }
 
@@ -119,6 +122,7 @@ impl Default for ClientBuilder {
 }
 
 impl ClientBuilder {
+    /// The `User-Agent` header (default [`USER_AGENT`]).
     pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
         self.user_agent = ua.into();
         self
@@ -170,6 +174,7 @@ impl ClientBuilder {
         self
     }
 
+    /// Which address family to connect with.
     pub fn address_family(mut self, family: AddressFamily) -> Self {
         self.family = family;
         self
@@ -216,11 +221,13 @@ impl ClientBuilder {
     }
 
     #[cfg(feature = "tls")]
+    /// Certificate verification and client certificates for https://.
     pub fn tls(mut self, tls: TlsOptions) -> Self {
         self.tls = tls;
         self
     }
 
+    /// Whether and how far to follow redirects.
     pub fn redirects(mut self, policy: RedirectPolicy) -> Self {
         self.redirects = policy;
         self
@@ -247,6 +254,7 @@ impl ClientBuilder {
         self
     }
 
+    /// The client (fails on unreadable TLS files or a bad proxy URL).
     pub fn build(self) -> Result<Client, NetworkError> {
         let proxy =
             match (&self.proxy, self.proxy_from_env) {
@@ -418,6 +426,7 @@ pub struct Client {
 }
 
 impl Client {
+    /// A builder with the defaults.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
@@ -432,22 +441,27 @@ impl Client {
         Request::new(self, method, url)
     }
 
+    /// A GET request.
     pub fn get(&self, url: &str) -> Request<'_> {
         self.request("GET", url)
     }
 
+    /// A HEAD request.
     pub fn head(&self, url: &str) -> Request<'_> {
         self.request("HEAD", url)
     }
 
+    /// A POST request.
     pub fn post(&self, url: &str) -> Request<'_> {
         self.request("POST", url)
     }
 
+    /// A PUT request.
     pub fn put(&self, url: &str) -> Request<'_> {
         self.request("PUT", url)
     }
 
+    /// A DELETE request.
     pub fn delete(&self, url: &str) -> Request<'_> {
         self.request("DELETE", url)
     }

@@ -23,7 +23,9 @@ pub const RATIO_FREE_BYTES: u64 = 16 << 20;
 /// A content coding boardnet decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coding {
+    /// gzip (RFC 1952).
     Gzip,
+    /// deflate: zlib (RFC 1950), or raw deflate as some servers send it.
     Deflate,
 }
 
@@ -53,13 +55,19 @@ impl Coding {
 
 /// Why a body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// Not valid gzip/deflate data (or a gzip CRC or length that does not match).
     Corrupt(&'static str),
     /// The body ended before the compressed stream did.
     Truncated,
     /// Past [`RATIO_FREE_BYTES`], more than [`MAX_RATIO`] decoded bytes per encoded byte.
-    Bomb { decoded: u64, encoded: u64 },
+    Bomb {
+        /// Bytes decoded so far.
+        decoded: u64,
+        /// Bytes received so far.
+        encoded: u64,
+    },
 }
 
 impl fmt::Display for DecodeError {
@@ -189,6 +197,7 @@ impl fmt::Debug for Decoder {
 }
 
 impl Decoder {
+    /// A decoder for `coding`.
     pub fn new(coding: Coding) -> Decoder {
         Decoder {
             coding,

@@ -29,6 +29,7 @@ pub struct DownloadOptions<'a> {
     /// Size of the pieces read from the reply and written to the file (default 1 MiB: large
     /// writes plus write-behind are what make a download to flash fast).
     pub buffer_size: Option<usize>,
+    /// Called as bytes arrive.
     pub progress: Option<&'a mut dyn FnMut(&Progress)>,
     /// Told when the `.part` restarts, a resume cannot be verified, or the file was already
     /// complete (also logged at info level).
@@ -40,6 +41,7 @@ pub struct DownloadOptions<'a> {
 pub struct Download {
     /// The reply, its body fully read.
     pub reply: Reply,
+    /// Where the file is now.
     pub path: PathBuf,
     /// Size of the complete file.
     pub size: u64,
@@ -115,7 +117,9 @@ fn content_range(reply: &Reply) -> Option<(Option<u64>, Option<u64>)> {
 /// headers, timings and [`Reply::bytes_received`]).
 #[derive(Debug)]
 pub struct DownloadError {
+    /// What went wrong.
     pub error: NetworkError,
+    /// The reply, when the server answered.
     pub reply: Option<Box<Reply>>,
 }
 

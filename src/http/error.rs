@@ -32,18 +32,33 @@ pub enum NetworkError {
     /// The URL's scheme is not http or https.
     ProtocolUnknown(String),
     /// The host name did not resolve.
-    HostNotFound { host: String, reason: String },
+    HostNotFound {
+        /// The name.
+        host: String,
+        /// What the resolver said.
+        reason: String,
+    },
     /// Nothing listens on the port (RST to our SYN).
-    ConnectionRefused { addr: String },
+    ConnectionRefused {
+        /// The address that refused.
+        addr: String,
+    },
     /// The server closed the connection before the reply was complete.
     RemoteHostClosed(String),
     /// A deadline expired.
     Timeout {
+        /// Which limit.
         phase: TimeoutPhase,
+        /// The limit, when known.
         after: Option<Duration>,
     },
     /// The transfer was slower than `--speed-limit` for `--speed-time`.
-    TransferStalled { limit: u64, window: Duration },
+    TransferStalled {
+        /// Bytes per second asked for.
+        limit: u64,
+        /// Over this window.
+        window: Duration,
+    },
     /// Cancelled by [`CancelToken::cancel`](crate::cancel::CancelToken) or SIGINT/SIGTERM.
     OperationCanceled,
     /// TLS handshake or certificate verification failed.
@@ -53,29 +68,59 @@ pub enum NetworkError {
     /// Other socket-level failures (reset, broken pipe…).
     NetworkFailure(String),
     /// The proxy refused the connection.
-    ProxyConnectionRefused { proxy: String },
+    ProxyConnectionRefused {
+        /// The proxy's address.
+        proxy: String,
+    },
     /// The proxy failed or answered something unexpected.
     ProxyFailure(String),
     /// The proxy wants credentials (HTTP 407 or SOCKS authentication failure); `rejected`:
     /// it refused the ones given.
-    ProxyAuthenticationRequired { rejected: bool },
+    ProxyAuthenticationRequired {
+        /// Credentials were given and the proxy refused them.
+        rejected: bool,
+    },
     /// The reply is malformed: bad status line, bad chunking, oversized header block…
     ProtocolFailure(String),
     /// More than `--max-redirs` redirects.
-    TooManyRedirects { max: u32 },
+    TooManyRedirects {
+        /// The limit.
+        max: u32,
+    },
     /// A redirect from https to http, refused unless explicitly allowed.
-    InsecureRedirect { from: String, to: String },
+    InsecureRedirect {
+        /// The https:// URL.
+        from: String,
+        /// The http:// URL it pointed to.
+        to: String,
+    },
     /// A redirect that needs to send the body again, which was a one-shot stream.
-    RedirectNeedsRewind { status: u16 },
+    RedirectNeedsRewind {
+        /// The redirect's status code.
+        status: u16,
+    },
     /// An authentication challenge (401/407) that needs the body sent again, which was a
     /// one-shot stream.
-    AuthNeedsRewind { status: u16 },
+    AuthNeedsRewind {
+        /// 401 or 407.
+        status: u16,
+    },
     /// The reply had this HTTP status (4xx/5xx), mapped from [`NetworkError::from_status`].
-    Status { code: u16, kind: StatusKind },
+    Status {
+        /// The status code.
+        code: u16,
+        /// Its QNetworkReply class.
+        kind: StatusKind,
+    },
     /// Reading an upload or writing a download failed locally.
     LocalFile(FileError),
     /// The downloaded data did not have the expected SHA-256.
-    ChecksumMismatch { expected: String, actual: String },
+    ChecksumMismatch {
+        /// Expected (hex).
+        expected: String,
+        /// Received (hex).
+        actual: String,
+    },
     /// The request asked for a feature this build lacks (e.g. https without the `tls` feature).
     Unsupported(String),
 }
@@ -83,18 +128,31 @@ pub enum NetworkError {
 /// QNetworkReply's content and server error codes, by HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusKind {
+    /// 400 Bad Request.
     ProtocolInvalidOperation,
+    /// 401 Unauthorized.
     AuthenticationRequired,
+    /// 403 Forbidden.
     ContentAccessDenied,
+    /// 404 Not Found.
     ContentNotFound,
+    /// 405 Method Not Allowed.
     ContentOperationNotPermitted,
+    /// 407 Proxy Authentication Required.
     ProxyAuthenticationRequired,
+    /// 409 Conflict.
     ContentConflict,
+    /// 410 Gone.
     ContentGone,
+    /// Another 4xx.
     UnknownContent,
+    /// 500 Internal Server Error.
     InternalServerError,
+    /// 501 Not Implemented.
     OperationNotImplemented,
+    /// 503 Service Unavailable.
     ServiceUnavailable,
+    /// Another 5xx.
     UnknownServer,
 }
 

@@ -52,6 +52,7 @@ fn canonical(host: &str) -> Option<String> {
 }
 
 impl HstsStore {
+    /// An empty store.
     pub fn new() -> HstsStore {
         HstsStore::default()
     }
@@ -124,10 +125,12 @@ impl HstsStore {
         true
     }
 
+    /// Hosts known.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether no host is known.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

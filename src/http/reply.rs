@@ -153,6 +153,7 @@ impl Reply {
         Ok(())
     }
 
+    /// The status code of the final reply.
     pub fn status(&self) -> u16 {
         self.status
     }
@@ -180,6 +181,7 @@ impl Reply {
         }
     }
 
+    /// The response headers.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
@@ -214,6 +216,7 @@ impl Reply {
         self.transfer.phases.lock().ok().and_then(|p| p.remote)
     }
 
+    /// Where the time went so far.
     pub fn timings(&self) -> Timings {
         let phases = self.transfer.phases.lock().map(|p| *p).unwrap_or_default();
         Timings {

@@ -28,7 +28,9 @@ pub type UploadProgress = Box<dyn FnMut(u64, Option<u64>) + Send>;
 
 /// A request body.
 pub enum Body {
+    /// No body.
     Empty,
+    /// These bytes.
     Bytes(Vec<u8>),
     /// Streamed from this file; its size becomes the Content-Length.
     File(PathBuf),
@@ -161,6 +163,7 @@ impl<'c> Request<'c> {
         self
     }
 
+    /// Send `body` (replacing any before).
     pub fn body(mut self, body: Body) -> Self {
         self.body = body;
         self

@@ -25,6 +25,7 @@ pub struct Target {
 
 /// Why a URL was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UrlError {
     /// Not a URL at all, or not one `http::Uri` accepts.
     Malformed(String),

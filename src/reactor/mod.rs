@@ -48,14 +48,22 @@ const SIGNALS: Token = Token(usize::MAX - 1);
 pub enum Ready {
     /// A registered source is ready.
     Io {
+        /// The token it was registered under.
         token: Token,
+        /// It can be read.
         readable: bool,
+        /// It can be written.
         writable: bool,
         /// Error or hang-up: the next read/write says which.
         closed: bool,
     },
     /// A deadline of `owner` passed.
-    Timer { owner: Token, id: TimerId },
+    Timer {
+        /// The token the timer was set for.
+        owner: Token,
+        /// Which timer.
+        id: TimerId,
+    },
     /// A signal asked for with [`Reactor::handle_signals`].
     Signal(libc::c_int),
     /// [`Reactor::waker`] was woken.
@@ -84,6 +92,7 @@ impl std::fmt::Debug for Reactor {
 }
 
 impl Reactor {
+    /// A reactor with its waker; signals are handled only after [`handle_signals`](Self::handle_signals).
     pub fn new() -> io::Result<Reactor> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -105,6 +114,7 @@ impl Reactor {
         Token(self.next_token)
     }
 
+    /// mio's registry, for sources registered under tokens from [`token`](Self::token).
     pub fn registry(&self) -> &Registry {
         self.poll.registry()
     }
@@ -116,6 +126,7 @@ impl Reactor {
         Ok(token)
     }
 
+    /// Change what `source`, registered under `token`, is watched for.
     pub fn reregister(
         &mut self,
         source: &mut impl Source,
@@ -125,6 +136,7 @@ impl Reactor {
         self.poll.registry().reregister(source, token, interest)
     }
 
+    /// Stop watching `source`.
     pub fn deregister(&mut self, source: &mut impl Source) -> io::Result<()> {
         self.poll.registry().deregister(source)
     }
@@ -134,6 +146,7 @@ impl Reactor {
         self.timers.add(at, owner)
     }
 
+    /// Cancel timer `id` (nothing happens if it already fired).
     pub fn cancel_timer(&mut self, id: TimerId) {
         self.timers.cancel(id);
     }

@@ -16,6 +16,7 @@ pub struct TimerId {
 }
 
 impl TimerId {
+    /// When it fires.
     pub fn deadline(&self) -> Instant {
         self.at
     }
@@ -34,6 +35,7 @@ impl Timers {
         self.queue.binary_search_by(|(probe, _)| id.cmp(probe))
     }
 
+    /// A timer for `owner` at `at`.
     pub fn add(&mut self, at: Instant, owner: Token) -> TimerId {
         self.seq += 1;
         let id = TimerId { at, seq: self.seq };
@@ -62,10 +64,12 @@ impl Timers {
         self.queue.pop()
     }
 
+    /// Timers pending.
     pub fn len(&self) -> usize {
         self.queue.len()
     }
 
+    /// Whether no timer is pending.
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }

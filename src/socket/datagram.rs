@@ -39,9 +39,11 @@ pub struct UdpOptions {
 /// One received datagram: `len` bytes landed in the buffer out of `size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Datagram {
+    /// Bytes of it in the buffer.
     pub len: usize,
     /// The datagram's real size (more than `len` when the buffer was too small).
     pub size: usize,
+    /// The sender.
     pub from: SocketAddr,
 }
 
@@ -194,26 +196,32 @@ impl UdpSocket {
         })
     }
 
+    /// The token of its reactor events.
     pub fn token(&self) -> Token {
         self.token
     }
 
+    /// Its state (bound or connected).
     pub fn state(&self) -> SocketState {
         self.state
     }
 
+    /// The local address (with the port the kernel chose).
     pub fn local_address(&self) -> SocketAddr {
         self.local
     }
 
+    /// The peer of a connected socket.
     pub fn peer_address(&self) -> Option<SocketAddr> {
         self.peer
     }
 
+    /// The last error.
     pub fn error(&self) -> Option<&SocketError> {
         self.last_error.as_ref()
     }
 
+    /// The next event, oldest first.
     pub fn next_event(&mut self) -> Option<SocketEvent> {
         self.events.pop()
     }
@@ -395,6 +403,7 @@ impl UdpSocket {
         self.group_op(group, interface, true)
     }
 
+    /// Leave a multicast group joined before.
     pub fn leave_multicast_group(
         &mut self,
         group: IpAddr,

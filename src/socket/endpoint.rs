@@ -30,7 +30,9 @@ pub enum Endpoint {
 /// A host and a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPort {
+    /// The host.
     pub host: Host,
+    /// The port.
     pub port: u16,
 }
 
@@ -41,6 +43,7 @@ pub struct HostPort {
 pub enum Host {
     /// `*`: every local address, IPv6 and IPv4.
     Any,
+    /// An address.
     Ip(IpAddr),
     /// A link-local IPv6 address with its interface: `[fe80::1%eth0]`.
     Scoped(Ipv6Addr, String),
@@ -60,7 +63,9 @@ pub enum UnixName {
 /// A local or peer address as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Address {
+    /// An IP address and port.
     Inet(SocketAddr),
+    /// A Unix socket name.
     Unix(UnixName),
     /// A Unix socket without a name (the client end of most local connections).
     Unnamed,

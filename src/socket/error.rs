@@ -34,25 +34,46 @@ pub enum SocketError {
     /// No local socket exists at that path or abstract name (QLocalSocket::ServerNotFoundError).
     ServerNotFound(String),
     /// The peer closed the connection (`reset`: abruptly, with a TCP RST) while it was in use.
-    RemoteHostClosed { peer: String, reset: bool },
+    RemoteHostClosed {
+        /// The peer.
+        peer: String,
+        /// With a TCP RST.
+        reset: bool,
+    },
     /// The host name did not resolve.
     HostNotFound(HostError),
     /// Permission denied: a socket file or its directory, a privileged port, binding to an
     /// interface without CAP_NET_RAW.
-    SocketAccess { what: String, file: bool },
+    SocketAccess {
+        /// What was refused.
+        what: String,
+        /// A file (a Unix socket's) rather than a privilege.
+        file: bool,
+    },
     /// `to` is a broadcast address and the socket did not opt in
     /// ([`UdpOptions::broadcast`](super::UdpOptions::broadcast), SO_BROADCAST).
-    BroadcastNotAllowed { to: String },
+    BroadcastNotAllowed {
+        /// The broadcast address.
+        to: String,
+    },
     /// Out of descriptors, buffers or memory.
     SocketResource(String),
     /// A deadline expired.
     SocketTimeout {
+        /// Which wait.
         phase: TimeoutPhase,
+        /// Its limit.
         after: Duration,
+        /// The peer.
         peer: String,
     },
     /// A datagram larger than UDP can carry (65507 bytes over IPv4, 65527 over IPv6).
-    DatagramTooLarge { size: usize, max: usize },
+    DatagramTooLarge {
+        /// The datagram's size.
+        size: usize,
+        /// The largest that can be sent.
+        max: usize,
+    },
     /// The network or host is unreachable (no route, interface down).
     Network(String),
     /// The local address is taken by another socket (the text says which and by what).

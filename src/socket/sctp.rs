@@ -17,11 +17,15 @@ use crate::reactor::{Reactor, Ready, Token};
 /// One message received on a one-to-many socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SctpDatagram {
+    /// Bytes of it in the buffer.
     pub len: usize,
+    /// The stream it came on.
     pub stream: u16,
+    /// The sender.
     pub from: SocketAddr,
     /// The association it came on (the kernel's id).
     pub association: i32,
+    /// The whole message fit in the buffer.
     pub complete: bool,
 }
 
@@ -83,10 +87,12 @@ impl SctpSeqpacket {
         })
     }
 
+    /// The token of its reactor events.
     pub fn token(&self) -> Token {
         self.token
     }
 
+    /// The local address.
     pub fn local_address(&self) -> SocketAddr {
         self.local
     }
@@ -99,14 +105,17 @@ impl SctpSeqpacket {
         })
     }
 
+    /// The next event, oldest first.
     pub fn next_event(&mut self) -> Option<SocketEvent> {
         self.events.pop()
     }
 
+    /// The last error.
     pub fn error(&self) -> Option<&SocketError> {
         self.last_error.as_ref()
     }
 
+    /// Let the socket see a reactor event; true if it was its own.
     pub fn handle(&mut self, _reactor: &mut Reactor, ready: &Ready) -> bool {
         note_readable(ready, self.token, &mut self.readable, &mut self.events)
     }

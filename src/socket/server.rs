@@ -216,14 +216,17 @@ impl Server {
         &self.endpoint
     }
 
+    /// The local address (with the port the kernel chose).
     pub fn local_address(&self) -> &Address {
         &self.local
     }
 
+    /// The token of its reactor events.
     pub fn token(&self) -> Token {
         self.token
     }
 
+    /// Listening, or unconnected once closed.
     pub fn state(&self) -> SocketState {
         if self.sock.is_some() {
             SocketState::Listening
@@ -232,6 +235,7 @@ impl Server {
         }
     }
 
+    /// The next event, oldest first.
     pub fn next_event(&mut self) -> Option<ServerEvent> {
         self.events.pop()
     }
@@ -247,10 +251,12 @@ impl Server {
         self.pending.len()
     }
 
+    /// Whether a connection waits to be taken.
     pub fn has_pending_connections(&self) -> bool {
         !self.pending.is_empty()
     }
 
+    /// Hold at most `n` accepted connections (Qt's setMaxPendingConnections).
     pub fn set_max_pending_connections(&mut self, n: usize) {
         self.max_pending = n.max(1);
     }
@@ -367,6 +373,7 @@ impl Server {
         self.paused = true;
     }
 
+    /// Accept again after [`pause_accepting`](Self::pause_accepting).
     pub fn resume_accepting(&mut self, reactor: &mut Reactor) {
         self.paused = false;
         self.accept_some(reactor);

@@ -9,10 +9,13 @@ use crate::reactor::{Ready, Token};
 /// QAbstractSocket::SocketState.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SocketState {
+    /// Not connected (also: closed).
     Unconnected,
     /// Resolving the host name.
     HostLookup,
+    /// Connecting (TCP, TLS handshake).
     Connecting,
+    /// Connected.
     Connected,
     /// A datagram socket with a local address.
     Bound,
@@ -23,6 +26,7 @@ pub enum SocketState {
 }
 
 impl SocketState {
+    /// The state's name in output.
     pub fn name(self) -> &'static str {
         match self {
             SocketState::Unconnected => "unconnected",
@@ -42,9 +46,11 @@ impl SocketState {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum SocketEvent {
+    /// The state changed to this.
     StateChanged(SocketState),
     /// The host name resolved; connecting follows.
     HostFound,
+    /// Connected (for `tls://`: before the handshake).
     Connected,
     /// The TLS handshake finished.
     Encrypted,
@@ -56,7 +62,9 @@ pub enum SocketEvent {
     /// This many bytes of queued data went to the kernel (since the last `BytesWritten`
     /// taken).
     BytesWritten(usize),
+    /// Closed after being connected.
     Disconnected,
+    /// Something failed (the socket closes).
     Error(SocketError),
 }
 

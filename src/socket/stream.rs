@@ -46,14 +46,18 @@ pub struct ConnectOptions {
 /// Which protocol a stream socket speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamKind {
+    /// TCP (and TLS over it).
     Tcp,
+    /// Unix (local) sockets.
     Unix,
+    /// SCTP one-to-one.
     Sctp,
 }
 
 /// One SCTP message as received: `len` bytes of it landed in the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SctpMessage {
+    /// Bytes of it in the buffer.
     pub len: usize,
     /// The stream (Qt's channel) it arrived on.
     pub stream: u16,
@@ -394,10 +398,12 @@ impl StreamSocket {
         self.token
     }
 
+    /// TCP, Unix or SCTP.
     pub fn kind(&self) -> StreamKind {
         self.kind
     }
 
+    /// Its state.
     pub fn state(&self) -> SocketState {
         self.life.state()
     }
@@ -407,6 +413,7 @@ impl StreamSocket {
         self.life.last_error()
     }
 
+    /// The next event, oldest first.
     pub fn next_event(&mut self) -> Option<SocketEvent> {
         self.life.next_event()
     }
@@ -416,11 +423,13 @@ impl StreamSocket {
         &self.peer
     }
 
+    /// The peer's address.
     pub fn peer_address(&self) -> Option<Address> {
         let sock = self.sock.as_ref()?;
         sock.peer_addr().ok().map(|a| Address::from_sockaddr(&a))
     }
 
+    /// The local address.
     pub fn local_address(&self) -> Option<Address> {
         let sock = self.sock.as_ref()?;
         sock.local_addr().ok().map(|a| Address::from_sockaddr(&a))

@@ -110,8 +110,11 @@ pub(crate) fn pending_datagram_size(sock: &Socket) -> io::Result<usize> {
 /// The process on the other end of a Unix socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerCredentials {
+    /// Process ID.
     pub pid: i32,
+    /// User ID.
     pub uid: u32,
+    /// Group ID.
     pub gid: u32,
 }
 

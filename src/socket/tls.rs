@@ -18,6 +18,7 @@ use crate::tls::{failure_of, handshake_failure_of, TlsFailure};
 pub struct TlsInfo {
     /// `TLSv1_3` or `TLSv1_2`.
     pub version: String,
+    /// The negotiated cipher suite.
     pub cipher: String,
     /// The ALPN protocol both sides agreed on.
     pub alpn: Option<String>,

@@ -28,7 +28,9 @@ pub(crate) use config::{
 pub enum TlsProblem {
     /// The chain does not lead to a trusted CA (includes self-signed certificates).
     UnknownIssuer,
+    /// The certificate expired.
     Expired,
+    /// The certificate is not valid yet (check the clock).
     NotYetValid,
     /// The certificate does not name the host connected to.
     HostnameMismatch,
@@ -42,6 +44,7 @@ impl TlsProblem {
         ("hostname-mismatch", TlsProblem::HostnameMismatch),
     ];
 
+    /// The problem's name (`unknown-issuer`, `expired`…).
     pub fn name(self) -> &'static str {
         TlsProblem::NAMES
             .iter()
@@ -103,6 +106,7 @@ pub struct ServerTlsOptions {
 
 /// Why certificate verification or the TLS handshake failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TlsFailure {
     /// The chain does not lead to a trusted CA (self-signed, or the wrong CA file).
     UnknownIssuer,
@@ -111,10 +115,15 @@ pub enum TlsFailure {
     /// The certificate's notBefore is in the future (check the board's clock).
     NotYetValid,
     /// The certificate is not valid for the host name in the URL.
-    HostnameMismatch { host: String },
+    HostnameMismatch {
+        /// The host connected to.
+        host: String,
+    },
     /// The server's public key does not match the pins given.
     PinMismatch {
+        /// The pins given (base64 SHA-256).
         expected: Vec<String>,
+        /// The server key's pin.
         actual: String,
     },
     /// The certificate was revoked.

@@ -209,16 +209,24 @@ pub(crate) fn decode_family(frame: &Frame<'_>) -> Result<Family, DecodeError> {
 /// What a wireless interface is doing (nl80211_iftype, simplified).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WifiMode {
+    /// A client of an access point (managed mode).
     Station,
+    /// An access point.
     AccessPoint,
+    /// An IBSS (ad-hoc) member.
     AdHoc,
+    /// A monitor (capture) interface.
     Monitor,
+    /// A mesh point.
     Mesh,
+    /// A Wi-Fi Direct (P2P) role.
     P2p,
+    /// Any other mode.
     Other,
 }
 
 impl WifiMode {
+    /// The mode's name in output.
     pub fn name(self) -> &'static str {
         match self {
             WifiMode::Station => "station",
@@ -253,32 +261,45 @@ impl WifiMode {
 /// A wireless interface (NL80211_CMD_NEW_INTERFACE).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WifiInterface {
+    /// The kernel's interface index.
     pub index: u32,
+    /// The interface name.
     pub name: String,
+    /// Its operating mode.
     pub mode: WifiMode,
+    /// Its MAC address.
     pub mac: Option<[u8; 6]>,
     /// The network it is on (station: associated; AP: serving), if any.
     pub ssid: Option<Vec<u8>>,
+    /// The channel frequency, when it is on one.
     pub frequency_mhz: Option<u32>,
 }
 
 /// The peer of a station-mode interface: the access point (NL80211_CMD_NEW_STATION).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StationInfo {
+    /// The access point's MAC address.
     pub bssid: [u8; 6],
+    /// Signal strength of the last frames received.
     pub signal_dbm: Option<i8>,
     /// Transmit bitrate in Mbit/s.
     pub tx_bitrate_mbps: Option<f32>,
+    /// Receive bitrate in Mbit/s.
     pub rx_bitrate_mbps: Option<f32>,
+    /// Seconds since the association.
     pub connected_secs: Option<u32>,
 }
 
 /// One access point a scan saw (NL80211_CMD_NEW_SCAN_RESULTS, attribute NL80211_ATTR_BSS).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccessPoint {
+    /// The access point's MAC address.
     pub bssid: [u8; 6],
+    /// The network name as bytes (SSIDs need not be UTF-8).
     pub ssid: Vec<u8>,
+    /// The channel frequency.
     pub frequency_mhz: u32,
+    /// Signal strength, when the driver reports it.
     pub signal_dbm: Option<f32>,
     /// ConnMan's names: none, wep, psk, sae, ieee8021x, owe (several for mixed modes).
     pub security: Vec<&'static str>,
