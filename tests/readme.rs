@@ -1,6 +1,7 @@
 //! The documents that repeat `--help` are generated from it, so they cannot drift: every
-//! subcommand's option list in README.md (the block after a `<!-- generated: boardnet CMD
-//! --help -->` marker) and the man pages in `docs/man/`. This test fails when a document is
+//! subcommand's option list in the command manual (docs/commands/*.md, the block after a
+//! `<!-- generated: boardnet CMD --help -->` marker) and the man pages in `docs/man/`, which
+//! must render without a warning (`groff -man -ww -z`). This test fails when a document is
 //! out of date; `BOARDNET_UPDATE_DOCS=1 cargo test --test readme` rewrites them.
 
 mod peers;
@@ -41,8 +42,21 @@ fn commands(top: &str) -> Vec<String> {
     commands
 }
 
-/// README.md with every generated block replaced by the binary's current help.
-fn regenerated_readme(readme: &str) -> String {
+/// The documents with generated blocks: README.md and the command manual.
+fn documents() -> Vec<PathBuf> {
+    let mut docs = vec![root().join("README.md")];
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(root().join("docs/commands"))
+        .expect("docs/commands/")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    pages.sort();
+    docs.extend(pages);
+    docs
+}
+
+/// A document with every generated block replaced by the binary's current help.
+fn regenerated(readme: &str) -> String {
     let mut out = String::with_capacity(readme.len());
     let mut lines = readme.split_inclusive('\n');
     while let Some(line) = lines.next() {
@@ -73,7 +87,17 @@ fn man_page(name: &str, summary: &str, help: &str) -> String {
     let escaped: String = help
         .lines()
         .map(|line| {
-            let line = line.replace('\\', "\\e");
+            let line: String = line
+                .replace('\\', "\\e")
+                .chars()
+                .map(|c| {
+                    if c.is_ascii() {
+                        c.to_string()
+                    } else {
+                        format!("\\[u{:04X}]", c as u32)
+                    }
+                })
+                .collect();
             let line = if line.starts_with('.') || line.starts_with('\'') {
                 format!("\\&{line}")
             } else {
@@ -87,7 +111,7 @@ fn man_page(name: &str, summary: &str, help: &str) -> String {
          .TH {upper} 1 \"\" \"boardnet {version}\" \"boardnet manual\"\n\
          .SH NAME\n{name} \\- {summary}\n\
          .SH DESCRIPTION\n.nf\n{escaped}.fi\n\
-         .SH SEE ALSO\nboardnet(1); README.md in the source tree\n",
+         .SH SEE ALSO\nboardnet(1); docs/commands/ in the source tree\n",
         upper = name.to_uppercase(),
         version = env!("CARGO_PKG_VERSION"),
         summary = summary.replace('-', "\\-"),
@@ -139,9 +163,10 @@ fn check(path: &Path, want: &str, stale: &mut Vec<String>) {
 fn generated_documents_match_the_binarys_help() {
     let top = help(&[]);
     let mut stale = Vec::new();
-    let readme_path = root().join("README.md");
-    let readme = std::fs::read_to_string(&readme_path).expect("README.md is readable");
-    check(&readme_path, &regenerated_readme(&readme), &mut stale);
+    for path in documents() {
+        let text = std::fs::read_to_string(&path).expect("documents are readable");
+        check(&path, &regenerated(&text), &mut stale);
+    }
     for (file, page) in man_pages(&top) {
         check(&root().join("docs/man").join(file), &page, &mut stale);
     }
@@ -153,8 +178,17 @@ fn generated_documents_match_the_binarys_help() {
 }
 
 #[test]
-fn readme_shows_every_command_and_its_option_list() {
+fn readme_shows_every_command_and_the_manual_its_option_list() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.lines().count() <= 250,
+        "README.md is the front page: keep it under 250 lines (the manual is docs/)"
+    );
+    let manual: String = documents()
+        .iter()
+        .skip(1)
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
     for command in commands(&help(&[])) {
         assert!(
             readme.contains(&format!("boardnet {command} ")),
@@ -174,8 +208,54 @@ fn readme_shows_every_command_and_its_option_list() {
         "listen",
     ] {
         assert!(
-            readme.contains(&format!("{MARKER}{command} --help -->")),
-            "README.md has no generated option list for `boardnet {command}`"
+            manual.contains(&format!("{MARKER}{command} --help -->")),
+            "docs/commands/ has no generated option list for `boardnet {command}`"
+        );
+    }
+}
+
+#[test]
+fn man_pages_render_without_warnings() {
+    require_program("groff");
+    for entry in std::fs::read_dir(root().join("docs/man")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = run(
+            std::process::Command::new("groff")
+                .args(["-man", "-ww", "-z"])
+                .arg(&path),
+            T,
+        );
+        assert!(
+            out.success() && out.stderr.is_empty(),
+            "{}: {}",
+            path.display(),
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn help_into_a_closed_pipe_exits_quietly() {
+    let mut commands = commands(&help(&[]));
+    commands.push(String::new());
+    for command in commands {
+        let mut child = boardnet()
+            .args(
+                [command.as_str(), "--help"]
+                    .iter()
+                    .filter(|a| !a.is_empty()),
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stderr.contains("panicked"),
+            "boardnet {command} --help into a closed pipe: {:?} {stderr}",
+            out.status
         );
     }
 }

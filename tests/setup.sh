@@ -6,7 +6,7 @@
 # on a private bus), python3-dbus + python3-gi (a scripted oFono), vsftpd + pyftpdlib (FTP
 # peers), squid + tinyproxy (forward proxies in their packaged configuration), apache2 +
 # lighttpd + python3-httpbin (more HTTP servers: validators, ranges, content encoding, Digest
-# authentication), strace (bench), and the QEMU test guest.
+# authentication), strace (bench), groff (man pages are linted), and the QEMU test guest.
 # Run as root on Debian/Ubuntu; a second run does nothing.
 set -eu
 need=()
@@ -15,7 +15,7 @@ for pair in nginx:nginx socat:socat openssl:openssl curl:curl python3:python3 ip
             hostapd:hostapd wpa_supplicant:wpasupplicant strace:strace \
             connmand:connman dbus-daemon:dbus dnsmasq:dnsmasq-base ethtool:ethtool \
             vsftpd:vsftpd useradd:passwd chpasswd:passwd pkill:procps \
-            squid:squid tinyproxy:tinyproxy apache2:apache2 lighttpd:lighttpd; do
+            squid:squid tinyproxy:tinyproxy apache2:apache2 lighttpd:lighttpd groff:groff-base; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)

@@ -179,7 +179,7 @@ pub(crate) fn status(
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => {
-                print!("{STATUS_HELP}");
+                super::output::print_text(STATUS_HELP);
                 return Ok(ExitCode::SUCCESS);
             }
             Long("check-url") => check_url = Some(text(parser, "--check-url")?),
@@ -326,7 +326,7 @@ pub(crate) fn bearer(
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => {
-                print!("{BEARER_HELP}");
+                super::output::print_text(BEARER_HELP);
                 return Ok(ExitCode::SUCCESS);
             }
             Long("state") => {
@@ -614,7 +614,7 @@ pub(crate) fn wait_online(
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => {
-                print!("{WAIT_ONLINE_HELP}");
+                super::output::print_text(WAIT_ONLINE_HELP);
                 return Ok(ExitCode::SUCCESS);
             }
             Long("timeout") => {
@@ -756,7 +756,7 @@ pub(crate) fn wifi(
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => {
-                print!("{WIFI_HELP}");
+                super::output::print_text(WIFI_HELP);
                 return Ok(ExitCode::SUCCESS);
             }
             Long("trigger") => trigger = true,

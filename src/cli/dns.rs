@@ -250,7 +250,7 @@ pub(crate) fn host(
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => {
-                print!("{HOST_HELP}");
+                super::output::print_text(HOST_HELP);
                 return Ok(ExitCode::SUCCESS);
             }
             Short('4') => family = Family::V4,
@@ -401,7 +401,7 @@ fn parse_dns(
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => {
-                print!("{DNS_HELP}");
+                super::output::print_text(DNS_HELP);
                 return Ok(None);
             }
             Short('t') | Long("type") => {

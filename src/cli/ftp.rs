@@ -194,7 +194,7 @@ impl Common {
             }
             _ if short('s') || long("silent") => self.progress = Some(Mode::Off),
             _ if short('h') || long("help") => {
-                print!("{SESSION_HELP}\n{URL_HELP}\n{SHARED_HELP}");
+                super::output::print_text(&format!("{SESSION_HELP}\n{URL_HELP}\n{SHARED_HELP}"));
                 return Ok(Accepted::Help);
             }
             _ => return Ok(Accepted::No),

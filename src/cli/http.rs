@@ -362,7 +362,7 @@ impl HttpArgs {
             }
             match arg {
                 Short('h') | Long("help") => {
-                    print!("{HELP}");
+                    super::output::print_text(HELP);
                     return Ok(None);
                 }
                 Value(v) => {

@@ -265,15 +265,15 @@ fn command_name(
     loop {
         match parser.next()? {
             None => {
-                print!("{}", top_help());
+                output::print_text(&top_help());
                 return Err(Failure::usage("no command given"));
             }
             Some(Long("version")) => {
-                println!("{}", version());
+                output::print_text(&version());
                 return Ok(None);
             }
             Some(Short('h') | Long("help")) => {
-                print!("{}", top_help());
+                output::print_text(&top_help());
                 return Ok(None);
             }
             Some(Value(v)) => return Ok(Some(v.string()?)),
@@ -290,7 +290,7 @@ fn command_name(
 fn help(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<ExitCode, Failure> {
     let topic = match parser.next()? {
         None => {
-            print!("{}", top_help());
+            output::print_text(&top_help());
             return Ok(ExitCode::SUCCESS);
         }
         Some(lexopt::Arg::Value(v)) => lexopt::ValueExt::string(v)?,

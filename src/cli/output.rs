@@ -96,6 +96,12 @@ pub(crate) fn text_line(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Help and other fixed text on stdout, as [`text_line`] writes it (a closed pipe ends the
+/// process quietly: `boardnet get --help | head` must not panic).
+pub(crate) fn print_text(text: &str) {
+    text_line(format_args!("{}", text.strip_suffix('\n').unwrap_or(text)));
+}
+
 /// `println!` through [`text_line`].
 macro_rules! outln {
     () => { $crate::cli::output::text_line(format_args!("")) };

@@ -217,7 +217,7 @@ fn parse(
         }
         match arg {
             Short('h') | Long("help") => {
-                print!("{}", if listen { LISTEN_HELP } else { CONNECT_HELP });
+                super::output::print_text(if listen { LISTEN_HELP } else { CONNECT_HELP });
                 return Ok(None);
             }
             Long("timeout") => {

@@ -8,8 +8,9 @@
 //!
 //! The wire format is our own codec ([`wire`]): boardnet needs queries and a handful of
 //! record types, and a zero-copy reader with every length checked once costs a fraction of
-//! a general DNS library's size and allocations (see the note on issue 3). Transport: UDP
-//! with EDNS0 (1232 bytes), TCP when the answer is truncated, per-server timeout and tries,
+//! a general DNS library's size and allocations (hickory-proto alone cost 327 KiB of the
+//! binary). Transport: UDP with EDNS0 (1232 bytes), TCP when the answer is truncated,
+//! per-server timeout and tries,
 //! servers in resolv.conf order with `timeout: attempts: rotate ndots:` and `search`, a random
 //! ID and a fresh source port per query, and replies validated against the query.
 //!
