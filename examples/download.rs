@@ -1,6 +1,7 @@
 //! Download a URL (http, https, ftp, ftps) the way an OTA agent does: into `FILE.part`,
 //! resumed after an interruption, verified, renamed into place only when complete, and
-//! optionally following the preferred bearer from link to link.
+//! optionally following the preferred bearer from link to link (with a bearer manager of its
+//! own, `Roam::With`, whose picture it prints first; `Roam::Follow` would open one inside).
 //!
 //! ```text
 //! cargo run --example download -- URL FILE [--sha256 HEX] [--roam]
@@ -8,7 +9,9 @@
 
 use std::process::ExitCode;
 
+use boardnet::bearer::{Manager, ManagerOptions};
 use boardnet::cancel::CancelToken;
+use boardnet::reactor::Reactor;
 use boardnet::transfer::{self, Options, Roam};
 use boardnet::Classify;
 
@@ -45,15 +48,24 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+    let mut bearers = None;
+    if args.iter().any(|a| a == "--roam") {
+        match open_bearers() {
+            Ok(b) => bearers = Some(b),
+            Err(e) => {
+                eprintln!("bearers: {e}");
+                return ExitCode::from(e.class().exit_code());
+            }
+        }
+    }
     let mut last_tenth = None;
     let options = Options {
         resume: true,
         sha256,
         cancel: Some(cancel),
-        roam: if args.iter().any(|a| a == "--roam") {
-            Roam::Follow
-        } else {
-            Roam::Off
+        roam: match bearers.as_mut() {
+            Some((reactor, manager)) => Roam::With { manager, reactor },
+            None => Roam::Off,
         },
         progress: Some(Box::new(move |p| {
             let Some(total) = p.total.filter(|t| *t > 0) else {
@@ -89,4 +101,17 @@ fn main() -> ExitCode {
             ExitCode::from(e.class().exit_code())
         }
     }
+}
+
+/// A bearer manager on its own reactor, once it has the whole picture.
+fn open_bearers() -> Result<(Reactor, Manager), boardnet::bearer::BearerError> {
+    let mut reactor = Reactor::new().map_err(boardnet::bearer::BearerError::Reactor)?;
+    let mut manager = Manager::open(&mut reactor, ManagerOptions::default())?;
+    manager.wait_for_update(&mut reactor, std::time::Duration::from_secs(5))?;
+    let preferred = manager.default_configuration().map(|c| c.id.clone());
+    eprintln!(
+        "preferred bearer: {}",
+        preferred.as_deref().unwrap_or("none yet")
+    );
+    Ok((reactor, manager))
 }

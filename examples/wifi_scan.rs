@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use boardnet::bearer::wifi::{mac_text, ssid_text, ScanEvent, Wifi};
+use boardnet::bearer::wifi::{mac_text, ssid_text, Wifi};
 use boardnet::bearer::BearerError;
 use boardnet::reactor::Reactor;
 use boardnet::Classify;
@@ -41,7 +41,7 @@ fn scan(trigger: bool) -> Result<(), BearerError> {
         if trigger {
             wifi.join_scan_group()?;
             wifi.trigger_scan(&mut reactor, iface.index, TIMEOUT)?;
-            wait_for_scan(&mut wifi, &mut reactor, iface.index)?;
+            wifi.wait_for_scan(&mut reactor, iface.index, TIMEOUT)?;
         }
         for ap in wifi.scan_results(&mut reactor, iface.index, TIMEOUT)? {
             println!(
@@ -58,25 +58,4 @@ fn scan(trigger: bool) -> Result<(), BearerError> {
         }
     }
     Ok(())
-}
-
-/// Turn the reactor until the kernel says the scan on `ifindex` ended.
-fn wait_for_scan(wifi: &mut Wifi, reactor: &mut Reactor, ifindex: u32) -> Result<(), BearerError> {
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    let mut ready = Vec::new();
-    while std::time::Instant::now() < deadline {
-        reactor
-            .turn(&mut ready, Some(deadline))
-            .map_err(BearerError::Reactor)?;
-        for r in ready.drain(..) {
-            wifi.handle(&r)?;
-        }
-        while let Some(event) = wifi.next_scan_event() {
-            match event {
-                ScanEvent::Done(i) | ScanEvent::Aborted(i) if i == ifindex => return Ok(()),
-                _ => {}
-            }
-        }
-    }
-    Err(BearerError::Timeout(TIMEOUT))
 }

@@ -2,7 +2,6 @@
 //! wireless interfaces, the access point a station is associated with, scan results, and
 //! scans triggered and awaited on the reactor.
 
-use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -16,6 +15,7 @@ use neli::utils::Groups;
 use crate::bearer::error::BearerError;
 use crate::bearer::netlink::nl80211::{self, Family, WifiMessage};
 use crate::bearer::netlink::wire::{self, Frame, NLMSG_DONE, NLMSG_ERROR};
+use crate::reactor::queue::{Coalesce, EventQueue};
 use crate::reactor::{Reactor, Ready, Token};
 
 pub use crate::bearer::netlink::nl80211::{
@@ -25,7 +25,9 @@ pub use crate::bearer::netlink::nl80211::{
 /// Generic netlink datagrams are at most a few pages; scan dumps carry one BSS each.
 const RECV_BUFFER: usize = 64 * 1024;
 
-/// A scan event for one interface.
+/// A scan event for one interface. The queue is bounded
+/// ([`EVENT_QUEUE_BOUND`](crate::reactor::EVENT_QUEUE_BOUND), the oldest dropped past it); an
+/// event equal to one still queued is absorbed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanEvent {
     /// A scan started on this interface index.
@@ -34,6 +36,12 @@ pub enum ScanEvent {
     Done(u32),
     /// A scan on this interface index was aborted.
     Aborted(u32),
+}
+
+impl Coalesce for ScanEvent {
+    fn absorb(&mut self, later: &ScanEvent) -> bool {
+        self == later
+    }
 }
 
 /// What a station-mode interface is connected to.
@@ -64,7 +72,7 @@ pub struct Wifi {
     family: Family,
     seq: u32,
     buf: Vec<u8>,
-    scan_events: VecDeque<ScanEvent>,
+    scan_events: EventQueue<ScanEvent>,
     joined_scan: bool,
 }
 
@@ -104,7 +112,7 @@ impl Wifi {
             },
             seq: 0,
             buf: vec![0; RECV_BUFFER],
-            scan_events: VecDeque::new(),
+            scan_events: EventQueue::default(),
             joined_scan: false,
         };
         let deadline = Instant::now() + timeout;
@@ -279,7 +287,7 @@ impl Wifi {
 
     /// The next scan event, oldest first.
     pub fn next_scan_event(&mut self) -> Option<ScanEvent> {
-        self.scan_events.pop_front()
+        self.scan_events.pop()
     }
 
     /// Block until the scan on `ifindex` ends (Done or Aborted) or `timeout` passes.
@@ -292,7 +300,7 @@ impl Wifi {
         let deadline = Instant::now() + timeout;
         let mut ready = Vec::new();
         loop {
-            while let Some(e) = self.scan_events.pop_front() {
+            while let Some(e) = self.scan_events.pop() {
                 if matches!(e, ScanEvent::Done(i) | ScanEvent::Aborted(i) if i == ifindex) {
                     return Ok(e);
                 }
@@ -426,13 +434,11 @@ impl Wifi {
                 if f.seq == 0 && f.kind == self.family.id {
                     match nl80211::decode(&f) {
                         Ok(WifiMessage::ScanStarted(i)) => {
-                            self.scan_events.push_back(ScanEvent::Started(i))
+                            self.scan_events.push(ScanEvent::Started(i))
                         }
-                        Ok(WifiMessage::ScanDone(i)) => {
-                            self.scan_events.push_back(ScanEvent::Done(i))
-                        }
+                        Ok(WifiMessage::ScanDone(i)) => self.scan_events.push(ScanEvent::Done(i)),
                         Ok(WifiMessage::ScanAborted(i)) => {
-                            self.scan_events.push_back(ScanEvent::Aborted(i))
+                            self.scan_events.push(ScanEvent::Aborted(i))
                         }
                         Ok(_) => {}
                         Err(e) => log::debug!("nl80211 event: {}", e.0),
