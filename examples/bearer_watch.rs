@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             if let Ready::Signal(_) = r {
                 return Ok(());
             }
-            manager.handle(&r)?;
+            manager.handle(&mut reactor, &r)?;
         }
     }
 }

@@ -69,7 +69,7 @@ fn wait(
             .turn(&mut ready, Some(deadline))
             .map_err(BearerError::Reactor)?;
         for r in ready.drain(..) {
-            manager.handle(&r)?;
+            manager.handle(&mut reactor, &r)?;
         }
     }
 }

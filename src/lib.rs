@@ -2,11 +2,9 @@
 //! small synchronous library (and the `boardnet` binary built on it).
 //!
 //! Calls block; anything that waits on several things at once (many sockets, DNS lookups,
-//! link events) registers with one `mio` event loop, the [`reactor`]. No async runtime and no
-//! hidden threads: the one thread the library starts is the bearer manager's connectivity
-//! check, one at a time, watched by the reactor (see [`bearer::ManagerOptions::check_url`]).
-//! Every error carries its class ([`ErrorClass`], [`Classify`]), which is also the
-//! command line's exit code.
+//! link events, the connectivity check) registers with one `mio` event loop, the
+//! [`reactor`]. No async runtime and no threads: the library starts none. Every error carries
+//! its class ([`ErrorClass`], [`Classify`]), which is also the command line's exit code.
 //!
 //! # Where to start
 //!

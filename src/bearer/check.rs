@@ -1,40 +1,36 @@
-//! The connectivity check, off the reactor: a GET of the check URL on a thread of its own whose
-//! answer comes back as one datagram the reactor watches.
+//! The connectivity check on the reactor: one GET of the check URL over a
+//! [`StreamSocket`] (`tcp://` or `tls://`; its name lookup, connect and handshake are on the
+//! reactor too), decided by the reply's status line. No thread and no blocking call: while the
+//! check waits, every other source on the reactor is served.
 //!
-//! Why a thread and not the reactor: the check is a whole HTTP(S) exchange — name lookup
-//! (getaddrinfo, which cannot be driven by a poll), proxy, TLS, redirects — and the blocking
-//! [`crate::http::Client`] already does all of it. Re-doing that on mio for one GET every
-//! link change would be a second HTTP stack. The thread is visible and bounded: at most one
-//! check is live; a check started anew (the preferred link changed) cancels the old one, whose
-//! thread then ends at its next wait (or after its name lookup, within the check timeout).
-//! Nothing joins a thread from a reactor handler, so the reactor never waits for one.
+//! The check is a probe, not a transfer: a 2xx status line is all it needs. Redirects are not
+//! followed (a captive portal answers with one, and must not count as online) and no proxy is
+//! used (the check asks whether this link reaches the network by itself).
 
-use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use mio::net::UnixDatagram;
-use mio::{Interest, Token};
+use crate::reactor::{Reactor, Ready, TimerId, Token};
+use crate::socket::{ConnectOptions, Endpoint, SocketEvent, StreamSocket};
 
-use crate::cancel::CancelToken;
-use crate::reactor::Reactor;
+/// The reply's first line must fit in this much (`HTTP/1.1 204 No Content\r\n`).
+const STATUS_LINE_MAX: usize = 1024;
 
-/// The running check, if any, and the socket its answers arrive on.
+/// The running check, if any.
 #[derive(Debug)]
 pub(crate) struct Checker {
-    answers: UnixDatagram,
-    /// Cloned into each check thread.
-    sender: std::os::unix::net::UnixDatagram,
-    token: Token,
-    generation: u32,
+    /// The owner of the checks' deadlines.
+    timer_token: Token,
     running: Option<Running>,
 }
 
 #[derive(Debug)]
 struct Running {
-    generation: u32,
     /// The configuration the check goes through.
     via: String,
-    cancel: CancelToken,
+    socket: StreamSocket,
+    deadline: TimerId,
+    /// The start of the reply, until its status line is complete.
+    reply: Vec<u8>,
 }
 
 /// A finished check: through which configuration, and whether it answered 2xx.
@@ -45,23 +41,11 @@ pub(crate) struct Outcome {
 }
 
 impl Checker {
-    /// Register the answer socket on `reactor`.
-    pub fn open(reactor: &mut Reactor) -> io::Result<Checker> {
-        let (sender, answers) = std::os::unix::net::UnixDatagram::pair()?;
-        answers.set_nonblocking(true)?;
-        let mut answers = UnixDatagram::from_std(answers);
-        let token = reactor.register(&mut answers, Interest::READABLE)?;
-        Ok(Checker {
-            answers,
-            sender,
-            token,
-            generation: 0,
+    pub fn new(reactor: &mut Reactor) -> Checker {
+        Checker {
+            timer_token: reactor.token(),
             running: None,
-        })
-    }
-
-    pub fn token(&self) -> Token {
-        self.token
+        }
     }
 
     /// The configuration a check is running through.
@@ -69,87 +53,180 @@ impl Checker {
         self.running.as_ref().map(|r| r.via.as_str())
     }
 
-    /// Start a check of `url` through `via` (cancelling one that runs). If no thread can be
-    /// started the check counts as failed at once.
-    pub fn start(&mut self, url: &str, via: &str, timeout: Duration) -> io::Result<()> {
+    /// Start a check of `url` through `via`, ending within `timeout` (a running one is
+    /// dropped). An error means the URL cannot be checked at all.
+    pub fn start(
+        &mut self,
+        reactor: &mut Reactor,
+        url: &str,
+        via: &str,
+        timeout: Duration,
+    ) -> Result<(), String> {
         self.stop();
-        self.generation = self.generation.wrapping_add(1);
-        let cancel = CancelToken::new()?;
-        let sender = self.sender.try_clone()?;
-        let (generation, url, thread_cancel) = (self.generation, url.to_string(), cancel.clone());
-        std::thread::Builder::new()
-            .name("boardnet-check".into())
-            .spawn(move || {
-                let passed = get_answers_2xx(&url, timeout, thread_cancel);
-                let mut answer = generation.to_le_bytes().to_vec();
-                answer.push(u8::from(passed));
-                // A blocking send of a few bytes; the manager may be gone (socket closed).
-                let _ = sender.send(&answer);
-            })?;
+        let (endpoint, request) = probe(url)?;
+        let options = ConnectOptions {
+            timeout: Some(timeout),
+            ..ConnectOptions::default()
+        };
+        let mut socket =
+            StreamSocket::connect(reactor, &endpoint, options).map_err(|e| e.to_string())?;
+        // Queued while connecting (as in Qt), sent once connected (and encrypted).
+        socket
+            .write(request.as_bytes())
+            .map_err(|e| e.to_string())?;
+        let deadline = reactor.timer(Instant::now() + timeout, self.timer_token);
         self.running = Some(Running {
-            generation,
             via: via.to_string(),
-            cancel,
+            socket,
+            deadline,
+            reply: Vec::new(),
         });
         Ok(())
     }
 
-    /// Cancel the running check; its answer, if it still comes, is ignored.
+    /// Drop the running check (its socket closes; a deadline still set fires for nothing).
     pub fn stop(&mut self) {
-        if let Some(r) = self.running.take() {
-            r.cancel.cancel();
+        if let Some(mut running) = self.running.take() {
+            running.socket.abort();
         }
     }
 
-    /// The running check's outcome if its answer has arrived (never blocks; answers of
-    /// cancelled checks are dropped).
-    pub fn poll(&mut self) -> Option<Outcome> {
-        let mut buf = [0u8; 8];
-        while let Ok(n) = self.answers.recv(&mut buf) {
-            let Some(running) = self.running.as_ref() else {
-                continue;
-            };
-            if n == 5 && buf[..4] == running.generation.to_le_bytes() {
-                let via = self.running.take().map(|r| r.via).unwrap_or_default();
-                return Some(Outcome {
-                    via,
-                    passed: buf[4] == 1,
-                });
+    /// Let the check see a reactor event: whether it was the check's, and its outcome if this
+    /// event decided it.
+    pub fn handle(&mut self, reactor: &mut Reactor, ready: &Ready) -> (bool, Option<Outcome>) {
+        let Some(running) = self.running.as_mut() else {
+            return (
+                matches!(ready, Ready::Timer { owner, .. } if *owner == self.timer_token),
+                None,
+            );
+        };
+        let passed = match *ready {
+            Ready::Timer { owner, id } if owner == self.timer_token => {
+                if id != running.deadline {
+                    return (true, None);
+                }
+                log::info!("connectivity check through {}: timed out", running.via);
+                Some(false)
+            }
+            _ if running.socket.handle(reactor, ready) => running.progress(),
+            _ => return (false, None),
+        };
+        let Some(passed) = passed else {
+            return (true, None);
+        };
+        let mut running = self.running.take().expect("checked above");
+        running.socket.abort();
+        reactor.cancel_timer(running.deadline);
+        (
+            true,
+            Some(Outcome {
+                via: running.via,
+                passed,
+            }),
+        )
+    }
+}
+
+impl Running {
+    /// Read what arrived; `Some(passed)` once the status line is in or the socket ended.
+    fn progress(&mut self) -> Option<bool> {
+        while let Some(event) = self.socket.next_event() {
+            match event {
+                SocketEvent::ReadyRead | SocketEvent::ReadClosed => {
+                    let mut buf = [0u8; 512];
+                    loop {
+                        match self.socket.read(&mut buf) {
+                            Ok(0) => return Some(self.verdict()),
+                            Ok(n) => {
+                                let room = STATUS_LINE_MAX.saturating_sub(self.reply.len());
+                                self.reply.extend_from_slice(&buf[..n.min(room)]);
+                                if self.reply.contains(&b'\n') || room <= n {
+                                    return Some(self.verdict());
+                                }
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                SocketEvent::Error(e) => {
+                    log::info!("connectivity check through {}: {e}", self.via);
+                    return Some(false);
+                }
+                SocketEvent::Disconnected => return Some(self.verdict()),
+                _ => {}
             }
         }
         None
     }
-}
 
-impl Drop for Checker {
-    fn drop(&mut self) {
-        self.stop();
+    /// Whether the reply so far starts with a 2xx status line.
+    fn verdict(&self) -> bool {
+        let line = self.reply.split(|b| *b == b'\n').next().unwrap_or_default();
+        let status = status_code(line);
+        log::info!(
+            "connectivity check through {}: {}",
+            self.via,
+            status.map_or("no HTTP status line".to_string(), |c| format!("HTTP {c}"))
+        );
+        status.is_some_and(|c| (200..300).contains(&c))
     }
 }
 
-/// GET `url` once, bounded by `timeout`; true on a 2xx answer.
-fn get_answers_2xx(url: &str, timeout: Duration, cancel: CancelToken) -> bool {
-    let client = match crate::http::Client::builder()
-        .connect_timeout(Some(timeout))
-        .max_time(Some(timeout))
-        .cancel_token(cancel)
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            log::warn!("connectivity check {url}: {e}");
-            return false;
-        }
+/// The status code of an `HTTP/1.x NNN reason` line.
+fn status_code(line: &[u8]) -> Option<u16> {
+    let rest = line.strip_prefix(b"HTTP/1.")?;
+    let code = rest.get(2..5)?;
+    if rest.get(1) != Some(&b' ') || !code.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(code).ok()?.parse().ok()
+}
+
+/// Where to connect for `url` and the request to send.
+fn probe(url: &str) -> Result<(Endpoint, String), String> {
+    let target = crate::http::url::parse(url).map_err(|e| e.to_string())?;
+    let uri = &target.uri;
+    let scheme = if uri.scheme_str() == Some("https") {
+        "tls"
+    } else {
+        "tcp"
     };
-    match client.get(url).send() {
-        Ok(reply) if (200..300).contains(&reply.status()) => true,
-        Ok(reply) => {
-            log::info!("connectivity check {url}: HTTP {}", reply.status());
-            false
-        }
-        Err(e) => {
-            log::info!("connectivity check {url}: {e}");
-            false
-        }
+    let host = uri.host().ok_or("the check URL has no host")?;
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "tls" { 443 } else { 80 });
+    let endpoint: Endpoint = format!("{scheme}://{host}:{port}")
+        .parse()
+        .map_err(|e: crate::socket::SocketError| e.to_string())?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\nConnection: close\r\n\r\n",
+        uri.authority().map_or(host, |a| a.as_str()),
+        crate::http::USER_AGENT
+    );
+    Ok((endpoint, request))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_are_read_strictly() {
+        assert_eq!(status_code(b"HTTP/1.1 204 No Content\r"), Some(204));
+        assert_eq!(status_code(b"HTTP/1.0 302 Found"), Some(302));
+        assert_eq!(status_code(b"HTTP/1.1 20"), None);
+        assert_eq!(status_code(b"SSH-2.0-OpenSSH"), None);
+        assert_eq!(status_code(b"HTTP/1.1 2x4 odd"), None);
+    }
+
+    #[test]
+    fn probes_name_the_endpoint_and_the_path() {
+        let (endpoint, request) = probe("http://192.0.2.1:8080/ok?x=1").unwrap();
+        assert_eq!(endpoint.to_string(), "tcp://192.0.2.1:8080");
+        assert!(request.starts_with("GET /ok?x=1 HTTP/1.1\r\nHost: 192.0.2.1:8080\r\n"));
+        let (endpoint, _) = probe("https://[2001:db8::1]/").unwrap();
+        assert_eq!(endpoint.to_string(), "tls://[2001:db8::1]:443");
+        assert!(probe("ftp://example.com/").is_err());
     }
 }

@@ -26,8 +26,8 @@ use crate::reactor::{Reactor, Ready};
 pub struct ManagerOptions {
     /// Connectivity check: `online` is reached only after a GET of this URL answers 2xx
     /// through the preferred configuration. Without it the top level is `site`. The check
-    /// runs on a thread of its own (one at a time), never on the reactor: events keep flowing
-    /// while it waits.
+    /// runs on the reactor (its socket is one more source there), so events keep flowing while
+    /// it waits; redirects are not followed and no proxy is used.
     pub check_url: Option<String>,
     /// Limit for one connectivity check (connect + answer).
     pub check_timeout: Duration,
@@ -75,6 +75,9 @@ pub struct Manager {
     /// The preferred configuration the connectivity check last passed through.
     checked: Option<String>,
     checker: Checker,
+    /// A check through this configuration is to start at the next reactor event (refreshes
+    /// happen where no reactor is at hand).
+    check_wanted: Option<String>,
     events: EventQueue<BearerEvent>,
     complete: bool,
     /// Bearer type of each link by (index, name): sysfs is read once per link, not on every
@@ -97,7 +100,7 @@ impl Manager {
                 "this build has no ConnMan backend (cargo feature connman)".into(),
             ));
         }
-        let manager = Manager {
+        let mut manager = Manager {
             route: RouteMonitor::open(reactor)?,
             #[cfg(feature = "connman")]
             connman,
@@ -108,23 +111,36 @@ impl Manager {
             preferred: None,
             reachability: Reachability::Disconnected,
             checked: None,
-            checker: Checker::open(reactor).map_err(BearerError::Reactor)?,
+            checker: Checker::new(reactor),
+            check_wanted: None,
             events: EventQueue::with_bound(Manager::EVENT_BOUND),
             complete: false,
             link_types: HashMap::new(),
         };
         // Signals that came during ConnMan's start-up calls wait in libdbus's queue.
         #[cfg(feature = "connman")]
-        let manager = {
-            let mut m = manager;
-            m.drain_connman()?;
-            m
-        };
+        manager.drain_connman()?;
+        manager.start_wanted_check(reactor);
         Ok(manager)
     }
 
-    /// Let the manager see a reactor event; true if it was one of its sources.
-    pub fn handle(&mut self, ready: &Ready) -> Result<bool, BearerError> {
+    /// Let the manager see a reactor event; true if it was one of its sources. (The reactor
+    /// drives the connectivity check's socket and deadline.)
+    pub fn handle(&mut self, reactor: &mut Reactor, ready: &Ready) -> Result<bool, BearerError> {
+        let (mut ours, outcome) = self.checker.handle(reactor, ready);
+        if let Some(Outcome { via, passed }) = outcome {
+            if passed && self.site_configuration().as_deref() == Some(via.as_str()) {
+                self.checked = Some(via);
+            }
+            self.update_reachability(false);
+        }
+        ours |= self.handle_backends(ready)?;
+        self.start_wanted_check(reactor);
+        Ok(ours)
+    }
+
+    /// The kernel's and the D-Bus daemons' events; true if `ready` was theirs.
+    fn handle_backends(&mut self, ready: &Ready) -> Result<bool, BearerError> {
         let Ready::Io { token, .. } = ready else {
             return Ok(false);
         };
@@ -144,10 +160,6 @@ impl Manager {
             ours = true;
             changed |= o.handle(ready)?;
         }
-        if *token == self.checker.token() {
-            ours = true;
-            self.take_check_outcome();
-        }
         if changed && self.route.is_synced() {
             self.refresh();
         }
@@ -161,7 +173,8 @@ impl Manager {
         self.route.raw_fd()
     }
 
-    /// Read whatever the backends have now, without a reactor event.
+    /// Read whatever the backends have now, without a reactor event. (A connectivity check
+    /// this makes necessary starts at the next [`handle`](Self::handle).)
     pub fn process_events(&mut self) -> Result<(), BearerError> {
         let route = Ready::Io {
             token: self.route.token(),
@@ -169,20 +182,25 @@ impl Manager {
             writable: false,
             closed: false,
         };
-        self.handle(&route)?;
+        self.handle_backends(&route)?;
         #[cfg(feature = "connman")]
         self.drain_connman()?;
-        self.take_check_outcome();
         Ok(())
     }
 
-    /// Apply a finished connectivity check, if one has finished.
-    fn take_check_outcome(&mut self) {
-        if let Some(Outcome { via, passed }) = self.checker.poll() {
-            if passed && self.site_configuration().as_deref() == Some(via.as_str()) {
-                self.checked = Some(via);
-            }
-            self.update_reachability(false);
+    /// Start the check a refresh asked for.
+    fn start_wanted_check(&mut self, reactor: &mut Reactor) {
+        let Some(via) = self.check_wanted.take() else {
+            return;
+        };
+        let Some(url) = self.options.check_url.as_deref() else {
+            return;
+        };
+        if let Err(e) = self
+            .checker
+            .start(reactor, url, &via, self.options.check_timeout)
+        {
+            log::warn!("connectivity check {url}: {e}");
         }
     }
 
@@ -209,7 +227,7 @@ impl Manager {
     /// Whether a connectivity check is under way (its answer comes as an event on the
     /// reactor; until then the level stays `site`).
     pub fn is_checking(&self) -> bool {
-        self.checker.running_via().is_some()
+        self.checker.running_via().is_some() || self.check_wanted.is_some()
     }
 
     /// Block until the first full picture has arrived (events for other sources are handed
@@ -248,7 +266,7 @@ impl Manager {
                     return Err(BearerError::Interrupted);
                 }
             }
-            if !self.handle(&r)? {
+            if !self.handle(reactor, &r)? {
                 reactor.defer([r]);
             }
         }
@@ -537,8 +555,9 @@ impl Manager {
         } else if level == Reachability::Site && via.is_some() {
             if self.checked != via {
                 self.checked = None;
-                if start_check && self.checker.running_via() != via.as_deref() {
-                    self.start_check(via.as_deref().unwrap_or_default());
+                let running = self.checker.running_via().or(self.check_wanted.as_deref());
+                if start_check && self.options.check_url.is_some() && running != via.as_deref() {
+                    self.check_wanted = via.clone();
                 }
             }
             if self.checked.is_some() {
@@ -546,6 +565,7 @@ impl Manager {
             }
         } else {
             self.checked = None;
+            self.check_wanted = None;
             self.checker.stop();
         }
         if level != self.reachability {
@@ -565,16 +585,6 @@ impl Manager {
         self.default_configuration()
             .filter(|c| c.reachability() == Reachability::Site)
             .map(|c| c.id.clone())
-    }
-
-    /// Start the connectivity check through `via` (none without a check URL).
-    fn start_check(&mut self, via: &str) {
-        let Some(url) = self.options.check_url.as_deref() else {
-            return;
-        };
-        if let Err(e) = self.checker.start(url, via, self.options.check_timeout) {
-            log::warn!("connectivity check {url}: cannot start it: {e}");
-        }
     }
 }
 

@@ -522,7 +522,9 @@ fn bearer_watch(
                     return Ok(ExitCode::SUCCESS);
                 }
             }
-            manager.handle(&r).map_err(|e| bearer_failure(&e))?;
+            manager
+                .handle(&mut reactor, &r)
+                .map_err(|e| bearer_failure(&e))?;
         }
     }
 }
@@ -721,7 +723,9 @@ pub(crate) fn wait_online(
                     ));
                 }
             }
-            manager.handle(&r).map_err(|e| bearer_failure(&e))?;
+            manager
+                .handle(&mut reactor, &r)
+                .map_err(|e| bearer_failure(&e))?;
         }
     }
 }

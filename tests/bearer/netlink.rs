@@ -418,6 +418,7 @@ fn slow_check_responder(lab: &LinkLab, port: u16, delay_s: u32) -> KillOnDrop {
         .command("python3")
         .args(["-c", &script])
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("python3 responder");
     let mut line = String::new();
