@@ -102,6 +102,7 @@ mod net;
 mod random;
 pub mod reactor;
 pub mod socket;
+mod sort;
 pub mod tls;
 pub mod transfer;
 

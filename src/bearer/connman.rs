@@ -56,7 +56,7 @@ impl Service {
                 let v6 = name == "IPv6";
                 self.addresses.retain(|a| a.address.is_ipv6() != v6);
                 self.addresses.extend(address_of(&dict(value), v6));
-                self.addresses.sort();
+                crate::sort::sort_small(&mut self.addresses);
             }
             _ => {}
         }

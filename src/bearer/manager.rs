@@ -633,7 +633,7 @@ fn configuration_of(
             prefix_len: a.prefix_len,
         })
         .collect();
-    addresses.sort();
+    crate::sort::sort_small(&mut addresses);
     let usable = table.addresses_of(link.index).any(|a| a.is_usable());
     let state = match (link.has_carrier(), usable) {
         (true, true) => StateFlags::Active,

@@ -232,7 +232,7 @@ impl Wifi {
                 out.push(ap);
             }
         })?;
-        out.sort_by(|a, b| {
+        crate::sort::sort_small_by(&mut out, |a, b| {
             b.signal_dbm
                 .unwrap_or(f32::MIN)
                 .total_cmp(&a.signal_dbm.unwrap_or(f32::MIN))

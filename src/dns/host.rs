@@ -362,7 +362,10 @@ fn combine(p: Pending) -> Result<HostInfo, HostError> {
     let mut canonical_name = None;
     let mut first_error = None;
     let mut answers = p.answers;
-    answers.sort_by_key(|a| matches!(a, Ok(ans) if ans.qtype == RecordType::AAAA.0));
+    crate::sort::sort_small_by_key(
+        &mut answers,
+        |a| matches!(a, Ok(ans) if ans.qtype == RecordType::AAAA.0),
+    );
     for answer in answers {
         match answer {
             Ok(a) => {

@@ -125,7 +125,7 @@ impl Answer {
                 _ => None,
             })
             .collect();
-        mx.sort_by_key(|m| m.preference);
+        crate::sort::sort_small_by_key(&mut mx, |m| m.preference);
         mx
     }
 

@@ -303,7 +303,7 @@ impl Random for SystemRandom {
 /// pick a record at random with probability proportional to its weight (weight-0 records
 /// first in the running list, so they are only likely when nothing else is left).
 pub fn order_services(services: &mut Vec<Service>, rng: &mut impl Random) {
-    services.sort_by_key(|s| s.priority);
+    crate::sort::sort_small_by_key(services, |s| s.priority);
     let mut ordered = Vec::with_capacity(services.len());
     let mut rest = std::mem::take(services);
     while !rest.is_empty() {
@@ -314,7 +314,7 @@ pub fn order_services(services: &mut Vec<Service>, rng: &mut impl Random) {
             .unwrap_or(rest.len());
         let mut group: Vec<Service> = rest.drain(..split).collect();
         // Zero weights at the beginning (stable within the group).
-        group.sort_by_key(|s| s.weight != 0);
+        crate::sort::sort_small_by_key(&mut group, |s| s.weight != 0);
         while !group.is_empty() {
             let total: u32 = group.iter().map(|s| u32::from(s.weight)).sum();
             let pick = rng.up_to(total);

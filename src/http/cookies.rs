@@ -284,7 +284,7 @@ impl CookieJar {
             return None;
         }
         // Stable sort: equal path lengths stay in creation order.
-        matching.sort_by_key(|c| Reverse(c.path.len()));
+        crate::sort::sort_small_by_key(&mut matching, |c| Reverse(c.path.len()));
         let mut header = String::new();
         for cookie in matching {
             if !header.is_empty() {

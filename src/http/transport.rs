@@ -171,7 +171,7 @@ impl Socket {
         } else {
             self.timeout.per_write.map(|d| (*d, Timeout::PerWrite))
         };
-        let mut deadlines: [Option<(Instant, Interrupt)>; 3] = [
+        let deadlines: [Option<(Instant, Interrupt)>; 3] = [
             (!self.timeout.after.is_not_happening()).then(|| {
                 (
                     self.timeout_set + *self.timeout.after,
@@ -183,9 +183,8 @@ impl Socket {
                 .and_then(|t| t.idle)
                 .map(|idle| (op_start + idle, Interrupt::Idle(idle))),
         ];
-        deadlines.sort_by_key(|d| d.map(|(at, _)| at));
-        // The earliest deadline that is set (None sorts first).
-        let deadline = deadlines.into_iter().flatten().next();
+        // The earliest deadline that is set.
+        let deadline = deadlines.into_iter().flatten().min_by_key(|(at, _)| *at);
         loop {
             let now = Instant::now();
             if let Some((at, interrupt)) = deadline {
