@@ -526,8 +526,15 @@ impl StreamSocket {
     }
 
     fn on_io(&mut self, reactor: &mut Reactor, readable: bool, writable: bool) {
+        if self.life.state() == SocketState::Connecting {
+            if !writable {
+                return;
+            }
+            self.finish_connect(reactor);
+            // The peer's first bytes (even its end of stream) can come in the same edge as the
+            // connect's completion; readiness is edge-triggered, so report them now or never.
+        }
         match self.life.state() {
-            SocketState::Connecting if writable => self.finish_connect(reactor),
             SocketState::Connected | SocketState::Closing => {
                 #[cfg(feature = "tls")]
                 if self.tls.is_some() {

@@ -465,3 +465,41 @@ fn udp_checks_sizes_and_reports_senders() {
     assert!(e.to_string().contains("SO_BROADCAST"), "{e}");
     assert!(!e.to_string().contains("--"), "{e}");
 }
+
+#[test]
+fn data_that_comes_with_the_connect_is_reported() {
+    // A server that speaks first and closes at once (Qt's fortune server): its bytes and its
+    // end of stream can arrive in the same readiness edge as the connect's completion (here
+    // always: the client turns its loop only after they came).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        for conn in listener.incoming().take(5) {
+            let mut conn = conn.unwrap();
+            conn.write_all(b"fortune\n").unwrap();
+        }
+    });
+    let ep = endpoint(&format!("tcp://{addr}"));
+    for round in 0..5 {
+        let mut reactor = Reactor::new().unwrap();
+        let mut sock = StreamSocket::connect(&mut reactor, &ep, ConnectOptions::default()).unwrap();
+        // Let the connect complete and the server's bytes arrive before the first turn.
+        std::thread::sleep(Duration::from_millis(20));
+        sock.wait_for_connected(&mut reactor, Duration::from_secs(5))
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            sock.wait_for_ready_read(&mut reactor, Duration::from_secs(2))
+                .unwrap_or_else(|e| panic!("round {round}: {e} after {got:?}"));
+            match sock.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+        assert_eq!(got, b"fortune\n", "round {round}");
+    }
+    server.join().unwrap();
+}
