@@ -296,8 +296,12 @@ fn wifi_scan_says_clearly_when_there_is_no_wifi() {
         return; // a host with Wi-Fi in every namespace (not seen): nothing to check
     }
     out.assert_code(11);
+    // No nl80211 in this kernel, no wireless interface in the namespace, or (qemu-user) no
+    // generic netlink at all: each is named.
     assert!(
-        out.stderr.contains("no wireless") || out.stderr.contains("nl80211"),
+        ["no wireless", "nl80211", "not supported"]
+            .iter()
+            .any(|cause| out.stderr.contains(cause)),
         "{out:?}"
     );
 }

@@ -47,8 +47,8 @@ pub fn example_argv(name: &str) -> Vec<String> {
     let path = profile_dir.join("examples").join(name);
     assert!(
         path.is_file(),
-        "{} is missing: examples are built by `cargo test` (not with --test alone: add \
-         --examples)",
+        "{} is missing: a plain `cargo test` builds the examples; with --test alone, run \
+         `cargo build --examples` first",
         path.display()
     );
     let mut argv: Vec<String> = std::env::var("BOARDNET_TEST_RUNNER")
