@@ -79,7 +79,9 @@ pub struct Options<'a> {
     /// Certificate verification for https:// and ftps:// (and FTP with [`Options::ftp_tls`]).
     #[cfg(feature = "tls")]
     pub tls: crate::tls::TlsOptions,
-    /// Follow the preferred bearer (downloads only).
+    /// Follow the preferred bearer (downloads only). With no bearer up, the download waits
+    /// for one for as long as `connect_timeout` (and within `max_time`), then fails with
+    /// [`TransferError::NoBearer`].
     pub roam: Roam<'a>,
     /// Told when a roaming download moves to another interface.
     pub bearer_moved: Option<&'a mut dyn FnMut(&BearerMove)>,
@@ -488,7 +490,7 @@ mod ftp_io {
                 idle: opts.idle_timeout,
                 deadline: leg
                     .deadline
-                    .map(|at| (at, leg.time_left().unwrap_or_default())),
+                    .map(|at| (at, opts.max_time.unwrap_or_default())),
                 speed: opts.speed_limit,
                 cancel: opts.cancel.clone(),
                 interface: leg.interface.clone(),
