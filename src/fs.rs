@@ -69,6 +69,11 @@ pub fn part_path(dest: &Path) -> PathBuf {
     with_suffix(dest, ".part")
 }
 
+/// Bytes in `DEST.part` (0 when there is none): where a resume starts.
+pub fn part_len(dest: &Path) -> u64 {
+    std::fs::metadata(part_path(dest)).map_or(0, |m| m.len())
+}
+
 /// Where the [`Validator`] of `DEST.part` is kept: `DEST.part.meta`.
 pub fn validator_path(dest: &Path) -> PathBuf {
     with_suffix(dest, ".part.meta")

@@ -525,14 +525,9 @@ fn one_url(
     };
     let mode = progress_mode(&args.common);
     if let Some(local) = &args.upload {
-        let remote = if url.path.is_empty() || url.path.ends_with('/') {
-            let name = local.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-                FtpError::InvalidRequest(format!("{}: no file name to upload as", local.display()))
-            })?;
-            format!("{}{name}", url.path)
-        } else {
-            url.path.clone()
-        };
+        let remote = url.upload_path(local).ok_or_else(|| {
+            FtpError::InvalidRequest(format!("{}: no file name to upload as", local.display()))
+        })?;
         let mut meter = Meter::new(mode, raw, true);
         let mut progress = |p: &crate::http::Progress| meter.update(p);
         let result = ftp::upload(
@@ -549,7 +544,7 @@ fn one_url(
         report.resumed_from = done.resumed_from;
         return Ok(());
     }
-    if url.path.is_empty() || url.path.ends_with('/') {
+    if url.is_directory() {
         return Err(FtpError::InvalidRequest(format!(
             "{raw} names a directory; use boardnet ftp {raw} ls"
         )));

@@ -972,6 +972,7 @@ impl Transfers<'_> {
                 speed_limit: limits.speed(),
                 roam: transfer::Roam::Follow,
                 bearer_moved: Some(&mut moved),
+                keep_error_body: args.keep_error_body,
                 http_client: Some(&|builder| args.configure(builder)),
                 http_request: Some(&|client, url| args.build(client, url)),
                 ..transfer::Options::default()

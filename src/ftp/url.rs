@@ -126,6 +126,23 @@ pub fn parse(input: &str) -> Result<FtpUrl, FtpUrlError> {
     })
 }
 
+impl FtpUrl {
+    /// Whether the URL names a directory (no path, or one ending in '/'), not a file.
+    pub fn is_directory(&self) -> bool {
+        self.path.is_empty() || self.path.ends_with('/')
+    }
+
+    /// Where an upload of `local` goes: the URL's path, or for a directory URL that directory
+    /// plus the local file's name (`None` when `local` has no usable name).
+    pub fn upload_path(&self, local: &std::path::Path) -> Option<String> {
+        if !self.is_directory() {
+            return Some(self.path.clone());
+        }
+        let name = local.file_name()?.to_str()?;
+        Some(format!("{}{name}", self.path))
+    }
+}
+
 /// The last path segment, for `-O` and for `put` to a directory URL.
 pub fn file_name(path: &str) -> Option<&str> {
     path.rsplit('/')

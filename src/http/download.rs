@@ -8,7 +8,8 @@ use super::error::NetworkError;
 use super::reply::Reply;
 use super::request::Request;
 use crate::fs::{
-    part_path, CommitError, FileError, HashedPart, PartFile, PartNotice, RestartReason, Validator,
+    part_len, part_path, CommitError, FileError, HashedPart, PartFile, PartNotice, RestartReason,
+    Validator,
 };
 
 /// See [`DownloadOptions::buffer_size`].
@@ -181,13 +182,7 @@ pub fn download(
     dest: &Path,
     mut opts: DownloadOptions<'_>,
 ) -> Result<Download, DownloadError> {
-    let offset = if opts.resume {
-        std::fs::metadata(part_path(dest))
-            .map(|m| m.len())
-            .unwrap_or(0)
-    } else {
-        0
-    };
+    let offset = if opts.resume { part_len(dest) } else { 0 };
     let stored = (offset > 0).then(|| Validator::load(dest)).flatten();
     // A resume asks for the file as it is: ranges of a compressed representation are not
     // ranges of the file.

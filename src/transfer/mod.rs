@@ -85,6 +85,9 @@ pub struct Options<'a> {
     pub roam: Roam<'a>,
     /// Told when a roaming download moves to another interface.
     pub bearer_moved: Option<&'a mut dyn FnMut(&BearerMove)>,
+    /// HTTP: on a 4xx/5xx reply, write its body next to the destination
+    /// ([`http::error_body_path`]); `DEST` and `DEST.part` are left alone.
+    pub keep_error_body: bool,
     /// HTTP: adjust the client before it is built (proxy, authentication, redirects, HSTS…).
     /// The transfer's interface, cancel token and limits are applied after it.
     pub http_client: Option<&'a dyn Fn(ClientBuilder) -> ClientBuilder>,
@@ -113,6 +116,7 @@ impl Default for Options<'_> {
             tls: crate::tls::TlsOptions::default(),
             roam: Roam::Off,
             bearer_moved: None,
+            keep_error_body: false,
             http_client: None,
             http_request: None,
             ftp_active: false,
@@ -385,6 +389,7 @@ fn http_download(
             sha256: opts.sha256,
             progress: Some(&mut report),
             notice: Some(&mut notice),
+            keep_error_body: opts.keep_error_body,
             ..Default::default()
         },
     )
@@ -510,7 +515,7 @@ mod ftp_io {
 
     /// The named file of an FTP URL (not a directory).
     fn file_path(parsed: &ftp::FtpUrl, url: &str) -> Result<String, TransferError> {
-        if parsed.path.is_empty() || parsed.path.ends_with('/') {
+        if parsed.is_directory() {
             return Err(TransferError::InvalidUrl(format!(
                 "{}: names a directory, not a file",
                 crate::error::Bounded(url)
@@ -587,7 +592,12 @@ mod ftp_io {
             deadline: opts.max_time.map(|d| started + d),
         };
         let (parsed, mut session) = connect(url, opts, &leg)?;
-        let remote = upload_path(&parsed, src)?;
+        let remote = parsed.upload_path(src).ok_or_else(|| {
+            TransferError::Ftp(FtpError::InvalidRequest(format!(
+                "{}: no file name to upload as",
+                src.display()
+            )))
+        })?;
         let mut buf = vec![0u8; BUFFER];
         let mut report = |p: &Progress| {
             if let Some(f) = opts.progress.as_mut() {
@@ -616,20 +626,5 @@ mod ftp_io {
             reply: None,
             not_modified: false,
         })
-    }
-
-    /// The remote path: the URL's, or for a URL ending in '/' that directory plus the local
-    /// file's name.
-    pub(crate) fn upload_path(parsed: &ftp::FtpUrl, src: &Path) -> Result<String, TransferError> {
-        if !parsed.path.is_empty() && !parsed.path.ends_with('/') {
-            return Ok(parsed.path.clone());
-        }
-        let name = src.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-            TransferError::Ftp(FtpError::InvalidRequest(format!(
-                "{}: no file name to upload as",
-                src.display()
-            )))
-        })?;
-        Ok(format!("{}{name}", parsed.path))
     }
 }

@@ -102,7 +102,7 @@ fn follow(
             let moved = BearerMove {
                 from: from.clone(),
                 to: interface.clone(),
-                resume_at: part_length(dest),
+                resume_at: crate::fs::part_len(dest),
             };
             log::info!(
                 "{url}: the preferred bearer moved from {} to {}: resuming at {} bytes",
@@ -197,10 +197,4 @@ fn wait_for_bearer(
         }
         manager.process_events().map_err(TransferError::Bearer)?;
     }
-}
-
-fn part_length(dest: &Path) -> u64 {
-    std::fs::metadata(crate::fs::part_path(dest))
-        .map(|m| m.len())
-        .unwrap_or(0)
 }

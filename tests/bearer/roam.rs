@@ -320,4 +320,20 @@ fn a_roaming_download_waits_for_a_bearer_bounded_by_the_connect_timeout() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(std::fs::read(&dest).unwrap(), b"firmware");
+
+    // A 404 on the roaming path keeps its body beside the destination with --keep-error-body,
+    // as it does without --roam; nothing appears under the destination's name.
+    let missing = wd.path().join("missing.img");
+    let out = run(
+        client
+            .boardnet()
+            .args(["get", "--roam", "--keep-error-body", "-s", "-o"])
+            .arg(&missing)
+            .arg("http://10.83.0.1:8080/missing.img"),
+        T,
+    );
+    out.assert_code(8);
+    assert!(!missing.exists());
+    let kept = std::fs::read_to_string(wd.path().join("missing.img.error")).unwrap();
+    assert!(kept.contains("404"), "{kept}");
 }
