@@ -7,6 +7,7 @@ use lexopt::Arg;
 use super::Failure;
 use crate::error::ErrorClass;
 use crate::tls::{parse_pins, TlsOptions, TlsProblem};
+use crate::transfer::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 
 /// Flags every subcommand accepts, wherever they appear.
 #[derive(Debug, Default, Clone, Copy)]
@@ -206,6 +207,22 @@ impl LimitFlags {
             Some(d) if d.is_zero() => None,
             Some(d) => Some(d),
         }
+    }
+
+    /// `--connect-timeout` as the library takes it (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub(crate) fn connect(&self) -> Option<Duration> {
+        Self::or(self.connect, Some(DEFAULT_CONNECT_TIMEOUT))
+    }
+
+    /// `--idle-timeout`/`--reply-timeout` as the library takes it (default
+    /// [`DEFAULT_IDLE_TIMEOUT`]).
+    pub(crate) fn idle(&self) -> Option<Duration> {
+        Self::or(self.idle, Some(DEFAULT_IDLE_TIMEOUT))
+    }
+
+    /// `--max-time` (default: none).
+    pub(crate) fn max_time(&self) -> Option<Duration> {
+        Self::or(self.max_time, None)
     }
 
     /// `(bytes/s, window)` when either speed flag was given (`-y` alone: at least 1 byte/s).

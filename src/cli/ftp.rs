@@ -220,7 +220,6 @@ impl Common {
         started: Instant,
         implicit: bool,
     ) -> ftp::SessionOptions {
-        let defaults = Limits::default();
         let given = &self.limits;
         ftp::SessionOptions {
             security: if implicit {
@@ -235,9 +234,9 @@ impl Common {
             active: self.active,
             family: self.family.unwrap_or(Family::Any),
             limits: Limits {
-                connect: LimitFlags::or(given.connect, defaults.connect),
-                idle: LimitFlags::or(given.idle, defaults.idle),
-                deadline: LimitFlags::or(given.max_time, None).map(|d| (started + d, d)),
+                connect: given.connect(),
+                idle: given.idle(),
+                deadline: given.max_time().map(|d| (started + d, d)),
                 speed: given.speed(),
                 cancel: Some(cancel.clone()),
                 interface: self.interface.clone(),

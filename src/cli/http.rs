@@ -627,15 +627,9 @@ impl HttpArgs {
         let limits = &self.limits;
         let mut builder = builder
             .buffer_size(buffer)
-            .connect_timeout(LimitFlags::or(
-                limits.connect,
-                Some(http::DEFAULT_CONNECT_TIMEOUT),
-            ))
-            .idle_timeout(LimitFlags::or(
-                limits.idle,
-                Some(http::DEFAULT_IDLE_TIMEOUT),
-            ))
-            .max_time(LimitFlags::or(limits.max_time, None))
+            .connect_timeout(limits.connect())
+            .idle_timeout(limits.idle())
+            .max_time(limits.max_time())
             .address_family(self.family)
             .proxy(self.proxy.clone())
             .no_proxy(self.noproxy.clone())
@@ -801,6 +795,30 @@ impl Report {
         self.headers = Some(Value::Object(headers));
     }
 
+    /// A file saved, with the reply it came in (when HTTP answered).
+    fn record_saved(
+        &mut self,
+        reply: Option<&Reply>,
+        size: u64,
+        resumed_from: u64,
+        sha256: Option<String>,
+    ) {
+        if let Some(reply) = reply {
+            self.record_reply(reply);
+        }
+        self.bytes = size - resumed_from;
+        self.resumed_from = resumed_from;
+        self.sha256 = sha256;
+    }
+
+    /// A download that failed after the server answered.
+    fn record_unsaved(&mut self, reply: Option<&Reply>) {
+        if let Some(reply) = reply {
+            self.record_reply(reply);
+            self.bytes = reply.bytes_received();
+        }
+    }
+
     fn fail(&mut self, e: &TransferError) {
         if let TransferError::Http(failure) = e {
             if let NetworkError::Status { code, .. } = failure.error {
@@ -963,12 +981,9 @@ impl Transfers<'_> {
                 })),
                 notice: Some(&mut notice),
                 cancel: Some(self.cancel.clone()),
-                connect_timeout: LimitFlags::or(
-                    limits.connect,
-                    Some(http::DEFAULT_CONNECT_TIMEOUT),
-                ),
-                idle_timeout: LimitFlags::or(limits.idle, Some(http::DEFAULT_IDLE_TIMEOUT)),
-                max_time: LimitFlags::or(limits.max_time, None),
+                connect_timeout: limits.connect(),
+                idle_timeout: limits.idle(),
+                max_time: limits.max_time(),
                 speed_limit: limits.speed(),
                 roam: transfer::Roam::Follow,
                 bearer_moved: Some(&mut moved),
@@ -984,19 +999,16 @@ impl Transfers<'_> {
         report.notices = notices;
         match result {
             Ok(done) => {
-                if let Some(reply) = &done.reply {
-                    report.record_reply(reply);
-                }
-                report.bytes = done.size - done.resumed_from;
-                report.resumed_from = done.resumed_from;
-                report.sha256 = done.sha256;
+                report.record_saved(
+                    done.reply.as_ref(),
+                    done.size,
+                    done.resumed_from,
+                    done.sha256,
+                );
                 Ok(())
             }
             Err(TransferError::Http(failure)) => {
-                if let Some(reply) = &failure.reply {
-                    report.record_reply(reply);
-                    report.bytes = reply.bytes_received();
-                }
+                report.record_unsaved(failure.reply.as_deref());
                 Err(TransferError::Http(failure))
             }
             Err(e) => Err(e),
@@ -1072,17 +1084,11 @@ impl Transfers<'_> {
         report.notices = notices;
         match result {
             Ok(done) => {
-                report.record_reply(&done.reply);
-                report.bytes = done.size - done.resumed_from;
-                report.resumed_from = done.resumed_from;
-                report.sha256 = done.sha256;
+                report.record_saved(Some(&done.reply), done.size, done.resumed_from, done.sha256);
                 Ok(())
             }
             Err(failure) => {
-                if let Some(reply) = &failure.reply {
-                    report.record_reply(reply);
-                    report.bytes = reply.bytes_received();
-                }
+                report.record_unsaved(failure.reply.as_deref());
                 Err(failure.error)
             }
         }
