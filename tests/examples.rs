@@ -3,7 +3,7 @@
 
 mod peers;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,25 +28,20 @@ struct Listening {
 }
 
 fn start_server(name: &str, args: &[&str]) -> Listening {
-    let mut child = example(name)
+    let child = example(name)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut child = KillOnDrop { child };
+    let line = first_line(&mut child, START_TIMEOUT);
     let endpoint = line
         .trim()
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("{name} said {line:?}"))
         .to_string();
-    Listening {
-        child: KillOnDrop { child },
-        endpoint,
-    }
+    Listening { child, endpoint }
 }
 
 fn wait_exit(child: &mut Child, within: Duration) -> Option<i32> {

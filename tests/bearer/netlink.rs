@@ -357,23 +357,7 @@ fn online_needs_a_check_url_that_answers() {
 
     // A responder inside the namespace, on its loopback.
     let port = free_port();
-    let _server = KillOnDrop {
-        child: lab
-            .ns
-            .command("python3")
-            .args([
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                &port.to_string(),
-            ])
-            .current_dir(std::env::temp_dir())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3 http.server"),
-    };
+    let _server = lab.ns.http_server("127.0.0.1", port, &std::env::temp_dir());
     let url = format!("http://127.0.0.1:{port}/");
     let deadline = Instant::now() + T;
     loop {
@@ -413,7 +397,7 @@ fn slow_check_responder(lab: &LinkLab, port: u16, delay_s: u32) -> KillOnDrop {
          print('ready', flush=True)\n\
          s.serve_forever()\n"
     );
-    let mut child = lab
+    let child = lab
         .ns
         .command("python3")
         .args(["-c", &script])
@@ -421,11 +405,9 @@ fn slow_check_responder(lab: &LinkLab, port: u16, delay_s: u32) -> KillOnDrop {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("python3 responder");
-    let mut line = String::new();
-    let stdout = child.stdout.take().unwrap();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-    assert_eq!(line.trim(), "ready");
-    KillOnDrop { child }
+    let mut responder = KillOnDrop { child };
+    assert_eq!(first_line(&mut responder, START_TIMEOUT).trim(), "ready");
+    responder
 }
 
 #[test]

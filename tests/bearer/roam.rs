@@ -265,23 +265,7 @@ fn a_roaming_download_waits_for_a_bearer_bounded_by_the_connect_timeout() {
     let www = wd.path().join("www");
     std::fs::create_dir(&www).unwrap();
     std::fs::write(www.join("fw.img"), b"firmware").unwrap();
-    let _server = KillOnDrop {
-        child: server
-            .command("python3")
-            .args([
-                "-m",
-                "http.server",
-                "--bind",
-                "10.83.0.1",
-                "8080",
-                "--directory",
-            ])
-            .arg(&www)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3"),
-    };
+    let _server = server.http_server("10.83.0.1", 8080, &www);
     let url = "http://10.83.0.1:8080/fw.img";
     let dest = wd.path().join("fw.img");
 

@@ -139,8 +139,8 @@ fn spawn_python(script: &Path, unix: Option<&Path>, log: &Path) -> KillOnDrop {
     KillOnDrop { child }
 }
 
-/// The child's first stdout line, or "" if none comes within `timeout`.
-fn first_line(proc_: &mut KillOnDrop, timeout: std::time::Duration) -> String {
+/// The child's first stdout line (its stdout piped), or "" if none comes within `timeout`.
+pub fn first_line(proc_: &mut KillOnDrop, timeout: std::time::Duration) -> String {
     let stdout = proc_.child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -88,7 +88,7 @@ pub use dns_zones::{
     bigtxt_string, example_test_zone, BIGTXT_COUNT, BIG_A_COUNT, FRESH_1, FRESH_2, MID_A_COUNT,
     ZONE_NAMES,
 };
-pub use echo::{python3, EchoServer, KillOnDrop, ECHO_SERVER_PY};
+pub use echo::{first_line, python3, EchoServer, KillOnDrop, ECHO_SERVER_PY};
 pub use fault::{Fault, FaultServer, HUGE_HEADERS_BYTES};
 pub use forward_proxy::{Squid, SquidDigest, Tinyproxy};
 pub use ftp::{PyFtpd, PyFtpdOpts, StallingFtp, Vsftpd, FTP_SERVER_PY, VSFTPD_PASSWORD};

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::echo::{python3, KillOnDrop};
+use super::echo::{first_line, python3, KillOnDrop};
 use super::net::START_TIMEOUT;
 use super::workdir::{read_lossy, WorkDir};
 
@@ -61,14 +61,7 @@ impl ProxyServer {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {} for the proxy: {}", python, e));
         let mut proc_ = KillOnDrop { child };
-        let stdout = proc_.child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
+        let line = first_line(&mut proc_, START_TIMEOUT);
         let port = line
             .trim()
             .strip_prefix("PORT ")

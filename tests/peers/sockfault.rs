@@ -559,6 +559,26 @@ impl Netns {
         c
     }
 
+    /// Python's static file server inside the namespace on `bind:port`, serving `dir`.
+    pub fn http_server(&self, bind: &str, port: u16, dir: &Path) -> super::KillOnDrop {
+        let child = self
+            .command("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                bind,
+                &port.to_string(),
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 http.server");
+        super::KillOnDrop { child }
+    }
+
     /// Example program `name` inside the namespace.
     pub fn example(&self, name: &str) -> Command {
         let argv = super::process::example_argv(name);
