@@ -92,6 +92,8 @@ mod authority;
 pub mod bearer;
 mod calendar;
 pub mod cancel;
+#[cfg(feature = "daemon")]
+pub mod daemon;
 pub mod dns;
 pub mod error;
 pub mod fs;

@@ -17,6 +17,13 @@ pub(crate) fn fill(buf: &mut [u8]) -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("/dev/urandom: {e}")))
 }
 
+/// A random number for jitter (0 if the kernel gives none: jitter is a nicety, not a secret).
+#[cfg(feature = "daemon")]
+pub(crate) fn u64() -> u64 {
+    let mut b = [0u8; 8];
+    fill(&mut b).map_or(0, |()| u64::from_ne_bytes(b))
+}
+
 /// Fills `buf` from getrandom(2) without ever blocking: a board that blocks at early boot until
 /// its entropy pool is ready must not hang an upload or a login. Returns `Ok(false)` when the caller should fall back to
 /// `/dev/urandom`. The raw syscall is used rather than `libc::getrandom`, which needs glibc 2.25

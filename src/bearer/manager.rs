@@ -188,6 +188,23 @@ impl Manager {
         Ok(())
     }
 
+    /// Check connectivity again now, if a check URL is set, the level is `site` and no check
+    /// is running (a daemon's retry timer: a failed check is otherwise repeated only on the
+    /// next change). True if a check started.
+    pub fn recheck(&mut self, reactor: &mut Reactor) -> bool {
+        if self.checked.is_some() || self.is_checking() || self.options.check_url.is_none() {
+            return false;
+        }
+        self.check_wanted = self.site_configuration();
+        self.start_wanted_check(reactor);
+        self.is_checking()
+    }
+
+    /// Whether a connectivity check URL is set (so `online` can be reached by our own check).
+    pub fn has_check_url(&self) -> bool {
+        self.options.check_url.is_some()
+    }
+
     /// Start the check a refresh asked for.
     fn start_wanted_check(&mut self, reactor: &mut Reactor) {
         let Some(via) = self.check_wanted.take() else {

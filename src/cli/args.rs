@@ -32,7 +32,13 @@ impl Globals {
 
     /// Log level from `-v` count; `RUST_LOG` wins when set. Logs go to stderr.
     pub(crate) fn init_logging(&self) {
-        let level = match self.verbose {
+        self.init_logging_at(0);
+    }
+
+    /// [`init_logging`](Self::init_logging) with `-v` counted from `base` (a service logs
+    /// what it does by default).
+    pub(crate) fn init_logging_at(&self, base: u8) {
+        let level = match self.verbose.saturating_add(base) {
             0 => "warn",
             1 => "info",
             2 => "debug",

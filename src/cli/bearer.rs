@@ -17,6 +17,9 @@ use crate::bearer::{
     BackendChoice, BearerEvent, BearerFamily, Configuration, Manager, ManagerOptions, Reachability,
     StateFlags,
 };
+use crate::daemon::json::{
+    configuration_json, event_json, is_default, status_json, wifi_link_json, wifi_links,
+};
 use crate::reactor::{Reactor, Ready};
 
 const STATUS_HELP: &str = "\
@@ -126,29 +129,6 @@ fn complete_manager(
     Ok((reactor, manager))
 }
 
-fn configuration_json(c: &Configuration, default: bool) -> Value {
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "type": c.kind.name(),
-        "bearer": c.bearer_name(),
-        "family": c.family.name(),
-        "state": c.state.name(),
-        "flags": c.state.flag_names(),
-        "interface": c.interface,
-        "addresses": c.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        "default_route": c.default_route,
-        "default": default,
-        "nameservers": c.nameservers,
-        "network": c.wifi.as_ref().map(|w| json!({
-            "ssid": w.ssid,
-            "strength": w.strength,
-            "security": w.security,
-        })),
-        "backend": c.backend,
-    })
-}
-
 /// ID BEARER STATE INTERFACE ADDRESSES, in columns.
 fn configuration_line(c: &Configuration) -> String {
     let addresses: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
@@ -164,10 +144,6 @@ fn configuration_line(c: &Configuration) -> String {
             addresses.join(" ")
         }
     )
-}
-
-fn is_default(manager: &Manager, c: &Configuration) -> bool {
-    manager.default_configuration().map(|d| &d.id) == Some(&c.id)
 }
 
 pub(crate) fn status(
@@ -196,30 +172,7 @@ pub(crate) fn status(
     let default = manager.default_configuration().map(|c| c.id.clone());
     let links = wifi_links(&mut reactor, &manager);
     if globals.json {
-        let configs: Vec<Value> = manager
-            .configurations(StateFlags::Defined)
-            .map(|c| {
-                let mut v = configuration_json(c, is_default(&manager, c));
-                let link = c.interface.as_ref().and_then(|i| links.get(i));
-                if let (Value::Object(map), Some(l)) = (&mut v, link) {
-                    map.insert("wifi".into(), wifi_link_json(l));
-                }
-                v
-            })
-            .collect();
-        json_line(&json!({
-            "reachability": manager.reachability().name(),
-            "online": manager.is_online(),
-            "default": default,
-            "backends": manager.backends(),
-            "capabilities": manager.capabilities().names(),
-            "technologies": manager.technologies().iter().map(|t| json!({
-                "name": t.name,
-                "powered": t.powered,
-                "connected": t.connected,
-            })).collect::<Vec<_>>(),
-            "configurations": configs,
-        }));
+        json_line(&status_json(&manager, &links));
         return Ok(ExitCode::SUCCESS);
     }
     let via = manager
@@ -265,38 +218,6 @@ pub(crate) fn status(
         outln!("  {interface}: {}", wifi_link_text(link));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The Wi-Fi links of the wireless configurations, by interface name. Best effort: without
-/// nl80211 (or on any error) there are none, and `status` shows the rest.
-fn wifi_links(
-    reactor: &mut Reactor,
-    manager: &Manager,
-) -> std::collections::BTreeMap<String, WifiLink> {
-    let mut links = std::collections::BTreeMap::new();
-    let wanted: Vec<&String> = manager
-        .configurations(StateFlags::Discovered)
-        .filter(|c| c.family == BearerFamily::Wlan)
-        .filter_map(|c| c.interface.as_ref())
-        .collect();
-    if wanted.is_empty() {
-        return links;
-    }
-    let result = (|| -> Result<(), crate::bearer::BearerError> {
-        let mut wifi = Wifi::open(reactor, WIFI_REQUEST_TIMEOUT)?;
-        for i in wifi.interfaces(reactor, WIFI_REQUEST_TIMEOUT)? {
-            if wanted.contains(&&i.name) {
-                if let Some(link) = wifi.link(reactor, &i, WIFI_REQUEST_TIMEOUT)? {
-                    links.insert(i.name.clone(), link);
-                }
-            }
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        log::info!("Wi-Fi details: {e}");
-    }
-    links
 }
 
 fn print_table(manager: &Manager, at_least: StateFlags) {
@@ -439,25 +360,30 @@ fn bearer_list(
 }
 
 /// Wall-clock time of day (UTC) with milliseconds, for event lines.
-fn clock() -> (f64, String) {
+fn clock() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let s = now.as_secs();
-    let text = format!(
+    format!(
         "{:02}:{:02}:{:02}.{:03}",
         (s / 3600) % 24,
         (s / 60) % 60,
         s % 60,
         now.subsec_millis()
-    );
-    ((now.as_secs_f64() * 1e3).round() / 1e3, text)
+    )
 }
 
 fn print_event(manager: &Manager, event: &BearerEvent, json: bool) {
-    let (unix, time) = clock();
+    if json {
+        if let Some(object) = event_json(manager, event) {
+            json_line(&object);
+        }
+        return;
+    }
+    let time = clock();
     let config = |id: &str| manager.configuration(id);
-    let (name, human, mut object) = match event {
+    let (name, human) = match event {
         BearerEvent::ConfigurationAdded(id) | BearerEvent::ConfigurationChanged(id) => {
             let name = if matches!(event, BearerEvent::ConfigurationAdded(_)) {
                 "added"
@@ -465,40 +391,19 @@ fn print_event(manager: &Manager, event: &BearerEvent, json: bool) {
                 "changed"
             };
             let Some(c) = config(id) else { return };
-            let default = is_default(manager, c);
-            (
-                name,
-                configuration_line(c),
-                json!({"configuration": configuration_json(c, default)}),
-            )
+            (name, configuration_line(c))
         }
-        BearerEvent::ConfigurationRemoved(id) => ("removed", id.clone(), json!({"id": id})),
-        BearerEvent::PreferredConfigurationChanged(id) => (
-            "preferred",
-            id.clone().unwrap_or_else(|| "none".into()),
-            json!({"id": id}),
-        ),
-        BearerEvent::ReachabilityChanged(level) => (
-            "reachability",
-            level.name().to_string(),
-            json!({"level": level.name()}),
-        ),
-        BearerEvent::OnlineStateChanged(online) => (
-            "online",
-            if *online { "yes" } else { "no" }.to_string(),
-            json!({"online": online}),
-        ),
-        BearerEvent::UpdateCompleted => ("update-completed", String::new(), json!({})),
+        BearerEvent::ConfigurationRemoved(id) => ("removed", id.clone()),
+        BearerEvent::PreferredConfigurationChanged(id) => {
+            ("preferred", id.clone().unwrap_or_else(|| "none".into()))
+        }
+        BearerEvent::ReachabilityChanged(level) => ("reachability", level.name().to_string()),
+        BearerEvent::OnlineStateChanged(online) => {
+            ("online", if *online { "yes" } else { "no" }.to_string())
+        }
+        BearerEvent::UpdateCompleted => ("update-completed", String::new()),
     };
-    if json {
-        if let Value::Object(map) = &mut object {
-            map.insert("event".into(), name.into());
-            map.insert("time".into(), unix.into());
-        }
-        json_line(&object);
-    } else {
-        outln!("{time} {name} {human}");
-    }
+    outln!("{time} {name} {human}");
 }
 
 fn bearer_watch(
@@ -876,19 +781,6 @@ pub(crate) fn wifi(
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn wifi_link_json(link: &WifiLink) -> Value {
-    json!({
-        "ssid": ssid_text(&link.ssid),
-        "bssid": mac_text(&link.bssid),
-        "frequency_mhz": link.frequency_mhz,
-        "signal_dbm": link.signal_dbm,
-        "security": link.security,
-        "tx_bitrate_mbps": link.tx_bitrate_mbps,
-        "rx_bitrate_mbps": link.rx_bitrate_mbps,
-        "connected_seconds": link.connected_secs,
-    })
 }
 
 /// `connected to "SSID" (BSSID), 2412 MHz, -42 dBm, psk, tx 54.0 Mbit/s`.

@@ -105,6 +105,7 @@ impl CliHint for crate::transfer::TransferError {
 impl CliHint for HostError {}
 impl CliHint for BearerError {}
 impl CliHint for FileError {}
+impl CliHint for crate::daemon::DaemonError {}
 
 #[cfg(test)]
 mod tests {

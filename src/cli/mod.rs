@@ -3,6 +3,7 @@
 
 mod args;
 mod bearer;
+mod daemon;
 mod dns;
 #[cfg(feature = "ftp")]
 mod ftp;
@@ -132,6 +133,14 @@ const COMMANDS: &[(&str, &str)] = &[
     (
         "listen",
         "serve tcp/tls/udp/sctp/unix endpoints (stdio, echo, discard)",
+    ),
+    (
+        "daemon",
+        "the board's network service: control socket, events, hooks, transfer queue",
+    ),
+    (
+        "ctl",
+        "talk to boardnet daemon: status, watch, fetch, upload, jobs, cancel, ...",
     ),
     ("help", "a command's options: boardnet help COMMAND"),
 ];
@@ -343,6 +352,8 @@ fn run_command(
         "bearer" => bearer::bearer(parser, globals),
         "wait-online" => bearer::wait_online(parser, globals),
         "wifi" => bearer::wifi(parser, globals),
+        "daemon" => daemon::daemon(parser, globals),
+        "ctl" => daemon::ctl(parser, globals),
         "connect" => socket::connect(parser, globals),
         "listen" => socket::listen(parser, globals),
         other => Err(Failure::usage(format!(

@@ -182,6 +182,16 @@ impl Reactor {
         Ok(())
     }
 
+    /// Also deliver SIGCHLD as [`Ready::Signal`] (after [`handle_signals`](Self::handle_signals)),
+    /// so a loop that runs child processes reaps them when they exit instead of polling.
+    pub fn handle_child_exits(&mut self) -> io::Result<()> {
+        self.handle_signals()?;
+        match &self.signals {
+            Some(signals) => signals.add_signal(libc::SIGCHLD),
+            None => Ok(()),
+        }
+    }
+
     /// Give events back to be reported by the next [`turn`](Self::turn): a blocking helper
     /// (a socket's `wait_for_*`) turns the loop for one source and must not lose the others'
     /// events, which are edge-triggered and would not come again.

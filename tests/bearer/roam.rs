@@ -12,41 +12,6 @@ use crate::peers::*;
 const T: Duration = Duration::from_secs(60);
 const SERVER_ADDRESS: &str = "10.82.0.1";
 
-/// A Range-capable HTTP/1.1 file server that sends 16 KiB every 10 ms (~1.6 MB/s) and logs
-/// each request's client address on stderr.
-const THROTTLED_SERVER: &str = r#"
-import http.server, os, sys, time
-path, bind, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        size = os.path.getsize(path)
-        start = 0
-        r = self.headers.get("Range", "")
-        if r.startswith("bytes="):
-            start = int(r[6:].split("-")[0])
-        sys.stderr.write(f"GET from {self.client_address[0]} at {start}\n"); sys.stderr.flush()
-        self.send_response(206 if start else 200)
-        self.send_header("Content-Length", str(size - start))
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
-        self.end_headers()
-        with open(path, "rb") as f:
-            f.seek(start)
-            while True:
-                chunk = f.read(16384)
-                if not chunk:
-                    return
-                try:
-                    self.wfile.write(chunk); self.wfile.flush()
-                except OSError:
-                    return
-                time.sleep(0.01)
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer((bind, port), H).serve_forever()
-"#;
-
 fn sha256_of(path: &Path) -> String {
     let out = run(Command::new("sha256sum").arg(path), T);
     assert!(out.success(), "{out:?}");
@@ -117,33 +82,20 @@ fn roam_mid_download(tag: &str, download: impl Fn(&Netns, &Path, &str, &str) -> 
     ]);
 
     // 4 MiB of varied bytes: about 2.5 s at the server's pace.
-    let image = wd.path().join("image.bin");
+    let image = wd.mkdir("www").join("fw.img");
     let bytes: Vec<u8> = (0..4u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     std::fs::write(&image, &bytes).unwrap();
     let want = sha256_of(&image);
-    std::fs::write(wd.path().join("server.py"), THROTTLED_SERVER).unwrap();
-    let log = wd.path().join("server.log");
-    let _server = KillOnDrop {
-        child: server
-            .command("python3")
-            .arg(wd.path().join("server.py"))
-            .arg(&image)
-            .args([SERVER_ADDRESS, "8080"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("python3"),
-    };
-    let ready = run(
-        client.command("python3").args([
-            "-c",
-            "import socket,time,sys\nfor _ in range(100):\n  try:\n    socket.create_connection(('10.82.0.1',8080),1).close(); sys.exit(0)\n  except OSError: time.sleep(0.05)\nsys.exit(1)",
-        ]),
-        T,
+    let http = ThrottledServer::start(
+        &server,
+        &client,
+        &wd.join("www"),
+        SERVER_ADDRESS,
+        8080,
+        16384,
     );
-    assert!(ready.success(), "the server never listened: {ready:?}");
 
     let dest = wd.path().join("fw.img");
     let part = wd.path().join("fw.img.part");
@@ -166,7 +118,7 @@ fn roam_mid_download(tag: &str, download: impl Fn(&Netns, &Path, &str, &str) -> 
     assert_eq!(out.status.code(), Some(0), "the download failed: {stderr}");
     assert_eq!(sha256_of(&dest), want, "the resumed file differs");
     assert!(!part.exists(), "the .part file is gone once complete");
-    let log = std::fs::read_to_string(&log).unwrap();
+    let log = http.log();
     assert!(log.contains("GET from 10.80.0.2 at 0"), "{log}");
     assert!(
         log.lines()

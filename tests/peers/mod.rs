@@ -43,6 +43,8 @@
 //!   socket peers; [`Netns`] (namespace + `run_in` via setns),
 //!   [`HangingConnectTarget`] (TCP connects hang) and [`MulticastNetns`] (two
 //!   namespaces over veth for multicast) — root.
+//! * [`ThrottledServer`] — a paced, Range-capable HTTP file server (and PUT/POST sink)
+//!   in a namespace, logging each request's client and offset.
 //! * [`boardnet`], [`run_boardnet`], [`run`], [`RunOutput`] — run programs with
 //!   a timeout; [`require_root_or_fail`], [`require_program`].
 //! * [`run_in_guest`], [`run_test_in_guest`], [`kernel_has_sctp`], [`in_guest`]
@@ -75,6 +77,7 @@ mod process;
 mod proxy;
 mod socat;
 mod sockfault;
+mod throttled;
 mod workdir;
 
 pub use bearer::{JsonLines, LinkLab};
@@ -127,4 +130,5 @@ pub use sockfault::{
     HANG_TARGET_V4, HANG_TARGET_V6, MCAST_A_V4, MCAST_A_V6, MCAST_B_V4, MCAST_B_V6, MCAST_GROUP_V4,
     MCAST_GROUP_V6, MCAST_IFACE_A, MCAST_IFACE_B,
 };
+pub use throttled::ThrottledServer;
 pub use workdir::{read_lossy, write_file, WorkDir, KEEP_ENV};

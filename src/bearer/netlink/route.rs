@@ -25,6 +25,7 @@ pub(crate) const GROUPS: [u32; 5] = [
 ];
 
 /// `IF_OPER_UP` from RFC 2863 as Linux reports it in IFLA_OPERSTATE.
+#[cfg(test)]
 const IF_OPER_UP: u8 = 6;
 /// `IF_OPER_UNKNOWN`: drivers that do not track carrier (tun, some modems) report this
 /// while working.
@@ -55,12 +56,14 @@ impl Link {
         self.flags & libc::IFF_UP as u32 != 0
     }
 
-    /// Carrier present and usable: IFF_LOWER_UP, or an operational state that says so.
+    /// Carrier present and usable: IFF_LOWER_UP (the kernel computes it from the carrier at
+    /// the time of the message), or RUNNING for drivers that report no operational state.
+    /// The operational state alone does not count: the kernel updates it up to a second
+    /// after the carrier (linkwatch), so a link whose carrier just went still says UP.
     pub(crate) fn has_carrier(&self) -> bool {
         const IFF_LOWER_UP: u32 = 0x1_0000;
         self.is_up()
             && (self.flags & IFF_LOWER_UP != 0
-                || self.operstate == IF_OPER_UP
                 || (self.operstate == IF_OPER_UNKNOWN
                     && self.flags & libc::IFF_RUNNING as u32 != 0))
     }
@@ -687,6 +690,9 @@ mod tests {
         let down = &decode_all(&new_link(2, "a", 0, 2))[0];
         assert!(t.needs_resync(down));
         t.apply(down);
+        // Carrier gone, but linkwatch has not yet moved the operational state off UP.
+        let stale = &decode_all(&new_link(2, "a", libc::IFF_UP as u32, IF_OPER_UP))[0];
+        assert!(t.needs_resync(stale));
         let admin_up_no_carrier = &decode_all(&new_link(2, "a", libc::IFF_UP as u32, 2))[0];
         assert!(t.needs_resync(admin_up_no_carrier));
         t.apply(admin_up_no_carrier);
