@@ -505,13 +505,15 @@ fn wait_for_job(
                             .into_iter()
                             .find(|k| u64::from(k.exit_code()) == c)
                     })
+                    .filter(|_| state == "failed")
                     .unwrap_or(ErrorClass::Cancelled);
+                let message = match error["message"].as_str() {
+                    Some(why) if state == "failed" => format!("job {id} failed: {why}"),
+                    _ => format!("job {id} was cancelled"),
+                };
                 return Err(Failure {
                     class,
-                    message: format!(
-                        "job {id} {state}: {}",
-                        error["message"].as_str().unwrap_or("cancelled")
-                    ),
+                    message,
                     help_hint: false,
                 });
             }

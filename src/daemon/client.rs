@@ -119,7 +119,14 @@ impl ControlClient {
         }
         let mut line = serde_json::to_vec(&request).unwrap_or_default();
         line.push(b'\n');
-        self.writer.write_all(&line).map_err(ControlError::Io)?;
+        if let Err(e) = self.writer.write_all(&line) {
+            // A daemon that refuses the connection (too many clients) says why and closes
+            // it, perhaps before the request went out: its line is the better error.
+            return match self.read_line() {
+                Ok(said) if said.get("ok") == Some(&Value::Bool(false)) => reply_result(said),
+                _ => Err(ControlError::Io(e)),
+            };
+        }
         loop {
             let message = self.read_line()?;
             if message.get("event").is_some() {

@@ -369,8 +369,9 @@ impl<'r> Daemon<'r> {
         if changed || !self.announced_ready {
             self.schedule();
             self.answer_waits();
-            self.arm_check_retry();
         }
+        // A failed check changes nothing visible, so this looks after every turn.
+        self.arm_check_retry();
         if !self.announced_ready {
             self.announced_ready = true;
             self.notifier.send("READY=1");

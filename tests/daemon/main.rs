@@ -5,6 +5,7 @@
 #[path = "../peers/mod.rs"]
 mod peers;
 
+mod jobs;
 mod lab;
 mod queue;
 mod security;

@@ -1,0 +1,268 @@
+//! Controlling jobs: pause, resume, cancel, `--wait`, completion hooks, SIGTERM mid-transfer,
+//! forgetting finished jobs; the online check and `wait-online`; SIGHUP.
+
+use std::time::{Duration, Instant};
+
+use crate::lab::*;
+use crate::peers::*;
+
+fn url(name: &str) -> String {
+    format!("http://{SERVER_ADDRESS}:8080/{name}")
+}
+
+fn part_len(dest: &std::path::Path) -> u64 {
+    let mut part = dest.as_os_str().to_owned();
+    part.push(".part");
+    std::fs::metadata(part).map(|m| m.len()).unwrap_or(0)
+}
+
+/// A lab whose server sends `name` (`size` bytes) slowly enough to act on mid-transfer.
+fn slow_lab(tag: &str, wd: &WorkDir, size: usize) -> (TwoLinks, ThrottledServer, String) {
+    let links = TwoLinks::new(tag);
+    let www = wd.mkdir("www");
+    let sha = image(&www.join("fw.img"), size);
+    // 16 KiB per 10 ms: about 1.6 MB/s.
+    let http = ThrottledServer::start(
+        &links.server,
+        &links.client,
+        &www,
+        SERVER_ADDRESS,
+        8080,
+        16 << 10,
+    );
+    (links, http, sha)
+}
+
+#[test]
+fn pause_resume_cancel_and_the_jobs_own_hook() {
+    let wd = WorkDir::new();
+    let (links, _http, sha) = slow_lab("djc", &wd, 4 << 20);
+    let d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
+    let record = wd.join("hook.out");
+    std::fs::create_dir_all(d.hooks.join("jobs")).unwrap();
+    recording_hook(
+        &d.hooks.join("jobs"),
+        "install",
+        &record,
+        &["BOARDNET_JOB", "BOARDNET_PATH", "BOARDNET_SHA256"],
+    );
+    let dest = wd.join("fw.img");
+    let job = d.ctl_json(&[
+        "fetch",
+        &url("fw.img"),
+        "-o",
+        dest.to_str().unwrap(),
+        "--sha256",
+        &sha,
+        "--hook",
+        "install",
+    ]);
+    let id = job["id"].as_u64().unwrap().to_string();
+    let deadline = Instant::now() + T;
+    while part_len(&dest) < 256 << 10 {
+        assert!(Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(d.ctl_json(&["pause", &id])["id"].as_u64(), Some(1));
+    d.wait_job(1, "paused", |j| j["state"] == "paused");
+    let held = part_len(&dest);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(part_len(&dest), held, "a paused job moves nothing");
+    assert!(held > 0, "its .part is kept");
+    let out = d.ctl(&["pause", &id]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("is paused"), "{out:?}");
+    d.ctl_json(&["resume", &id]);
+    let job = d.wait_job(1, "done", |j| j["state"] == "done");
+    assert_eq!(job["bytes"], 4 << 20);
+    assert_eq!(sha256_hex(&std::fs::read(&dest).unwrap()), sha);
+    let deadline = Instant::now() + T;
+    while !read_lossy(&record).contains("install job-done") {
+        assert!(
+            Instant::now() < deadline,
+            "the job's hook never ran:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let line = read_lossy(&record);
+    assert!(
+        line.contains(&format!(
+            "BOARDNET_JOB=1 BOARDNET_PATH={} BOARDNET_SHA256={sha}",
+            dest.display()
+        )),
+        "{line}"
+    );
+
+    // Cancelled: its .part goes, and --wait exits with the cancelled class.
+    let other = wd.join("other.img");
+    let mut waiter = d.ctl_command(&[
+        "fetch",
+        &url("fw.img"),
+        "-o",
+        other.to_str().unwrap(),
+        "--wait",
+    ]);
+    let waiter = waiter
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + T;
+    while part_len(&other) < 64 << 10 {
+        assert!(Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d.ctl_json(&["cancel", "2"]);
+    let out = waiter.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(12), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("job 2 was cancelled"),
+        "{out:?}"
+    );
+    assert_eq!(d.ctl_json(&["job", "2"])["state"], "cancelled");
+    assert_eq!(part_len(&other), 0, "a cancelled job's .part is removed");
+    d.ctl(&["cancel", "2"]).assert_code(2);
+
+    // A job that fails for good: --wait exits with its class (8: the server said no).
+    let out = d.ctl(&[
+        "fetch",
+        &url("missing.img"),
+        "-o",
+        wd.join("m").to_str().unwrap(),
+        "--wait",
+    ]);
+    out.assert_code(8);
+    assert!(out.stderr.contains("404"), "{out:?}");
+}
+
+#[test]
+fn sigterm_mid_transfer_exits_0_at_once_keeping_the_part_and_the_job() {
+    let wd = WorkDir::new();
+    let (links, _http, _) = slow_lab("dst", &wd, 8 << 20);
+    let mut d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
+    let dest = wd.join("fw.img");
+    d.ctl_json(&["fetch", &url("fw.img"), "-o", dest.to_str().unwrap()]);
+    let deadline = Instant::now() + T;
+    while part_len(&dest) < 256 << 10 {
+        assert!(Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (code, took) = d.terminate();
+    assert_eq!(code, Some(0), "{}", d.log());
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(part_len(&dest) >= 256 << 10);
+    let on_disk = std::fs::read_to_string(d.state.join("jobs/1.json")).unwrap();
+    assert!(on_disk.contains("\"state\": \"queued\""), "{on_disk}");
+}
+
+#[test]
+fn finished_jobs_are_forgotten_after_keep_days() {
+    let wd = WorkDir::new();
+    let (links, _http, _) = slow_lab("dkd", &wd, 16 << 10);
+    let d = Daemon::start(
+        &links.client,
+        &wd,
+        &["--backend", "netlink", "--keep-days", "0"],
+    );
+    d.ctl_json(&[
+        "fetch",
+        &url("fw.img"),
+        "-o",
+        wd.join("a").to_str().unwrap(),
+        "--wait",
+    ]);
+    let deadline = Instant::now() + T;
+    while !d.ctl_json(&["jobs"]).as_array().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "never forgotten:\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!d.state.join("jobs/1.json").exists());
+}
+
+#[test]
+fn the_online_check_drives_wait_online_and_online_jobs_and_is_retried() {
+    let wd = WorkDir::new();
+    let (links, _http, _) = slow_lab("don", &wd, 16 << 10);
+    let check = url("generate_204");
+    let d = Daemon::start(
+        &links.client,
+        &wd,
+        &[
+            "--backend",
+            "netlink",
+            "--check-url",
+            &check,
+            "--check-retry",
+            "1",
+        ],
+    );
+    // The check URL is missing (404): site, not online.
+    let out = d.ctl(&["wait-online", "--level", "online", "--wait", "1"]);
+    out.assert_code(5);
+    assert!(out.stderr.contains("not online"), "{out:?}");
+    let job = d.ctl_json(&[
+        "fetch",
+        &url("fw.img"),
+        "-o",
+        wd.join("a").to_str().unwrap(),
+        "--policy",
+        "online",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        d.ctl_json(&["job", &job["id"].to_string()])["state"],
+        "queued"
+    );
+    // It starts answering: the retry timer finds it without any link change.
+    std::fs::write(wd.join("www/generate_204"), b"").unwrap();
+    let out = d.ctl(&["--json", "wait-online", "--level", "online", "--wait", "10"]);
+    out.assert_success();
+    assert!(out.stdout_str().contains("\"level\":\"online\""), "{out:?}");
+    d.wait_job(1, "done", |j| j["state"] == "done");
+    assert_eq!(d.ctl_json(&["status"])["online"], true);
+}
+
+#[test]
+fn sighup_reads_the_configuration_file_again() {
+    let wd = WorkDir::new();
+    let links = TwoLinks::new("dhup");
+    let conf = wd.write("daemon.conf", "# settings\nmax-clients = 64\n");
+    let d = Daemon::start(
+        &links.client,
+        &wd,
+        &["--backend", "netlink", "--config", conf.to_str().unwrap()],
+    );
+    let _held = std::os::unix::net::UnixStream::connect(&d.control).unwrap();
+    std::fs::write(&conf, "max-clients = 1\n").unwrap();
+    // SAFETY: kill(2) on the daemon's PID.
+    unsafe { libc::kill(d.pid() as libc::pid_t, libc::SIGHUP) };
+    let deadline = Instant::now() + T;
+    loop {
+        let out = d.ctl(&["version"]);
+        if !out.success() {
+            assert!(out.stderr.contains("at most 1 clients"), "{out:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not apply the file:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A broken file on reload: said in the log, the running settings stay.
+    std::fs::write(&conf, "max-clients = many\n").unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(d.pid() as libc::pid_t, libc::SIGHUP) };
+    let deadline = Instant::now() + T;
+    while !d.log().contains("the running configuration stays") {
+        assert!(Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        d.log().contains("max-clients: \"many\" is not a number"),
+        "{}",
+        d.log()
+    );
+}
