@@ -220,12 +220,15 @@ fn trusted(path: &Path) -> bool {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
     let mode = meta.permissions().mode();
+    if mode & 0o111 == 0 {
+        // Like run-parts: a README or a disabled `.example` is simply not a hook.
+        log::debug!("hook {}: not executable: not run", path.display());
+        return false;
+    }
     let why = if meta.uid() != 0 && meta.uid() != euid {
         "not owned by root"
     } else if mode & 0o022 != 0 {
         "writable by group or others"
-    } else if mode & 0o111 == 0 {
-        "not executable"
     } else {
         return true;
     };

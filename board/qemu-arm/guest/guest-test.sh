@@ -19,7 +19,9 @@ check() {  # check NAME COMMAND... : the command's status decides
   fi
 }
 status_has_eth0() { boardnet status | tee /dev/stderr | grep -q 'eth0.*10\.0\.2\.15'; }
-init_script_status() { /etc/init.d/S40boardnet status | grep -q eth0; }
+init_script_status() { /etc/init.d/S40boardnet status | tee /dev/stderr | grep -q 'is running' && /etc/init.d/S40boardnet status | grep -q 'eth0.*10\.0\.2\.15'; }
+daemon_status() { boardnet ctl --json status | tee /dev/stderr | grep -q '"default":"netlink:eth0"'; }
+daemon_fetch() { boardnet ctl fetch "http://$HTTP/payload.bin" -o /tmp/queued.bin --sha256 "$SHA" --wait && [ -f /tmp/queued.bin ] && [ ! -f /tmp/queued.bin.part ] && boardnet ctl jobs | grep -q 'done'; }
 get_verified() { boardnet get -s --sha256 "$SHA" -o /tmp/payload.bin "http://$HTTP/payload.bin" && [ -f /tmp/payload.bin ] && [ ! -f /tmp/payload.bin.part ]; }
 dns_lookup() { [ "$(boardnet dns -s "$DNS" -t A "$NAME")" = "$ADDR" ]; }
 sctp_echo() {
@@ -34,7 +36,10 @@ wifi_radios() { ip link set wlan0 up && boardnet wifi status | tee /dev/stderr |
 echo "guest: boardnet $(boardnet --version)"
 check "status lists eth0 with its address" status_has_eth0
 check "wait-online returns" boardnet wait-online --timeout 20
-check "init script status" init_script_status
+check "init script: the daemon runs" init_script_status
+check "daemon: ctl status" daemon_status
+check "daemon: ctl wait-online" boardnet ctl wait-online --wait 20
+check "daemon: a queued fetch, verified" daemon_fetch
 check "get from the host, verified" get_verified
 check "dns against the host's server" dns_lookup
 check "SCTP listen/connect" sctp_echo
