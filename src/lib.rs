@@ -3,8 +3,10 @@
 //!
 //! Calls block; anything that waits on several things at once (many sockets, DNS lookups,
 //! link events, the connectivity check) registers with one `mio` event loop, the
-//! [`reactor`]. No async runtime and no threads: the library starts none. Every error carries
-//! its class ([`ErrorClass`], [`Classify`]), which is also the command line's exit code.
+//! [`reactor`]. No async runtime and no hidden threads: the library starts none, except the
+//! service [`daemon::run`], which runs each transfer of its queue on a thread of its own (at
+//! most `max_transfers`). Every error carries its class ([`ErrorClass`], [`Classify`]), which
+//! is also the command line's exit code.
 //!
 //! # Where to start
 //!
@@ -25,6 +27,7 @@
 //! | QNetworkSession roaming | [`transfer::Roam`] |
 //! | Wi-Fi (no Qt class) | [`bearer::wifi::Wifi`] |
 //! | the event loop | [`reactor::Reactor`] |
+//! | a board-wide network service (ConnMan/NetworkManager's role, plus a transfer queue) | [`daemon::run`]; its clients: [`daemon::client::ControlClient`] |
 //!
 //! The programs in `examples/` use each of these against real servers (and are run so in the
 //! tests).

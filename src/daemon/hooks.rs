@@ -207,7 +207,7 @@ fn runnable(dir: &Path) -> Vec<PathBuf> {
         })
         .filter(|p| trusted(p))
         .collect();
-    hooks.sort();
+    crate::sort::sort_small(&mut hooks);
     hooks
 }
 

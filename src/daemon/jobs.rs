@@ -435,7 +435,7 @@ impl Store {
         self.dir.join(format!("{id}.json"))
     }
 
-    /// Every job stored, by id. Files that are not jobs are named in the log and left alone.
+    /// Every job stored, in directory order. Files that are not jobs are named in the log and left alone.
     pub fn load(&self) -> Result<Vec<Job>, FileError> {
         let mut jobs = Vec::new();
         let entries = fs::read_dir(&self.dir).map_err(|e| FileError::new(&self.dir, "read", e))?;
@@ -454,7 +454,6 @@ impl Store {
                 None => log::warn!("{}: not a job file, left alone", path.display()),
             }
         }
-        jobs.sort_by_key(|j| j.id);
         Ok(jobs)
     }
 
@@ -462,7 +461,7 @@ impl Store {
     pub fn save(&self, job: &Job) -> Result<(), FileError> {
         let path = self.file(job.id);
         let tmp = self.dir.join(format!(".{}.json.tmp", job.id));
-        let mut bytes = serde_json::to_vec_pretty(&job.to_json()).unwrap_or_default();
+        let mut bytes = serde_json::to_vec(&job.to_json()).unwrap_or_default();
         bytes.push(b'\n');
         let write = || -> std::io::Result<()> {
             let mut file = fs::File::create(&tmp)?;
@@ -567,7 +566,9 @@ mod tests {
         );
         store.save(&upload).unwrap();
         std::fs::write(dir.join("jobs/junk.json"), b"{").unwrap();
-        assert_eq!(store.load().unwrap(), vec![job, upload]);
+        let mut loaded = store.load().unwrap();
+        loaded.sort_by_key(|j| j.id);
+        assert_eq!(loaded, vec![job, upload]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -149,8 +149,8 @@ pub fn line(value: &Value) -> Vec<u8> {
 /// Parse one request line (without its newline).
 pub fn parse(bytes: &[u8]) -> Result<Request, Refusal> {
     let no_id = Value::Null;
-    let text = std::str::from_utf8(bytes).map_err(|_| Refusal::bad(&no_id, "not UTF-8"))?;
-    let value: Value = serde_json::from_str(text).map_err(|e| {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        let text = String::from_utf8_lossy(bytes);
         Refusal::bad(
             &no_id,
             format!("malformed JSON ({e}): {}", Quoted(text.trim())),

@@ -122,7 +122,7 @@ impl Daemon<'_> {
 
     /// Threads that ended, and progress of those that run.
     pub(super) fn worker_reports(&mut self) {
-        while let Ok(ended) = self.reports.receiver.try_recv() {
+        for ended in self.reports.take() {
             self.attempt_ended(ended);
         }
         let mut moved = Vec::new();
@@ -290,13 +290,14 @@ impl Daemon<'_> {
         for w in self.workers.values_mut() {
             w.stop(Stop::Shutdown);
         }
+        // The reactor is not turned any more: poll the reports (each thread ends within one
+        // poll of its cancel token, so this is a few milliseconds).
         let deadline = Instant::now() + Duration::from_millis(1500);
-        while !self.workers.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.reports.receiver.recv_timeout(left) {
-                Ok(ended) => self.attempt_ended(ended),
-                Err(_) => break,
+        while !self.workers.is_empty() && Instant::now() < deadline {
+            for ended in self.reports.take() {
+                self.attempt_ended(ended);
             }
+            std::thread::sleep(Duration::from_millis(5));
         }
         for id in self.workers.keys().copied().collect::<Vec<_>>() {
             log::warn!("job {id}: its transfer did not stop in time; queued on disk");

@@ -303,7 +303,7 @@ fn child_reply(id: &Value, child: &mut Child, status: std::process::ExitStatus) 
         lines.iter().partition(|l| l.starts_with('{'));
     let values: Vec<Value> = objects
         .iter()
-        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter_map(|l| serde_json::from_slice(l.as_bytes()).ok())
         .collect();
     if status.success() {
         return protocol::ok_reply(id, Value::Array(values));

@@ -11,8 +11,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -119,24 +118,27 @@ impl Worker {
     }
 }
 
-/// Where threads report.
+/// Where threads report: ends not yet handled, and the reactor's waker. (A mutex around a
+/// vector rather than std's channel: the reactor takes everything at once anyway, and it is
+/// a fraction of the channel's code.)
 #[derive(Debug)]
 pub struct Reports {
-    sender: Sender<Ended>,
-    /// Ends not yet handled.
-    pub receiver: Receiver<Ended>,
+    ended: Arc<Mutex<Vec<Ended>>>,
     waker: Arc<Waker>,
 }
 
 impl Reports {
-    /// A channel whose messages wake `waker`'s reactor.
+    /// Reports that wake `waker`'s reactor.
     pub fn new(waker: Arc<Waker>) -> Reports {
-        let (sender, receiver) = std::sync::mpsc::channel();
         Reports {
-            sender,
-            receiver,
+            ended: Arc::default(),
             waker,
         }
+    }
+
+    /// The ends reported so far.
+    pub fn take(&self) -> Vec<Ended> {
+        std::mem::take(&mut *self.ended.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -165,7 +167,7 @@ pub fn start(attempt: Attempt, reports: &Reports) -> std::io::Result<Worker> {
         total: AtomicU64::new(u64::MAX),
     });
     let interface = attempt.interface.clone();
-    let (sender, waker) = (reports.sender.clone(), Arc::clone(&reports.waker));
+    let (ended, waker) = (Arc::clone(&reports.ended), Arc::clone(&reports.waker));
     let (thread_cancel, thread_counter) = (cancel.clone(), Arc::clone(&counter));
     let thread = std::thread::Builder::new()
         .name(format!("job-{}", attempt.job))
@@ -173,7 +175,10 @@ pub fn start(attempt: Attempt, reports: &Reports) -> std::io::Result<Worker> {
         .spawn(move || {
             let job = attempt.job;
             let outcome = run(attempt, thread_cancel, thread_counter, Arc::clone(&waker));
-            let _ = sender.send(Ended { job, outcome });
+            ended
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Ended { job, outcome });
             let _ = waker.wake();
         })?;
     Ok(Worker {

@@ -153,7 +153,7 @@ fn sigterm_mid_transfer_exits_0_at_once_keeping_the_part_and_the_job() {
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert!(part_len(&dest) >= 256 << 10);
     let on_disk = std::fs::read_to_string(d.state.join("jobs/1.json")).unwrap();
-    assert!(on_disk.contains("\"state\": \"queued\""), "{on_disk}");
+    assert!(on_disk.contains("\"state\":\"queued\""), "{on_disk}");
 }
 
 #[test]

@@ -60,7 +60,7 @@ fn a_download_survives_kill_9_and_resumes_with_a_range() {
     wait_for_part(&d, &dest, 8 << 20);
     d.kill9();
     let on_disk = std::fs::read_to_string(d.state.join(format!("jobs/{id}.json"))).unwrap();
-    assert!(on_disk.contains("\"state\": \"running\""), "{on_disk}");
+    assert!(on_disk.contains("\"state\":\"running\""), "{on_disk}");
     let kept = part_len(&dest);
     assert!(kept >= 8 << 20 && !dest.exists());
     d.restart(&links.client);
@@ -306,4 +306,52 @@ fn twenty_jobs_never_run_more_than_two_at_once() {
         most = most.max(running.len());
     }
     assert_eq!(most, 2, "at most two at once, and two did run together");
+}
+
+#[test]
+fn the_library_client_queues_and_follows_an_ota_image() {
+    // examples/ota_queue.rs: daemon::client::ControlClient, nothing of the CLI.
+    let wd = WorkDir::new();
+    let links = TwoLinks::new("dex");
+    let www = wd.mkdir("www");
+    let want = image(&www.join("fw.img"), 2 << 20);
+    let _http = ThrottledServer::start(
+        &links.server,
+        &links.client,
+        &www,
+        SERVER_ADDRESS,
+        8080,
+        64 << 10,
+    );
+    let d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
+    let dest = wd.join("fw.img");
+    let out = run(
+        example("ota_queue")
+            .arg(&d.control)
+            .arg(url("fw.img"))
+            .arg(&dest)
+            .arg(&want)
+            .arg("not-cellular"),
+        T,
+    );
+    out.assert_success();
+    assert!(out.stdout_str().contains("job 1 running"), "{out:?}");
+    assert!(
+        out.stdout_str()
+            .contains(&format!("installed {} (2097152 bytes)", dest.display())),
+        "{out:?}"
+    );
+    assert_eq!(sha256_hex(&std::fs::read(&dest).unwrap()), want);
+    // A wrong checksum: the job fails with its class, and nothing is installed.
+    let bad = "0".repeat(64);
+    let out = run(
+        example("ota_queue")
+            .arg(&d.control)
+            .arg(url("fw.img"))
+            .arg(wd.join("bad.img"))
+            .arg(&bad),
+        T,
+    );
+    out.assert_code(10);
+    assert!(!wd.join("bad.img").exists());
 }

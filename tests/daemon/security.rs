@@ -153,8 +153,12 @@ fn bad_requests_get_errors_and_the_connection_stays_usable() {
         (reply["id"].clone(), reply["ok"].clone()),
         (Value::from(6), Value::Bool(true))
     );
+    // (Under qemu-user the resident size is the emulator's.)
     let rss = rss_kib(d.pid());
-    assert!(rss < 16 << 10, "the 10 MiB line was not held: {rss} KiB");
+    assert!(
+        under_qemu_user() || rss < 16 << 10,
+        "the 10 MiB line was not held: {rss} KiB"
+    );
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -216,8 +220,10 @@ fn a_subscriber_that_never_reads_is_dropped_and_the_others_keep_their_events() {
         .unwrap();
     let mut reader = JsonLines::spawn(&mut d.ctl_command(&["--json", "watch"]));
     std::thread::sleep(Duration::from_millis(200));
-    // Thousands of address changes: several MB of events, far past the bound.
-    let batch: String = (0..3000)
+    // Address changes, 200 at a time (more at once overrun the netlink socket of a slow
+    // daemon, which then resynchronises with a few events instead of one per change), until
+    // far more than the bound has been sent.
+    let batch: String = (0..200)
         .map(|i| format!("address add 10.90.{}.{}/32 dev bnB\n", i / 250, 1 + i % 250))
         .collect();
     let file = wd.write("batch", &batch);
@@ -244,6 +250,6 @@ fn a_subscriber_that_never_reads_is_dropped_and_the_others_keep_their_events() {
     });
     assert!(d.ctl(&["version"]).success());
     let rss = rss_kib(d.pid());
-    assert!(rss < 16 << 10, "{rss} KiB");
+    assert!(under_qemu_user() || rss < 16 << 10, "{rss} KiB");
     drop(stalled);
 }
