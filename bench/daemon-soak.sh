@@ -43,11 +43,17 @@ for _ in range(subscribers):
 q = socket.socket(socket.AF_UNIX); q.connect(path); qf = q.makefile("rwb")
 time.sleep(1)
 start = measure()
-print(f"   start: {start[0]} descriptors, RSS {start[1]} KiB ({subscribers} subscribers connected)")
+print(f"   start: {start[0]} descriptors, RSS {start[1]} KiB ({subscribers} subscribers connected)", flush=True)
 events = queries = 0
-end_at = time.monotonic() + duration
-next_flap, down = time.monotonic() + 2, False
+t0 = time.monotonic()
+end_at = t0 + duration
+next_flap, down = t0 + 2, False
+next_sample = t0 + duration / 5
 while time.monotonic() < end_at:
+    if time.monotonic() >= next_sample:
+        fds, rss = measure()
+        print(f"   {time.monotonic() - t0:5.0f} s: {fds} descriptors, RSS {rss} KiB", flush=True)
+        next_sample += duration / 5
     if time.monotonic() >= next_flap:
         down = not down
         subprocess.Popen(["ip", "-n", ns, "link", "set", "eth1", "down" if down else "up"])

@@ -360,7 +360,7 @@ fn bearer_list(
 }
 
 /// Wall-clock time of day (UTC) with milliseconds, for event lines.
-fn clock() -> String {
+pub(super) fn clock() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

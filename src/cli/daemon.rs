@@ -661,7 +661,7 @@ fn event_text(event: &Value) -> String {
         ),
         _ => String::new(),
     };
-    format!("{name} {what}")
+    format!("{} {name} {what}", super::bearer::clock())
 }
 
 /// Logging to syslog (`--syslog`): the daemon facility, tagged `boardnet` with the pid.

@@ -86,6 +86,7 @@ impl Daemon<'_> {
             kind: job.spec.kind.clone(),
             interface: interface.clone(),
             bind: job.spec.policy.binds(job.url()),
+            resume: matches!(job.spec.kind, JobKind::Fetch { .. }) || job.interface.is_some(),
             connect_timeout: self.config.connect_timeout,
             idle_timeout: self.config.idle_timeout,
         };

@@ -153,6 +153,10 @@ pub struct Attempt {
     pub interface: String,
     /// Bind the sockets to it (otherwise the kernel's routes decide).
     pub bind: bool,
+    /// Continue what an earlier attempt left: a download's `.part` (always: its validator
+    /// guards it), an FTP upload's partial file on the server (only once this job started one
+    /// — a file of the same name that was there before must not be appended to).
+    pub resume: bool,
     /// Limits of a connect and of a stall.
     pub connect_timeout: Option<Duration>,
     /// Longest wait without a byte.
@@ -209,7 +213,7 @@ fn run(
         }
     });
     let mut options = Options {
-        resume: true,
+        resume: attempt.resume,
         progress: Some(progress),
         cancel: Some(cancel),
         interface: attempt.bind.then_some(attempt.interface),

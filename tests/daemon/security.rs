@@ -23,7 +23,7 @@ fn as_user(d: &Daemon, groups: Option<&str>, args: &[&str]) -> RunOutput {
         Some(g) => c.args(["--groups", g]),
         None => c.arg("--clear-groups"),
     };
-    c.arg(boardnet_path())
+    c.args(boardnet_argv())
         .arg("ctl")
         .arg("--control")
         .arg(&d.control)
@@ -176,8 +176,28 @@ fn a_thousand_clients_are_refused_past_the_limit_and_others_still_served() {
     let wd = WorkDir::new();
     let links = TwoLinks::new("dmc");
     let d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
+    let before = rss_kib(d.pid());
     let mut clients = Vec::new();
-    for _ in 0..1000 {
+    for _ in 0..64 {
+        clients.push(UnixStream::connect(&d.control).unwrap());
+    }
+    // Each is served once, so the daemon has surely accepted all 64 before RSS is read.
+    for c in &mut clients {
+        c.write_all(b"{\"id\":0,\"command\":\"version\"}\n")
+            .unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        let mut reply = String::new();
+        BufReader::new(c.try_clone().unwrap())
+            .read_line(&mut reply)
+            .unwrap();
+    }
+    let idle = rss_kib(d.pid()).saturating_sub(before);
+    eprintln!("64 idle clients: +{idle} KiB resident");
+    assert!(
+        under_qemu_user() || idle <= 64 * 4,
+        "idle clients cost {idle} KiB"
+    );
+    for _ in 64..1000 {
         clients.push(UnixStream::connect(&d.control).unwrap());
     }
     // Each connection past the 64th is told so and closed.
