@@ -266,3 +266,160 @@ fn sighup_reads_the_configuration_file_again() {
         d.log()
     );
 }
+
+#[test]
+fn an_interface_policy_uses_that_link_only_and_waits_for_it() {
+    let wd = WorkDir::new();
+    let (links, http, sha) = slow_lab("dif", &wd, 1 << 20);
+    let d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
+    // bnA is preferred; the job goes through bnB all the same.
+    let job = d.ctl_json(&[
+        "fetch",
+        &url("fw.img"),
+        "-o",
+        wd.join("a").to_str().unwrap(),
+        "--policy",
+        "interface:bnB",
+    ]);
+    let id = job["id"].as_u64().unwrap();
+    let job = d.wait_job(id, "done", |j| j["state"] == "done");
+    assert_eq!(job["interface"], "bnB");
+    assert!(
+        http.log().contains("GET from 10.81.0.2 at 0"),
+        "{}",
+        http.log()
+    );
+    assert_eq!(sha256_hex(&std::fs::read(wd.join("a")).unwrap()), sha);
+    // bnB gone: a second job waits although bnA is up, and runs once bnB is back.
+    links.server.ip_ok(&["link", "set", "svB", "down"]);
+    let deadline = Instant::now() + T;
+    loop {
+        let status = d.ctl_json(&["configurations"]);
+        let bnb = status
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "netlink:bnB")
+            .cloned();
+        if bnb.as_ref().is_some_and(|c| c["state"] != "active") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{bnb:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let job = d.ctl_json(&[
+        "fetch",
+        &url("fw.img"),
+        "-o",
+        wd.join("b").to_str().unwrap(),
+        "--policy",
+        "interface:bnB",
+    ]);
+    let id = job["id"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let job = d.ctl_json(&["job", &id.to_string()]);
+    assert_eq!(job["state"], "queued", "{job}\n{}", d.log());
+    links.server.ip_ok(&["link", "set", "svB", "up"]);
+    d.wait_job(id, "done", |j| j["state"] == "done");
+}
+
+#[test]
+fn transient_failures_are_retried_with_backoff_and_hooks_hear_of_the_outcome() {
+    let wd = WorkDir::new();
+    let links = TwoLinks::new("dtr");
+    let record = wd.join("hooks.out");
+    let hooks = wd.mkdir("hooks");
+    recording_hook(
+        &hooks,
+        "10-record",
+        &record,
+        &["BOARDNET_JOB", "BOARDNET_ERROR_CLASS"],
+    );
+    let d = Daemon::start(
+        &links.client,
+        &wd,
+        &["--backend", "netlink", "--retry-first", "0.5"],
+    );
+    // Nothing listens yet: refused, retried.
+    let job = d.ctl_json(&[
+        "fetch",
+        &url("fw.img"),
+        "-o",
+        wd.join("a").to_str().unwrap(),
+    ]);
+    let id = job["id"].as_u64().unwrap();
+    let job = d.wait_job(id, "retrying", |j| {
+        j["state"] == "retrying" && j["attempts"].as_u64() >= Some(2)
+    });
+    assert_eq!(job["error"]["class"], "connection", "{job}");
+    assert!(job["retry_at"].as_u64().is_some(), "{job}");
+    // The server comes: the next attempt succeeds.
+    let www = wd.mkdir("www");
+    image(&www.join("fw.img"), 64 << 10);
+    let _http = ThrottledServer::start(
+        &links.server,
+        &links.client,
+        &www,
+        SERVER_ADDRESS,
+        8080,
+        64 << 10,
+    );
+    let job = d.wait_job(id, "done", |j| j["state"] == "done");
+    assert_eq!(job["error"], serde_json::Value::Null, "{job}");
+    // A 404 is not worth retrying: failed after one attempt, with its class.
+    let job = d.ctl_json(&[
+        "fetch",
+        &url("missing"),
+        "-o",
+        wd.join("m").to_str().unwrap(),
+    ]);
+    let failed_id = job["id"].as_u64().unwrap();
+    let job = d.wait_job(failed_id, "failed", |j| j["state"] == "failed");
+    assert_eq!(job["attempts"], 1, "{job}");
+    assert_eq!(job["error"]["code"], 8, "{job}");
+    let deadline = Instant::now() + T;
+    let want_done = format!("10-record job-done BOARDNET_JOB={id} BOARDNET_ERROR_CLASS=");
+    let want_failed = format!(
+        "10-record job-failed BOARDNET_JOB={failed_id} BOARDNET_ERROR_CLASS=server-refused"
+    );
+    loop {
+        let text = read_lossy(&record);
+        if text.lines().any(|l| l == want_done) && text.lines().any(|l| l == want_failed) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn online_and_offline_hooks_follow_the_check() {
+    let wd = WorkDir::new();
+    let (links, _http, _) = slow_lab("dof", &wd, 1024);
+    std::fs::write(wd.join("www/ok"), b"").unwrap();
+    let record = wd.join("hooks.out");
+    let hooks = wd.mkdir("hooks");
+    recording_hook(&hooks, "10-record", &record, &["BOARDNET_INTERFACE"]);
+    let d = Daemon::start(
+        &links.client,
+        &wd,
+        &["--backend", "netlink", "--check-url", &url("ok")],
+    );
+    let wait = |line: &str| {
+        let deadline = Instant::now() + T;
+        while !read_lossy(&record).lines().any(|l| l == line) {
+            assert!(
+                Instant::now() < deadline,
+                "no `{line}`:\n{}\n{}",
+                read_lossy(&record),
+                d.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait("10-record online BOARDNET_INTERFACE=bnA");
+    // Both links lose their carrier: offline.
+    links.server.ip_ok(&["link", "set", "svA", "down"]);
+    links.server.ip_ok(&["link", "set", "svB", "down"]);
+    wait("10-record offline BOARDNET_INTERFACE=");
+}

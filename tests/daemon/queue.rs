@@ -355,3 +355,69 @@ fn the_library_client_queues_and_follows_an_ota_image() {
     out.assert_code(10);
     assert!(!wd.join("bad.img").exists());
 }
+
+#[test]
+fn ftp_jobs_resume_with_rest_after_kill_9_and_spool_with_stor() {
+    let wd = WorkDir::new();
+    let links = TwoLinks::new("dftp");
+    // pyftpdlib on the daemon's own loopback, 4 MB/s on data connections (in bursts: a
+    // first one of a few MB, so the file is four times that).
+    let ftpd = PyFtpd::start(PyFtpdOpts {
+        throttle: 4_000_000,
+        netns: Some(links.client.name().to_string()),
+        ..PyFtpdOpts::default()
+    });
+    let want = image(&ftpd.root().join("fw.img"), 16 << 20);
+    let mut d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
+    let dest = wd.join("fw.img");
+    let job = d.ctl_json(&[
+        "fetch",
+        &ftpd.url("fw.img"),
+        "-o",
+        dest.to_str().unwrap(),
+        "--sha256",
+        &want,
+    ]);
+    let id = job["id"].as_u64().unwrap();
+    wait_for_part(&d, &dest, 1 << 20);
+    d.kill9();
+    d.restart(&links.client);
+    let job = d.wait_job(id, "finished", |j| {
+        j["state"] == "done" || j["state"] == "failed"
+    });
+    assert_eq!(job["state"], "done", "{job}\n{}", d.log());
+    assert_eq!(sha256_hex(&std::fs::read(&dest).unwrap()), want);
+    // pyftpdlib logs each RETR with the bytes it sent: the last one sent only the rest.
+    let log = ftpd.log();
+    let resumed = log
+        .lines()
+        .filter(|l| l.contains("RETR ") && l.contains("completed=1"))
+        .any(|l| {
+            l.split("bytes=")
+                .nth(1)
+                .and_then(|b| b.split_whitespace().next())
+                .and_then(|b| b.parse::<u64>().ok())
+                .is_some_and(|b| b < 16 << 20)
+        });
+    assert!(resumed, "no resumed RETR after the restart:\n{log}");
+
+    // An upload with --remove: STOR, then the file is gone here and whole there.
+    let spool = wd.write("spool-1.bin", pseudo_random(100_000, 3));
+    let job = d.ctl_json(&[
+        "upload",
+        spool.to_str().unwrap(),
+        &ftpd.url("up/spool-1.bin"),
+        "--remove",
+    ]);
+    let id = job["id"].as_u64().unwrap();
+    std::fs::create_dir_all(ftpd.root().join("up")).unwrap();
+    let job = d.wait_job(id, "sent", |j| {
+        j["state"] == "done" || j["state"] == "failed"
+    });
+    assert_eq!(job["state"], "done", "{job}\n{}", d.log());
+    assert!(!spool.exists());
+    assert_eq!(
+        std::fs::read(ftpd.root().join("up/spool-1.bin")).unwrap(),
+        pseudo_random(100_000, 3)
+    );
+}

@@ -248,3 +248,76 @@ fn the_init_script_starts_reports_and_stops_the_daemon() {
     status.assert_code(3);
     assert!(!ctl().success());
 }
+
+#[test]
+fn syslog_gets_the_log_when_asked() {
+    let wd = WorkDir::new();
+    let links = TwoLinks::new("dsys");
+    // A private /dev whose `log` is the test's socket (the host may have no syslog daemon).
+    let log_path = wd.join("devlog");
+    let log = UnixDatagram::bind(&log_path).unwrap();
+    log.set_read_timeout(Some(T)).unwrap();
+    let script = format!(
+        "mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && ln -s {} /dev/log && exec \"$@\"",
+        log_path.display()
+    );
+    let mut child = links
+        .client
+        .command("unshare")
+        .args(["-m", "sh", "-c", &script, "sh"])
+        .args(boardnet_argv())
+        .args([
+            "daemon",
+            "--config",
+            "/dev/null",
+            "--syslog",
+            "--backend",
+            "netlink",
+        ])
+        .arg("--control")
+        .arg(wd.join("control"))
+        .arg("--state-dir")
+        .arg(wd.join("state"))
+        .arg("--hooks")
+        .arg(wd.join("hooks"))
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let mut seen = Vec::new();
+    let ready = loop {
+        let n = log
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("{e}; seen {seen:?}"));
+        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if line.contains("daemon: ready") {
+            break line;
+        }
+        seen.push(line);
+    };
+    // <30> is facility daemon (3 << 3) + info (6); tagged with the pid.
+    assert!(ready.starts_with("<30>"), "{ready}");
+    assert!(ready.contains("boardnet["), "{ready}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn sessions_and_scans_run_as_children_and_reply_when_done() {
+    let wd = WorkDir::new();
+    let links = TwoLinks::new("dses");
+    let d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
+    // A kernel link is open once active: the reply is its configuration.
+    let open = d.ctl_json(&["open", "netlink:bnA"]);
+    assert_eq!(open["id"], "netlink:bnA", "{open}");
+    assert_eq!(open["state"], "active", "{open}");
+    // It cannot be closed: the child's class and message come back.
+    let out = d.ctl(&["close", "netlink:bnA"]);
+    out.assert_code(11);
+    assert!(out.stderr.contains("cannot stop interfaces"), "{out:?}");
+    d.ctl(&["open", "netlink:nosuch"]).assert_code(2);
+    // No wireless in the namespace: the scan says so.
+    let out = d.ctl(&["scan"]);
+    assert!(out.code == Some(11) || out.success(), "{out:?}");
+    // The loop kept serving while the children ran.
+    assert!(d.ctl(&["version"]).success());
+}

@@ -27,6 +27,8 @@ pub struct PyFtpdOpts {
     pub no_mlsd: bool,
     /// Listen on this port (to restart a killed server where the client expects it).
     pub port: Option<u16>,
+    /// Run inside this network namespace (`ip netns exec`), on its own 127.0.0.1.
+    pub netns: Option<String>,
 }
 
 /// pyftpdlib on 127.0.0.1, users `user:pass` and `reader:readonly`, rooted at [`root`].
@@ -56,7 +58,14 @@ impl PyFtpd {
     fn spawn(&mut self, opts: &PyFtpdOpts) {
         let script = self.dir.write("ftp_server.py", FTP_SERVER_PY);
         let logf = std::fs::File::create(&self.log).unwrap();
-        let mut cmd = Command::new(python3());
+        let mut cmd = match &opts.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(python3());
+                c
+            }
+            None => Command::new(python3()),
+        };
         // No -S: pyftpdlib lives in Debian's dist-packages.
         cmd.arg("-u").arg(&script).arg("--root").arg(&self.root);
         cmd.args(["--port", &opts.port.unwrap_or(0).to_string()]);
@@ -88,7 +97,8 @@ impl PyFtpd {
                 read_lossy(&self.log)
             )
         });
-        assert!(wait_until_listening(("127.0.0.1", port), START_TIMEOUT));
+        // (It prints its port once it listens; from another namespace it cannot be probed.)
+        assert!(opts.netns.is_some() || wait_until_listening(("127.0.0.1", port), START_TIMEOUT));
         self.port = port;
         self.proc_ = Some(KillOnDrop { child });
     }

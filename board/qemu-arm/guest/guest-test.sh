@@ -44,6 +44,8 @@ check "get from the host, verified" get_verified
 check "dns against the host's server" dns_lookup
 check "SCTP listen/connect" sctp_echo
 check "wifi sees the hwsim radios" wifi_radios
+check "daemon: ctl open (a child command)" boardnet ctl open netlink:eth0
+check "daemon: ctl scan (a child command)" boardnet ctl scan
 if [ "$failed" = 0 ]; then
   echo "BOARDNET-GUEST: PASS ($total checks)"
 else
