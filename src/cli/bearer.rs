@@ -645,10 +645,11 @@ status: every wireless interface with its mode and, for a station, the access po
 scan: the networks nearby from the kernel's scan results, strongest first: SSID, BSSID,
   frequency (MHz), signal (dBm), security (none, wep, psk, sae, ieee8021x, owe), age;
   * marks the one associated with. --trigger starts a fresh scan first (needs root) and
-  waits for the kernel's scan-done event (up to --timeout, default 15 s).
+  waits for the kernel's scan-done event (up to --timeout, default 15 s); without
+  --interface, radios that are down are left out (said on stderr).
 
 Exit: 0 ok, 11 no wireless devices or no nl80211 in this kernel, 5 scan timed out,
-1 not permitted to scan (not root) or the interface is down.
+1 not permitted to scan (not root), or the interface (every one) is down.
 ";
 
 /// Limit for one nl80211 request (dumps answer in milliseconds).
@@ -733,24 +734,35 @@ pub(crate) fn wifi(
         ));
     }
     if trigger {
+        // Without --interface, a radio that is down is left out (said on stderr); the scan
+        // fails only when no radio could scan.
+        let mut down = Vec::new();
         for i in &interfaces {
-            wifi.trigger_scan(&mut reactor, i.index, WIFI_REQUEST_TIMEOUT)
-                .map_err(|e| match e {
-                    crate::bearer::BearerError::KernelRefused { errno, .. }
-                        if errno == -libc::ENETDOWN =>
-                    {
-                        Failure {
-                            class: crate::ErrorClass::Other,
-                            message: format!(
-                                "{} is down: bring it up to scan (ip link set {} up)",
-                                i.name, i.name
-                            ),
-                            help_hint: false,
-                        }
-                    }
-                    other => bearer_failure(&other),
-                })?;
+            match wifi.trigger_scan(&mut reactor, i.index, WIFI_REQUEST_TIMEOUT) {
+                Ok(()) => {}
+                Err(crate::bearer::BearerError::KernelRefused { errno, .. })
+                    if errno == -libc::ENETDOWN =>
+                {
+                    down.push(i.name.clone())
+                }
+                Err(other) => return Err(bearer_failure(&other)),
+            }
         }
+        if only.is_some() || down.len() == interfaces.len() {
+            let message = match down.as_slice() {
+                [one] => format!("{one} is down: bring it up to scan (ip link set {one} up)"),
+                all => format!("{} are down: bring one up to scan", all.join(", ")),
+            };
+            return Err(Failure {
+                class: crate::ErrorClass::Other,
+                message,
+                help_hint: false,
+            });
+        }
+        for name in &down {
+            log::warn!("{name} is down: left out of the scan");
+        }
+        interfaces.retain(|i| !down.contains(&i.name));
         for i in &interfaces {
             match wifi
                 .wait_for_scan(&mut reactor, i.index, timeout)

@@ -321,3 +321,32 @@ fn sessions_and_scans_run_as_children_and_reply_when_done() {
     // The loop kept serving while the children ran.
     assert!(d.ctl(&["version"]).success());
 }
+
+#[test]
+#[cfg(feature = "connman")]
+fn connman_services_close_and_open_through_the_daemon() {
+    let lab = ConnmanLab::new();
+    let wd = WorkDir::new();
+    // The daemon looks for ConnMan when it starts (as its unit is ordered after ConnMan's).
+    let deadline = Instant::now() + T;
+    while !lab.run(&["status", "--backend", "connman"], T).success() {
+        assert!(Instant::now() < deadline, "connmand never came on its bus");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let d = Daemon::start_with_env(&lab.dut, &wd, &[], &[("DBUS_SYSTEM_BUS_ADDRESS", lab.bus_address())]);
+    let service = |status: &Value| {
+        status["configurations"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["backend"] == "connman").cloned())
+    };
+    // ConnMan's DHCP and online check take seconds: wait-online through the daemon.
+    let out = d.ctl(&["wait-online", "--level", "online", "--wait", "30"]);
+    out.assert_success();
+    let status = d.ctl_json(&["status"]);
+    let id = service(&status).unwrap_or_else(|| panic!("{status}"))["id"].as_str().unwrap().to_string();
+    d.ctl(&["close", &id]).assert_success();
+    let s = d.ctl_json(&["status"]);
+    assert_ne!(service(&s).unwrap()["state"], "active", "{s}");
+    let opened = d.ctl_json(&["open", &id]);
+    assert_eq!(opened["state"], "active", "{opened}");
+}

@@ -254,6 +254,11 @@ impl ConnmanLab {
         }
     }
 
+    /// The `DBUS_SYSTEM_BUS_ADDRESS` of connmand's bus.
+    pub fn bus_address(&self) -> &str {
+        &self.bus_address
+    }
+
     /// boardnet in connmand's namespace, on its bus.
     pub fn boardnet(&self) -> Command {
         let mut c = self.dut.boardnet();
