@@ -63,6 +63,11 @@ const SETTINGS: &[Setting] = &[
         help: "control connections at once (default 64)",
     },
     Setting {
+        name: "max-jobs",
+        value: "N",
+        help: "jobs kept, finished ones included (default 4096)",
+    },
+    Setting {
         name: "backend",
         value: "B",
         help: "auto (default), netlink or connman",
@@ -161,6 +166,7 @@ fn apply(config: &mut Config, name: &str, value: &str) -> Result<(), String> {
         }
         "max-transfers" => config.max_transfers = count()?.max(1) as usize,
         "max-clients" => config.max_clients = count()?.max(1) as usize,
+        "max-jobs" => config.max_jobs = count()?.max(1) as usize,
         "backend" => {
             config.backend = match value {
                 "auto" => BackendChoice::Auto,

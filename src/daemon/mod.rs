@@ -64,6 +64,8 @@ pub struct Config {
     pub max_transfers: usize,
     /// Control connections at once.
     pub max_clients: usize,
+    /// Jobs kept (unfinished and finished); submissions past it are refused.
+    pub max_jobs: usize,
     /// Bearer backends.
     pub backend: BackendChoice,
     /// Connectivity check URL.
@@ -94,6 +96,7 @@ impl Default for Config {
             socket_mode: 0o660,
             max_transfers: 2,
             max_clients: 64,
+            max_jobs: 4096,
             backend: BackendChoice::Auto,
             check_url: None,
             check_retry: Duration::from_secs(60),
@@ -452,12 +455,11 @@ impl<'r> Daemon<'r> {
     }
 
     fn answer_waits(&mut self) {
+        self.forget_gone_waits();
         let reached = self.manager.reachability();
         let mut i = 0;
         while i < self.waits.len() {
-            if !self.server.is_connected(self.waits[i].client) {
-                self.drop_wait(i);
-            } else if reached >= self.waits[i].level {
+            if reached >= self.waits[i].level {
                 let wait = self.drop_wait(i);
                 let result = serde_json::json!({
                     "level": reached.name(),
@@ -470,6 +472,18 @@ impl<'r> Daemon<'r> {
                 );
             } else {
                 i += 1;
+            }
+        }
+    }
+
+    /// Waits of clients that disconnected.
+    fn forget_gone_waits(&mut self) {
+        let mut i = 0;
+        while i < self.waits.len() {
+            if self.server.is_connected(self.waits[i].client) {
+                i += 1;
+            } else {
+                self.drop_wait(i);
             }
         }
     }

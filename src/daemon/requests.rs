@@ -20,6 +20,9 @@ use crate::reactor::{Ready, Token};
 /// Command children at once (more are refused as busy).
 const MAX_PENDING: usize = 4;
 
+/// `wait-online` requests one client may have waiting.
+const MAX_WAITS_PER_CLIENT: usize = 16;
+
 /// Output of a command child kept for its reply.
 const CHILD_OUTPUT: usize = 1024 * 1024;
 
@@ -81,6 +84,17 @@ impl Daemon<'_> {
                 json!({"subscribed": on})
             }
             Command::Submit(spec) => {
+                let max = self.config.max_jobs;
+                if self.jobs.len() >= max {
+                    return Err(refusal(
+                        ErrorClass::Other,
+                        "QueueFull",
+                        format!(
+                            "the queue holds {max} jobs already (max-jobs): cancel some, or wait \
+                             until finished ones are forgotten (keep-days)"
+                        ),
+                    ));
+                }
                 self.check_submission(&spec)?;
                 self.submit(spec)
                     .map(|job| job.to_json())
@@ -200,6 +214,18 @@ impl Daemon<'_> {
             );
             self.server
                 .send(&mut self.reactor, client, &Refusal { id, ..r }.reply());
+            return;
+        }
+        // Waits of clients that left go now; one client may not pile them up.
+        self.forget_gone_waits();
+        if self.waits.iter().filter(|w| w.client == client).count() >= MAX_WAITS_PER_CLIENT {
+            let line = protocol::error_reply(
+                &id,
+                ErrorClass::Usage,
+                "TooManyWaits",
+                &format!("at most {MAX_WAITS_PER_CLIENT} wait-online requests per connection"),
+            );
+            self.server.send(&mut self.reactor, client, &line);
             return;
         }
         let timer = timeout.map(|t| {

@@ -273,3 +273,57 @@ fn a_subscriber_that_never_reads_is_dropped_and_the_others_keep_their_events() {
     assert!(under_qemu_user() || rss < 16 << 10, "{rss} KiB");
     drop(stalled);
 }
+
+#[test]
+fn waits_per_client_and_jobs_are_bounded() {
+    let wd = WorkDir::new();
+    let links = TwoLinks::new("dbnd");
+    for s in ["svA", "svB"] {
+        links.server.ip_ok(&["link", "set", s, "down"]);
+    }
+    let d = Daemon::start(
+        &links.client,
+        &wd,
+        &["--backend", "netlink", "--max-jobs", "2"],
+    );
+    // No carrier anywhere: waits for `site` stay; the 17th of one client is refused.
+    let mut s = UnixStream::connect(&d.control).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    for i in 0..16 {
+        s.write_all(format!("{{\"id\":{i},\"command\":\"wait-online\"}}\n").as_bytes())
+            .unwrap();
+    }
+    let reply = request(&mut s, &mut r, b"{\"id\":16,\"command\":\"wait-online\"}\n");
+    assert_eq!(
+        (reply["id"].clone(), reply["error"]["kind"].clone()),
+        (Value::from(16), Value::from("TooManyWaits")),
+        "{reply}"
+    );
+    // Another client still may.
+    let mut other = UnixStream::connect(&d.control).unwrap();
+    other
+        .write_all(b"{\"id\":1,\"command\":\"wait-online\",\"timeout\":0.2}\n")
+        .unwrap();
+    let mut line = String::new();
+    other.set_read_timeout(Some(T)).unwrap();
+    BufReader::new(other).read_line(&mut line).unwrap();
+    assert!(line.contains("\"kind\":\"Timeout\""), "{line}");
+    // Two jobs fit; the third is refused, saying why.
+    for n in 0..2 {
+        d.ctl_json(&[
+            "fetch",
+            "http://10.82.0.1:8080/f",
+            "-o",
+            wd.join(format!("f{n}")).to_str().unwrap(),
+        ]);
+    }
+    let out = d.ctl(&[
+        "fetch",
+        "http://10.82.0.1:8080/f",
+        "-o",
+        wd.join("f2").to_str().unwrap(),
+    ]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("holds 2 jobs already"), "{out:?}");
+}

@@ -333,7 +333,12 @@ fn connman_services_close_and_open_through_the_daemon() {
         assert!(Instant::now() < deadline, "connmand never came on its bus");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let d = Daemon::start_with_env(&lab.dut, &wd, &[], &[("DBUS_SYSTEM_BUS_ADDRESS", lab.bus_address())]);
+    let d = Daemon::start_with_env(
+        &lab.dut,
+        &wd,
+        &[],
+        &[("DBUS_SYSTEM_BUS_ADDRESS", lab.bus_address())],
+    );
     let service = |status: &Value| {
         status["configurations"]
             .as_array()
@@ -343,7 +348,10 @@ fn connman_services_close_and_open_through_the_daemon() {
     let out = d.ctl(&["wait-online", "--level", "online", "--wait", "30"]);
     out.assert_success();
     let status = d.ctl_json(&["status"]);
-    let id = service(&status).unwrap_or_else(|| panic!("{status}"))["id"].as_str().unwrap().to_string();
+    let id = service(&status).unwrap_or_else(|| panic!("{status}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     d.ctl(&["close", &id]).assert_success();
     let s = d.ctl_json(&["status"]);
     assert_ne!(service(&s).unwrap()["state"], "active", "{s}");
