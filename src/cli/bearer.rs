@@ -748,7 +748,7 @@ pub(crate) fn wifi(
                 Err(other) => return Err(bearer_failure(&other)),
             }
         }
-        if only.is_some() || down.len() == interfaces.len() {
+        if !down.is_empty() && (only.is_some() || down.len() == interfaces.len()) {
             let message = match down.as_slice() {
                 [one] => format!("{one} is down: bring it up to scan (ip link set {one} up)"),
                 all => format!("{} are down: bring one up to scan", all.join(", ")),
