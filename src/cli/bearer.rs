@@ -748,6 +748,7 @@ pub(crate) fn wifi(
                 Err(other) => return Err(bearer_failure(&other)),
             }
         }
+        crate::sort::sort_small(&mut down);
         if !down.is_empty() && (only.is_some() || down.len() == interfaces.len()) {
             let message = match down.as_slice() {
                 [one] => format!("{one} is down: bring it up to scan (ip link set {one} up)"),
