@@ -369,18 +369,21 @@ impl<'r> Daemon<'r> {
         if !self.manager.is_complete() {
             return;
         }
-        if changed || !self.announced_ready {
+        let first = !self.announced_ready;
+        if changed || first {
             self.schedule();
             self.answer_waits();
         }
         // A failed check changes nothing visible, so this looks after every turn.
         self.arm_check_retry();
-        if !self.announced_ready {
+        if first {
             self.announced_ready = true;
             self.notifier.send("READY=1");
             log::info!("daemon: ready ({})", self.manager.reachability());
         }
-        self.update_status();
+        if changed || first {
+            self.update_status();
+        }
     }
 
     fn bearer_event(&mut self, event: &BearerEvent) {
@@ -514,7 +517,8 @@ impl<'r> Daemon<'r> {
         }
     }
 
-    fn update_status(&mut self) {
+    /// systemd's STATUS= line, when it says something new (after bearer and job changes).
+    pub(super) fn update_status(&mut self) {
         let running = self.workers.len();
         let waiting = self
             .jobs

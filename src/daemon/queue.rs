@@ -226,8 +226,9 @@ impl Daemon<'_> {
         }
     }
 
-    /// Tell subscribers a job's state.
+    /// Tell systemd and subscribers a job's state.
     pub(super) fn job_changed(&mut self, id: u64) {
+        self.update_status();
         if !self.server.has_subscribers() {
             return;
         }

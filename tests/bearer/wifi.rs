@@ -126,7 +126,11 @@ fn scan_sees_the_access_point_and_status_shows_the_association() {
     // Without --interface every station radio that is up scans; here none is.
     let all_down = run_boardnet(["wifi", "scan", "--trigger"], T);
     all_down.assert_code(1);
-    assert!(all_down.stderr.contains("wlan0, wlan1 are down"), "{}", all_down.stderr);
+    assert!(
+        all_down.stderr.contains("wlan0, wlan1 are down"),
+        "{}",
+        all_down.stderr
+    );
     let _ap = access_point(wd.path());
     // Scanning needs the interface up; down, the kernel refuses and boardnet says why.
     let down = run_boardnet(["wifi", "scan", "--trigger", "--interface", "wlan0"], T);
