@@ -83,6 +83,11 @@ const SETTINGS: &[Setting] = &[
         help: "retry a failed connectivity check after S s (default 60)",
     },
     Setting {
+        name: "check-timeout",
+        value: "S",
+        help: "limit of one connectivity check (default 5)",
+    },
+    Setting {
         name: "retry-first",
         value: "S",
         help: "wait before a job's second attempt (default 5; doubles)",
@@ -177,6 +182,7 @@ fn apply(config: &mut Config, name: &str, value: &str) -> Result<(), String> {
         }
         "check-url" => config.check_url = Some(value.into()),
         "check-retry" => config.check_retry = secs()?.max(Duration::from_secs(1)),
+        "check-timeout" => config.check_timeout = secs()?.max(Duration::from_millis(100)),
         "retry-first" => config.retry.first = secs()?.max(Duration::from_millis(100)),
         "retry-max" => config.retry.max = secs()?,
         "retry-limit" => config.retry.limit = count()?,

@@ -72,6 +72,8 @@ pub struct Config {
     pub check_url: Option<String>,
     /// A failed connectivity check is tried again after this long.
     pub check_retry: Duration,
+    /// Limit of one connectivity check.
+    pub check_timeout: Duration,
     /// Retrying failed attempts.
     pub retry: RetryPolicy,
     /// Finished jobs are forgotten after this long.
@@ -100,6 +102,7 @@ impl Default for Config {
             backend: BackendChoice::Auto,
             check_url: None,
             check_retry: Duration::from_secs(60),
+            check_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             keep_finished: Duration::from_secs(7 * 86400),
             hook_timeout: Duration::from_secs(30),
@@ -225,6 +228,7 @@ impl<'r> Daemon<'r> {
             &mut reactor,
             ManagerOptions {
                 check_url: config.check_url.clone(),
+                check_timeout: config.check_timeout,
                 backends: config.backend,
                 ..ManagerOptions::default()
             },
@@ -291,6 +295,8 @@ impl<'r> Daemon<'r> {
                     Ready::Signal(libc::SIGHUP) => self.reload(),
                     Ready::Signal(_) => self.children_exited(),
                     Ready::Woken => self.worker_reports(),
+                    // The manager's own deadlines (its connectivity check) come first.
+                    _ if self.manager_handles(&r) => {}
                     Ready::Timer { owner, .. } => self.timer(owner, &r),
                     Ready::Io { .. } => self.io(&r, &mut incoming),
                 }
@@ -301,15 +307,18 @@ impl<'r> Daemon<'r> {
         }
     }
 
-    fn io(&mut self, r: &Ready, incoming: &mut Vec<Incoming>) {
-        match self.manager.handle(&mut self.reactor, r) {
-            Ok(true) => return,
-            Ok(false) => {}
-            Err(e) => {
+    /// Whether `r` was the bearer manager's (a backend's socket, the check's socket or
+    /// deadline). A backend's error is logged; the daemon goes on with what it knows.
+    fn manager_handles(&mut self, r: &Ready) -> bool {
+        self.manager
+            .handle(&mut self.reactor, r)
+            .unwrap_or_else(|e| {
                 log::warn!("bearers: {e}");
-                return;
-            }
-        }
+                true
+            })
+    }
+
+    fn io(&mut self, r: &Ready, incoming: &mut Vec<Incoming>) {
         if self.server.handle(&mut self.reactor, r, incoming)
             || self.hooks.handle(&mut self.reactor, r)
         {
@@ -555,6 +564,7 @@ impl<'r> Daemon<'r> {
             ("state-dir", old.state_dir == new.state_dir),
             ("backend", old.backend == new.backend),
             ("check-url", old.check_url == new.check_url),
+            ("check-timeout", old.check_timeout == new.check_timeout),
         ] {
             if !same {
                 log::warn!("reload: {what} changes only when the daemon restarts");
@@ -568,6 +578,7 @@ impl<'r> Daemon<'r> {
             state_dir: old.state_dir.clone(),
             backend: old.backend,
             check_url: old.check_url.clone(),
+            check_timeout: old.check_timeout,
             ..new
         };
         self.config = keep;

@@ -423,3 +423,46 @@ fn online_and_offline_hooks_follow_the_check() {
     links.server.ip_ok(&["link", "set", "svB", "down"]);
     wait("10-record offline BOARDNET_INTERFACE=");
 }
+
+#[test]
+fn a_check_that_never_answers_times_out_and_is_tried_again() {
+    let wd = WorkDir::new();
+    let (links, _http, _) = slow_lab("dch", &wd, 1024);
+    // A listener in the server namespace that accepts and never says a word.
+    let silent = KillOnDrop {
+        child: links
+            .server
+            .command("python3")
+            .args([
+                "-c",
+                "import socket,time\ns=socket.socket(); s.bind(('10.82.0.1',8081)); s.listen(64)\nkeep=[]\nwhile True: keep.append(s.accept())",
+            ])
+            .spawn()
+            .unwrap(),
+    };
+    let d = Daemon::start(
+        &links.client,
+        &wd,
+        &[
+            "--backend",
+            "netlink",
+            "--check-url",
+            &format!("http://{SERVER_ADDRESS}:8081/ok"),
+            "--check-timeout",
+            "0.5",
+            "--check-retry",
+            "1",
+        ],
+    );
+    let deadline = Instant::now() + T;
+    while d.log().matches("connectivity check: trying again").count() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the silent check never ended:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(d.ctl_json(&["status"])["reachability"], "site");
+    drop(silent);
+}
