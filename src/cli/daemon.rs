@@ -201,10 +201,7 @@ fn configure(
     explicit: bool,
     flags: &[(String, String)],
 ) -> Result<Config, String> {
-    let mut config = Config {
-        program: std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into()),
-        ..Config::default()
-    };
+    let mut config = Config::default();
     if let Some(path) = file {
         match std::fs::read_to_string(path) {
             Ok(text) => {

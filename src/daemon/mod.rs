@@ -84,7 +84,9 @@ pub struct Config {
     pub connect_timeout: Option<Duration>,
     /// A transfer's longest stall.
     pub idle_timeout: Option<Duration>,
-    /// The `boardnet` program, for commands run as children (scan, open, close).
+    /// The `boardnet` program, for commands run as children (scan, open, close). The default,
+    /// `/proc/self/exe`, is the daemon's own binary even after a package upgrade replaced the
+    /// file (a path would then name the new version, or nothing).
     pub program: PathBuf,
 }
 
