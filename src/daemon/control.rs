@@ -44,6 +44,29 @@ struct Client {
     out: Vec<u8>,
     subscribed: bool,
     peer: Peer,
+    /// The client closed its side for writing (`echo REQUEST | socat - UNIX-CONNECT:…`):
+    /// it still gets its replies, then the connection ends.
+    eof: bool,
+    /// Requests handed to the daemon and not yet answered.
+    outstanding: usize,
+}
+
+impl Client {
+    /// Half-closed, every request answered and written, no event stream: nothing is left.
+    fn is_done(&self) -> bool {
+        self.eof && self.outstanding == 0 && !self.subscribed && self.out.is_empty()
+    }
+}
+
+/// What reading a client's requests found.
+#[derive(Debug, PartialEq, Eq)]
+enum ReadEnd {
+    /// Nothing more for now.
+    Open,
+    /// The client will send nothing more (it may still read).
+    Eof,
+    /// The connection failed.
+    Broken,
 }
 
 /// What the daemon is asked: a request from a client (authorized, well formed).
@@ -152,12 +175,16 @@ impl Server {
         };
         let mut gone = false;
         if readable || closed {
-            gone = read_requests(client, token, incoming);
+            match read_requests(client, token, incoming) {
+                ReadEnd::Open => {}
+                ReadEnd::Eof => client.eof = true,
+                ReadEnd::Broken => gone = true,
+            }
         }
         if writable && !gone {
             gone = flush(client).is_err();
         }
-        if gone {
+        if gone || client.is_done() {
             self.drop_client(reactor, token, None);
         }
         true
@@ -214,22 +241,26 @@ impl Server {
                     out: Vec::new(),
                     subscribed: false,
                     peer,
+                    eof: false,
+                    outstanding: 0,
                 },
             );
         }
     }
 
-    /// Send a reply line to `client` (dropped if its output passes the bound).
+    /// Send the reply to one of `client`'s requests (dropped if its output passes the
+    /// bound).
     pub fn send(&mut self, reactor: &mut Reactor, client: Token, line: &[u8]) {
         let Some(c) = self.clients.get_mut(&client) else {
             return;
         };
+        c.outstanding = c.outstanding.saturating_sub(1);
         if c.out.len() + line.len() > OUTPUT_BOUND {
             self.drop_client(reactor, client, Some("does not read its replies"));
             return;
         }
         c.out.extend_from_slice(line);
-        if flush(c).is_err() {
+        if flush(c).is_err() || c.is_done() {
             self.drop_client(reactor, client, None);
         }
     }
@@ -289,19 +320,20 @@ impl Server {
     }
 }
 
-/// Read what `client` sent; false while it stays connected.
-fn read_requests(client: &mut Client, token: Token, incoming: &mut Vec<Incoming>) -> bool {
+/// Read what `client` sent.
+fn read_requests(client: &mut Client, token: Token, incoming: &mut Vec<Incoming>) -> ReadEnd {
     let mut buf = [0u8; 4096];
     loop {
         let n = match client.stream.read(&mut buf) {
-            Ok(0) => return true,
+            Ok(0) => return ReadEnd::Eof,
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadEnd::Open,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return true,
+            Err(_) => return ReadEnd::Broken,
         };
         let peer = client.peer;
         let mut refusals = Vec::new();
+        let mut outstanding = 0;
         client.reader.feed(&buf[..n], |line| match line {
             Line::Complete(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {}
             Line::Complete(bytes) => match protocol::parse(bytes) {
@@ -316,11 +348,14 @@ fn read_requests(client: &mut Client, token: Token, incoming: &mut Vec<Incoming>
                             peer.uid
                         ),
                     }),
-                Ok(request) => incoming.push(Incoming {
-                    client: token,
-                    peer,
-                    request,
-                }),
+                Ok(request) => {
+                    outstanding += 1;
+                    incoming.push(Incoming {
+                        client: token,
+                        peer,
+                        request,
+                    })
+                }
                 Err(refusal) => refusals.push(refusal),
             },
             Line::TooLong(head) => refusals.push(Refusal {
@@ -334,13 +369,14 @@ fn read_requests(client: &mut Client, token: Token, incoming: &mut Vec<Incoming>
                 ),
             }),
         });
+        client.outstanding += outstanding;
         for r in refusals {
             if client.out.len() < OUTPUT_BOUND {
                 client.out.extend_from_slice(&r.reply());
             }
         }
         if flush(client).is_err() {
-            return true;
+            return ReadEnd::Broken;
         }
     }
 }

@@ -358,3 +358,39 @@ fn connman_services_close_and_open_through_the_daemon() {
     let opened = d.ctl_json(&["open", &id]);
     assert_eq!(opened["state"], "active", "{opened}");
 }
+
+#[test]
+fn the_protocol_docs_examples_work_with_socat_and_python() {
+    require_program("socat");
+    let wd = WorkDir::new();
+    let links = TwoLinks::new("dsoc");
+    let d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
+    // docs/protocol.md: `echo REQUEST | socat - UNIX-CONNECT:…` — socat closes its sending
+    // side after the line and waits for the reply.
+    let out = run_with_input(
+        std::process::Command::new("socat")
+            .arg("-")
+            .arg(format!("UNIX-CONNECT:{}", d.control.display())),
+        b"{\"id\":1,\"command\":\"status\"}\n",
+        T,
+    );
+    out.assert_success();
+    let reply: Value = serde_json::from_str(out.stdout_str().trim()).unwrap();
+    assert_eq!(reply["id"], 1);
+    assert_eq!(reply["result"]["default"], "netlink:bnA", "{reply}");
+    // The Python subscriber of docs/protocol.md, reading until the first link event.
+    let script = format!(
+        "import json, socket\ns = socket.socket(socket.AF_UNIX); s.connect({:?})\nf = s.makefile('rw')\n\
+         f.write(json.dumps({{'id': 1, 'command': 'subscribe'}}) + '\\n'); f.flush()\n\
+         for line in f:\n    v = json.loads(line)\n    print(line, end='', flush=True)\n    if v.get('event') == 'changed': break\n",
+        d.control.display().to_string()
+    );
+    let mut python = JsonLines::spawn(std::process::Command::new("python3").args(["-c", &script]));
+    python.wait_for("the subscribe reply", T, |v| {
+        v["result"]["subscribed"] == true
+    });
+    links.server.ip_ok(&["link", "set", "svB", "down"]);
+    python.wait_for("bnB's change", T, |v| {
+        v["event"] == "changed" && v["configuration"]["id"] == "netlink:bnB"
+    });
+}
