@@ -132,18 +132,44 @@ fn complete_manager(
 /// ID BEARER STATE INTERFACE ADDRESSES, in columns.
 fn configuration_line(c: &Configuration) -> String {
     let addresses: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
-    format!(
-        "{:<20} {:<10} {:<11} {:<10} {}",
-        c.id,
+    table_row(
+        &c.id,
         c.bearer_name(),
         c.state.name(),
-        c.interface.as_deref().unwrap_or("-"),
+        c.interface.as_deref(),
+        &addresses,
+    )
+}
+
+/// A row of the configuration table (also `ctl status`, from the daemon's JSON).
+pub(super) fn table_row(
+    id: &str,
+    bearer: &str,
+    state: &str,
+    interface: Option<&str>,
+    addresses: &[impl AsRef<str>],
+) -> String {
+    let addresses: Vec<&str> = addresses.iter().map(AsRef::as_ref).collect();
+    format!(
+        "{id:<20} {bearer:<10} {state:<11} {:<10} {}",
+        interface.unwrap_or("-"),
         if addresses.is_empty() {
             "-".to_string()
         } else {
             addresses.join(" ")
         }
     )
+}
+
+/// The configuration table's header line.
+pub(super) fn print_table_header() {
+    outln!(
+        " {:<20} {:<10} {:<11} {:<10} ADDRESSES",
+        "ID",
+        "BEARER",
+        "STATE",
+        "INTERFACE"
+    );
 }
 
 pub(crate) fn status(
@@ -221,13 +247,7 @@ pub(crate) fn status(
 }
 
 fn print_table(manager: &Manager, at_least: StateFlags) {
-    outln!(
-        " {:<20} {:<10} {:<11} {:<10} ADDRESSES",
-        "ID",
-        "BEARER",
-        "STATE",
-        "INTERFACE"
-    );
+    print_table_header();
     for c in manager.configurations(at_least) {
         let mark = if is_default(manager, c) { "*" } else { " " };
         outln!("{mark}{}", configuration_line(c));

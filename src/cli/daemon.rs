@@ -589,13 +589,7 @@ fn print_result(command: &str, result: &Value, globals: &Globals) {
 }
 
 fn print_configurations(configs: Option<&Vec<Value>>) {
-    outln!(
-        " {:<20} {:<10} {:<11} {:<10} ADDRESSES",
-        "ID",
-        "BEARER",
-        "STATE",
-        "INTERFACE"
-    );
+    super::bearer::print_table_header();
     for c in configs.into_iter().flatten() {
         let addresses: Vec<&str> = c["addresses"]
             .as_array()
@@ -603,19 +597,15 @@ fn print_configurations(configs: Option<&Vec<Value>>) {
             .flatten()
             .filter_map(Value::as_str)
             .collect();
-        outln!(
-            "{}{:<20} {:<10} {:<11} {:<10} {}",
-            if c["default"] == true { "*" } else { " " },
+        let row = super::bearer::table_row(
             c["id"].as_str().unwrap_or("?"),
             c["bearer"].as_str().unwrap_or("?"),
             c["state"].as_str().unwrap_or("?"),
-            c["interface"].as_str().unwrap_or("-"),
-            if addresses.is_empty() {
-                "-".into()
-            } else {
-                addresses.join(" ")
-            }
+            c["interface"].as_str(),
+            &addresses,
         );
+        let mark = if c["default"] == true { "*" } else { " " };
+        outln!("{mark}{row}");
     }
 }
 

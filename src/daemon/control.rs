@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
@@ -403,25 +402,7 @@ fn flush(client: &mut Client) -> io::Result<()> {
 /// The peer's credentials, and whether it may change things: root, the daemon's user, or a
 /// member (primary or supplementary, from `/proc/PID/status`) of the control group.
 fn peer_of(stream: &UnixStream, group: Option<u32>) -> io::Result<Peer> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: cred is a valid ucred and len its size, as SO_PEERCRED expects.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let cred = crate::socket::sys::peer_credentials(stream)?;
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
     let in_group = |gid: u32| cred.gid == gid || supplementary_groups(cred.pid).contains(&gid);

@@ -35,7 +35,7 @@ mod sctp;
 mod server;
 mod state;
 mod stream;
-mod sys;
+pub(crate) mod sys;
 #[cfg(feature = "tls")]
 mod tls;
 

@@ -118,7 +118,8 @@ pub struct PeerCredentials {
     pub gid: u32,
 }
 
-pub(crate) fn peer_credentials(sock: &Socket) -> io::Result<PeerCredentials> {
+/// SO_PEERCRED of a connected Unix socket (the server's and the daemon's control socket's).
+pub(crate) fn peer_credentials(sock: &impl AsRawFd) -> io::Result<PeerCredentials> {
     let mut cred = libc::ucred {
         pid: 0,
         uid: 0,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::peers::*;
 
 const T: Duration = Duration::from_secs(60);
-const SERVER_ADDRESS: &str = "10.82.0.1";
+const SERVER_ADDRESS: &str = TWO_LINKS_SERVER;
 
 fn sha256_of(path: &Path) -> String {
     let out = run(Command::new("sha256sum").arg(path), T);
@@ -37,49 +37,8 @@ struct Roamed {
 /// through the other link.
 fn roam_mid_download(tag: &str, download: impl Fn(&Netns, &Path, &str, &str) -> Command) -> Roamed {
     let wd = WorkDir::new();
-    let client = Netns::new(&format!("{tag}c"));
-    let server = Netns::new(&format!("{tag}s"));
-    for (c, s, net) in [("bnA", "svA", "10.80.0"), ("bnB", "svB", "10.81.0")] {
-        client.ip_ok(&[
-            "link",
-            "add",
-            c,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            s,
-            "netns",
-            server.name(),
-        ]);
-        client.ip_ok(&["addr", "add", &format!("{net}.2/24"), "dev", c]);
-        server.ip_ok(&["addr", "add", &format!("{net}.1/24"), "dev", s]);
-        server.ip_ok(&["link", "set", s, "up"]);
-        client.ip_ok(&["link", "set", c, "up"]);
-    }
-    server.ip_ok(&["addr", "add", &format!("{SERVER_ADDRESS}/32"), "dev", "lo"]);
-    client.ip_ok(&[
-        "route",
-        "add",
-        "default",
-        "via",
-        "10.80.0.1",
-        "dev",
-        "bnA",
-        "metric",
-        "100",
-    ]);
-    client.ip_ok(&[
-        "route",
-        "add",
-        "default",
-        "via",
-        "10.81.0.1",
-        "dev",
-        "bnB",
-        "metric",
-        "200",
-    ]);
+    let links = TwoLinks::new(tag);
+    let (client, server) = (&links.client, &links.server);
 
     // 4 MiB of varied bytes: about 2.5 s at the server's pace.
     let image = wd.mkdir("www").join("fw.img");
@@ -88,19 +47,12 @@ fn roam_mid_download(tag: &str, download: impl Fn(&Netns, &Path, &str, &str) -> 
         .collect();
     std::fs::write(&image, &bytes).unwrap();
     let want = sha256_of(&image);
-    let http = ThrottledServer::start(
-        &server,
-        &client,
-        &wd.join("www"),
-        SERVER_ADDRESS,
-        8080,
-        16384,
-    );
+    let http = ThrottledServer::start(server, client, &wd.join("www"), SERVER_ADDRESS, 8080, 16384);
 
     let dest = wd.path().join("fw.img");
     let part = wd.path().join("fw.img.part");
     let url = format!("http://{SERVER_ADDRESS}:8080/fw.img");
-    let mut get = download(&client, &dest, &url, &want)
+    let mut get = download(client, &dest, &url, &want)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -6,31 +6,10 @@ use std::time::{Duration, Instant};
 use crate::lab::*;
 use crate::peers::*;
 
-fn url(name: &str) -> String {
-    format!("http://{SERVER_ADDRESS}:8080/{name}")
-}
-
-fn part_len(dest: &std::path::Path) -> u64 {
-    let mut part = dest.as_os_str().to_owned();
-    part.push(".part");
-    std::fs::metadata(part).map(|m| m.len()).unwrap_or(0)
-}
-
-/// A lab whose server sends `name` (`size` bytes) slowly enough to act on mid-transfer.
+/// A lab whose server sends `fw.img` (`size` bytes) slowly enough to act on mid-transfer.
 fn slow_lab(tag: &str, wd: &WorkDir, size: usize) -> (TwoLinks, ThrottledServer, String) {
-    let links = TwoLinks::new(tag);
-    let www = wd.mkdir("www");
-    let sha = image(&www.join("fw.img"), size);
     // 16 KiB per 10 ms: about 1.6 MB/s.
-    let http = ThrottledServer::start(
-        &links.server,
-        &links.client,
-        &www,
-        SERVER_ADDRESS,
-        8080,
-        16 << 10,
-    );
-    (links, http, sha)
+    served(tag, wd, "fw.img", size, 16 << 10)
 }
 
 #[test]
@@ -58,11 +37,7 @@ fn pause_resume_cancel_and_the_jobs_own_hook() {
         "install",
     ]);
     let id = job["id"].as_u64().unwrap().to_string();
-    let deadline = Instant::now() + T;
-    while part_len(&dest) < 256 << 10 {
-        assert!(Instant::now() < deadline, "{}", d.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_part(&d, &dest, 256 << 10);
     assert_eq!(d.ctl_json(&["pause", &id])["id"].as_u64(), Some(1));
     d.wait_job(1, "paused", |j| j["state"] == "paused");
     let held = part_len(&dest);
@@ -108,11 +83,7 @@ fn pause_resume_cancel_and_the_jobs_own_hook() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + T;
-    while part_len(&other) < 64 << 10 {
-        assert!(Instant::now() < deadline, "{}", d.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_part(&d, &other, 64 << 10);
     d.ctl_json(&["cancel", "2"]);
     let out = waiter.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(12), "{out:?}");
@@ -143,11 +114,7 @@ fn sigterm_mid_transfer_exits_0_at_once_keeping_the_part_and_the_job() {
     let mut d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
     let dest = wd.join("fw.img");
     d.ctl_json(&["fetch", &url("fw.img"), "-o", dest.to_str().unwrap()]);
-    let deadline = Instant::now() + T;
-    while part_len(&dest) < 256 << 10 {
-        assert!(Instant::now() < deadline, "{}", d.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_part(&d, &dest, 256 << 10);
     let (code, took) = d.terminate();
     assert_eq!(code, Some(0), "{}", d.log());
     assert!(took < Duration::from_secs(2), "{took:?}");
@@ -273,15 +240,7 @@ fn an_interface_policy_uses_that_link_only_and_waits_for_it() {
     let (links, http, sha) = slow_lab("dif", &wd, 1 << 20);
     let d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
     // bnA is preferred; the job goes through bnB all the same.
-    let job = d.ctl_json(&[
-        "fetch",
-        &url("fw.img"),
-        "-o",
-        wd.join("a").to_str().unwrap(),
-        "--policy",
-        "interface:bnB",
-    ]);
-    let id = job["id"].as_u64().unwrap();
+    let id = fetch(&d, "fw.img", &wd.join("a"), &["--policy", "interface:bnB"]);
     let job = d.wait_job(id, "done", |j| j["state"] == "done");
     assert_eq!(job["interface"], "bnB");
     assert!(
@@ -307,15 +266,7 @@ fn an_interface_policy_uses_that_link_only_and_waits_for_it() {
         assert!(Instant::now() < deadline, "{bnb:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let job = d.ctl_json(&[
-        "fetch",
-        &url("fw.img"),
-        "-o",
-        wd.join("b").to_str().unwrap(),
-        "--policy",
-        "interface:bnB",
-    ]);
-    let id = job["id"].as_u64().unwrap();
+    let id = fetch(&d, "fw.img", &wd.join("b"), &["--policy", "interface:bnB"]);
     std::thread::sleep(Duration::from_millis(500));
     let job = d.ctl_json(&["job", &id.to_string()]);
     assert_eq!(job["state"], "queued", "{job}\n{}", d.log());

@@ -9,56 +9,7 @@ use serde_json::Value;
 use crate::peers::*;
 
 pub const T: Duration = Duration::from_secs(60);
-pub const SERVER_ADDRESS: &str = "10.82.0.1";
-
-/// A client namespace with two links to a server namespace: bnA (10.80.0.2, default route
-/// metric 100, preferred) and bnB (10.81.0.2, metric 200); the server answers on
-/// 10.82.0.1 through either.
-pub struct TwoLinks {
-    pub client: Netns,
-    pub server: Netns,
-}
-
-impl TwoLinks {
-    pub fn new(tag: &str) -> TwoLinks {
-        let client = Netns::new(&format!("{tag}c"));
-        let server = Netns::new(&format!("{tag}s"));
-        for (c, s, net, metric) in [
-            ("bnA", "svA", "10.80.0", "100"),
-            ("bnB", "svB", "10.81.0", "200"),
-        ] {
-            client.ip_ok(&[
-                "link",
-                "add",
-                c,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                s,
-                "netns",
-                server.name(),
-            ]);
-            client.ip_ok(&["addr", "add", &format!("{net}.2/24"), "dev", c]);
-            server.ip_ok(&["addr", "add", &format!("{net}.1/24"), "dev", s]);
-            server.ip_ok(&["link", "set", s, "up"]);
-            client.ip_ok(&["link", "set", c, "up"]);
-            client.ip_ok(&[
-                "route",
-                "add",
-                "default",
-                "via",
-                &format!("{net}.1"),
-                "dev",
-                c,
-                "metric",
-                metric,
-            ]);
-        }
-        server.ip_ok(&["addr", "add", &format!("{SERVER_ADDRESS}/32"), "dev", "lo"]);
-        TwoLinks { client, server }
-    }
-}
+pub const SERVER_ADDRESS: &str = TWO_LINKS_SERVER;
 
 /// A running `boardnet daemon` with its own control socket, state and hooks directories.
 pub struct Daemon {
@@ -260,4 +211,58 @@ pub fn image(path: &std::path::Path, n: usize) -> String {
     let data = pseudo_random(n, 7);
     std::fs::write(path, &data).unwrap();
     sha256_hex(&data)
+}
+
+/// `http://SERVER:8080/NAME` on the lab's server.
+pub fn url(name: &str) -> String {
+    format!("http://{SERVER_ADDRESS}:8080/{name}")
+}
+
+/// Bytes in `DEST.part` (0 when there is none).
+pub fn part_len(dest: &std::path::Path) -> u64 {
+    std::fs::metadata(boardnet::fs::part_path(dest)).map_or(0, |m| m.len())
+}
+
+/// Wait until `DEST.part` holds at least `bytes`.
+pub fn wait_for_part(d: &Daemon, dest: &std::path::Path, bytes: u64) {
+    let deadline = Instant::now() + T;
+    while part_len(dest) < bytes {
+        assert!(
+            Instant::now() < deadline,
+            "the transfer never got going:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Two links, and the paced server (`chunk` bytes every 10 ms) in the server namespace
+/// serving `name`: `size` bytes of varied data under `wd/www`. The file's SHA-256.
+pub fn served(
+    tag: &str,
+    wd: &WorkDir,
+    name: &str,
+    size: usize,
+    chunk: usize,
+) -> (TwoLinks, ThrottledServer, String) {
+    let links = TwoLinks::new(tag);
+    let www = wd.mkdir("www");
+    let sha256 = image(&www.join(name), size);
+    let http = ThrottledServer::start(
+        &links.server,
+        &links.client,
+        &www,
+        SERVER_ADDRESS,
+        8080,
+        chunk,
+    );
+    (links, http, sha256)
+}
+
+/// Submit `fetch URL(name) -o DEST EXTRA…` with `ctl --json`; the job's id.
+pub fn fetch(d: &Daemon, name: &str, dest: &std::path::Path, extra: &[&str]) -> u64 {
+    let u = url(name);
+    let mut args = vec!["fetch", &u, "-o", dest.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    d.ctl_json(&args)["id"].as_u64().expect("a job id")
 }

@@ -2,58 +2,18 @@
 //! policy, spool uploads, and never run more than `--max-transfers` at once.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::lab::*;
 use crate::peers::*;
 
-fn url(name: &str) -> String {
-    format!("http://{SERVER_ADDRESS}:8080/{name}")
-}
-
-/// Submit with `ctl --json fetch`; the job's id.
-fn fetch(d: &Daemon, name: &str, dest: &std::path::Path, extra: &[&str]) -> u64 {
-    let u = url(name);
-    let mut args = vec!["fetch", &u, "-o", dest.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    d.ctl_json(&args)["id"].as_u64().expect("a job id")
-}
-
-fn part_len(dest: &std::path::Path) -> u64 {
-    let mut part = dest.as_os_str().to_owned();
-    part.push(".part");
-    std::fs::metadata(part).map(|m| m.len()).unwrap_or(0)
-}
-
-fn wait_for_part(d: &Daemon, dest: &std::path::Path, bytes: u64) {
-    let deadline = Instant::now() + T;
-    while part_len(dest) < bytes {
-        assert!(
-            Instant::now() < deadline,
-            "the transfer never got going:\n{}",
-            d.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_download_survives_kill_9_and_resumes_with_a_range() {
     let wd = WorkDir::new();
-    let links = TwoLinks::new("dk9");
-    let www = wd.mkdir("www");
-    let want = image(&www.join("big.img"), 64 << 20);
     // 256 KiB per 10 ms: 64 MiB in about 3 s.
-    let http = ThrottledServer::start(
-        &links.server,
-        &links.client,
-        &www,
-        SERVER_ADDRESS,
-        8080,
-        256 << 10,
-    );
+    let (links, http, want) = served("dk9", &wd, "big.img", 64 << 20, 256 << 10);
     let mut d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
     let dest = wd.join("big.img");
     let id = fetch(&d, "big.img", &dest, &["--sha256", &want]);
@@ -81,18 +41,8 @@ fn a_download_survives_kill_9_and_resumes_with_a_range() {
 #[test]
 fn a_job_roams_waits_without_a_bearer_and_resumes_when_one_returns() {
     let wd = WorkDir::new();
-    let links = TwoLinks::new("drw");
-    let www = wd.mkdir("www");
-    let want = image(&www.join("fw.img"), 16 << 20);
     // 64 KiB per 10 ms: 16 MiB in about 2.6 s.
-    let http = ThrottledServer::start(
-        &links.server,
-        &links.client,
-        &www,
-        SERVER_ADDRESS,
-        8080,
-        64 << 10,
-    );
+    let (links, http, want) = served("drw", &wd, "fw.img", 16 << 20, 64 << 10);
     let d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
     let dest = wd.join("fw.img");
     let id = fetch(&d, "fw.img", &dest, &["--sha256", &want]);
@@ -140,49 +90,16 @@ fn a_job_roams_waits_without_a_bearer_and_resumes_when_one_returns() {
 #[cfg(feature = "connman")]
 fn a_not_cellular_job_waits_while_only_a_cellular_link_is_up() {
     let wd = WorkDir::new();
-    let client = Netns::new("dcc");
-    let server = Netns::new("dcs");
-    for (c, s, net, metric) in [
-        ("wwan0", "svW", "10.80.0", "100"),
-        ("bnB", "svB", "10.81.0", "200"),
-    ] {
-        client.ip_ok(&[
-            "link",
-            "add",
-            c,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            s,
-            "netns",
-            server.name(),
-        ]);
-        client.ip_ok(&["addr", "add", &format!("{net}.2/24"), "dev", c]);
-        server.ip_ok(&["addr", "add", &format!("{net}.1/24"), "dev", s]);
-        server.ip_ok(&["link", "set", s, "up"]);
-        client.ip_ok(&["link", "set", c, "up"]);
-        client.ip_ok(&[
-            "route",
-            "add",
-            "default",
-            "via",
-            &format!("{net}.1"),
-            "dev",
-            c,
-            "metric",
-            metric,
-        ]);
-    }
-    server.ip_ok(&["addr", "add", &format!("{SERVER_ADDRESS}/32"), "dev", "lo"]);
+    let links = TwoLinks::named("dcc", [("wwan0", "svW"), ("bnB", "svB")]);
+    let (client, server) = (&links.client, &links.server);
     server.ip_ok(&["link", "set", "svB", "down"]);
     let www = wd.mkdir("www");
     let want = image(&www.join("a.img"), 1 << 20);
-    let _http = ThrottledServer::start(&server, &client, &www, SERVER_ADDRESS, 8080, 256 << 10);
+    let _http = ThrottledServer::start(server, client, &www, SERVER_ADDRESS, 8080, 256 << 10);
     let bus = PrivateBus::new();
     let _ofono = FakeOfono::start(&bus, "wwan0", "lte", "lte");
     let d = Daemon::start_with_env(
-        &client,
+        client,
         &wd,
         &[],
         &[("DBUS_SYSTEM_BUS_ADDRESS", bus.address())],
@@ -264,17 +181,7 @@ fn an_upload_spool_survives_a_restart_and_is_removed_after_2xx() {
 #[test]
 fn twenty_jobs_never_run_more_than_two_at_once() {
     let wd = WorkDir::new();
-    let links = TwoLinks::new("dmx");
-    let www = wd.mkdir("www");
-    image(&www.join("f.img"), 512 << 10);
-    let _http = ThrottledServer::start(
-        &links.server,
-        &links.client,
-        &www,
-        SERVER_ADDRESS,
-        8080,
-        32 << 10,
-    );
+    let (links, _http, _) = served("dmx", &wd, "f.img", 512 << 10, 32 << 10);
     let d = Daemon::start(
         &links.client,
         &wd,
@@ -312,17 +219,7 @@ fn twenty_jobs_never_run_more_than_two_at_once() {
 fn the_library_client_queues_and_follows_an_ota_image() {
     // examples/ota_queue.rs: daemon::client::ControlClient, nothing of the CLI.
     let wd = WorkDir::new();
-    let links = TwoLinks::new("dex");
-    let www = wd.mkdir("www");
-    let want = image(&www.join("fw.img"), 2 << 20);
-    let _http = ThrottledServer::start(
-        &links.server,
-        &links.client,
-        &www,
-        SERVER_ADDRESS,
-        8080,
-        64 << 10,
-    );
+    let (links, _http, want) = served("dex", &wd, "fw.img", 2 << 20, 64 << 10);
     let d = Daemon::start(&links.client, &wd, &["--backend", "netlink"]);
     let dest = wd.join("fw.img");
     let out = run(

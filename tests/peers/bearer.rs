@@ -88,6 +88,64 @@ impl LinkLab {
     }
 }
 
+/// The server's address in [`TwoLinks`], reachable through either link.
+pub const TWO_LINKS_SERVER: &str = "10.82.0.1";
+
+/// A client namespace with two links to a server namespace: the first (10.80.0.2, default
+/// route metric 100: preferred) and the second (10.81.0.2, metric 200), their server ends
+/// 10.80.0.1 and 10.81.0.1; the server answers on [`TWO_LINKS_SERVER`] through either.
+/// Pulling a cable is `server.ip_ok(&["link", "set", SERVER_END, "down"])`.
+pub struct TwoLinks {
+    pub client: Netns,
+    pub server: Netns,
+}
+
+impl TwoLinks {
+    /// Links bnA/svA (preferred) and bnB/svB.
+    pub fn new(tag: &str) -> TwoLinks {
+        TwoLinks::named(tag, [("bnA", "svA"), ("bnB", "svB")])
+    }
+
+    /// Links with these (client end, server end) names, the first preferred.
+    pub fn named(tag: &str, links: [(&str, &str); 2]) -> TwoLinks {
+        let client = Netns::new(&format!("{tag}c"));
+        let server = Netns::new(&format!("{tag}s"));
+        for ((c, s), (net, metric)) in links
+            .into_iter()
+            .zip([("10.80.0", "100"), ("10.81.0", "200")])
+        {
+            client.ip_ok(&[
+                "link",
+                "add",
+                c,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                s,
+                "netns",
+                server.name(),
+            ]);
+            client.ip_ok(&["addr", "add", &format!("{net}.2/24"), "dev", c]);
+            server.ip_ok(&["addr", "add", &format!("{net}.1/24"), "dev", s]);
+            server.ip_ok(&["link", "set", s, "up"]);
+            client.ip_ok(&["link", "set", c, "up"]);
+            let gateway = format!("{net}.1");
+            client.ip_ok(&[
+                "route", "add", "default", "via", &gateway, "dev", c, "metric", metric,
+            ]);
+        }
+        server.ip_ok(&[
+            "addr",
+            "add",
+            &format!("{TWO_LINKS_SERVER}/32"),
+            "dev",
+            "lo",
+        ]);
+        TwoLinks { client, server }
+    }
+}
+
 /// A running command whose stdout is JSON lines, read on a thread; killed on drop.
 pub struct JsonLines {
     child: Child,

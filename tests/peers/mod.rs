@@ -23,7 +23,8 @@
 //! * [`Nsd`] / [`Knot`] — authoritative DNS on 127.0.0.1 + [::1] (free
 //!   port) serving the zones described in `dns_zones.rs`; [`dig_at`],
 //!   [`dig_short_at`], [`kdig_at`] as oracles; [`dns_wire`] = tiny wire helpers.
-//! * [`LinkLab`] — a namespace with veth pairs for link/address/route events;
+//! * [`LinkLab`] — a namespace with veth pairs for link/address/route events; [`TwoLinks`] —
+//!   a client namespace with two routed links to a server namespace (roaming, the daemon);
 //!   [`JsonLines`] — a running `boardnet … --json` read line by line;
 //!   [`ConnmanLab`] — connmand on a private bus in a namespace, DHCP from a peer.
 //! * [`NetnsDns`] — two nsd on port 53 in a network namespace with its own
@@ -80,7 +81,7 @@ mod sockfault;
 mod throttled;
 mod workdir;
 
-pub use bearer::{JsonLines, LinkLab};
+pub use bearer::{JsonLines, LinkLab, TwoLinks, TWO_LINKS_SERVER};
 pub use connman::{ConnmanLab, FakeOfono, PrivateBus, CONNMAN_PEER};
 pub use data::{pseudo_random, sha256_hex};
 pub use dns_fault::{
