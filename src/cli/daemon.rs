@@ -276,7 +276,7 @@ The client of boardnet daemon's control socket.
   status                     the same as boardnet status, from the daemon
   configurations             the configurations alone
   watch                      every event as it happens (bearers, reachability, online, jobs)
-  wait-online [--level L] [--wait S]
+  wait-online [--level L] [--timeout S]
                              until the board reaches local/site (default)/online
   fetch URL -o FILE [--sha256 HEX] [--policy P] [--hook NAME] [--wait]
                              queue a download; --wait: until it ends, exit with its class
@@ -290,7 +290,8 @@ The client of boardnet daemon's control socket.
   version                    the daemon's and the protocol's version
 
   --control PATH   the daemon's socket (default /run/boardnet/control)
-  --timeout S      longest wait for a reply (default 30; not for watch, wait-online, --wait)
+  --timeout S      longest wait for a reply (default 30; not for watch and --wait); after
+                   wait-online: how long to wait for the level (default: no limit)
   --policy P       any (default), not-cellular, interface:IF, online
 
 Exit: 0 done; a refused request or failed job exits with its class (2 bad request,
@@ -317,11 +318,11 @@ pub(crate) fn ctl(parser: &mut lexopt::Parser, globals: &mut Globals) -> Result<
                 return Ok(ExitCode::SUCCESS);
             }
             Long("control") => a.control = Some(text(parser, "--control")?.into()),
-            Long("timeout") => a.timeout = Some(super::args::seconds(parser, "--timeout")?),
-            Long("wait") if a.words.first().is_some_and(|w| w == "wait-online") => {
-                let s = super::args::seconds(parser, "--wait")?;
+            Long("timeout") if a.words.first().is_some_and(|w| w == "wait-online") => {
+                let s = super::args::seconds(parser, "--timeout")?;
                 a.fields.insert("timeout".into(), s.as_secs_f64().into());
             }
+            Long("timeout") => a.timeout = Some(super::args::seconds(parser, "--timeout")?),
             Long("wait") => a.wait = true,
             Short('o') | Long("output") => a.output = Some(text(parser, "-o")?),
             Long("remove") => {

@@ -165,7 +165,7 @@ fn the_online_check_drives_wait_online_and_online_jobs_and_is_retried() {
         ],
     );
     // The check URL is missing (404): site, not online.
-    let out = d.ctl(&["wait-online", "--level", "online", "--wait", "1"]);
+    let out = d.ctl(&["wait-online", "--level", "online", "--timeout", "1"]);
     out.assert_code(5);
     assert!(out.stderr.contains("not online"), "{out:?}");
     let job = d.ctl_json(&[
@@ -183,7 +183,14 @@ fn the_online_check_drives_wait_online_and_online_jobs_and_is_retried() {
     );
     // It starts answering: the retry timer finds it without any link change.
     std::fs::write(wd.join("www/generate_204"), b"").unwrap();
-    let out = d.ctl(&["--json", "wait-online", "--level", "online", "--wait", "10"]);
+    let out = d.ctl(&[
+        "--json",
+        "wait-online",
+        "--level",
+        "online",
+        "--timeout",
+        "10",
+    ]);
     out.assert_success();
     assert!(out.stdout_str().contains("\"level\":\"online\""), "{out:?}");
     d.wait_job(1, "done", |j| j["state"] == "done");

@@ -345,7 +345,7 @@ fn connman_services_close_and_open_through_the_daemon() {
             .and_then(|c| c.iter().find(|c| c["backend"] == "connman").cloned())
     };
     // ConnMan's DHCP and online check take seconds: wait-online through the daemon.
-    let out = d.ctl(&["wait-online", "--level", "online", "--wait", "30"]);
+    let out = d.ctl(&["wait-online", "--level", "online", "--timeout", "30"]);
     out.assert_success();
     let status = d.ctl_json(&["status"]);
     let id = service(&status).unwrap_or_else(|| panic!("{status}"))["id"]

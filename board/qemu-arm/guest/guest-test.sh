@@ -38,7 +38,7 @@ check "status lists eth0 with its address" status_has_eth0
 check "wait-online returns" boardnet wait-online --timeout 20
 check "init script: the daemon runs" init_script_status
 check "daemon: ctl status" daemon_status
-check "daemon: ctl wait-online" boardnet ctl wait-online --wait 20
+check "daemon: ctl wait-online" boardnet ctl wait-online --timeout 20
 check "daemon: a queued fetch, verified" daemon_fetch
 check "get from the host, verified" get_verified
 check "dns against the host's server" dns_lookup
