@@ -97,6 +97,7 @@ mod calendar;
 pub mod cancel;
 #[cfg(feature = "daemon")]
 pub mod daemon;
+pub mod dbus;
 pub mod dns;
 pub mod error;
 pub mod fs;
