@@ -7,6 +7,7 @@ mod peers;
 
 #[cfg(feature = "connman")]
 mod connman;
+mod dbus;
 mod netlink;
 #[cfg(feature = "connman")]
 mod ofono;
