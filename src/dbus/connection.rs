@@ -209,19 +209,23 @@ impl Connection {
         self.call(call, timeout).map(drop)
     }
 
-    /// Read whatever the socket has now, without blocking, into the queue.
+    /// Read everything the socket has now, without blocking, into the queue (all of it: a
+    /// reactor watching the descriptor edge-triggered is not told again about what is left).
     pub fn read_available(&mut self) -> Result<(), BusError> {
         self.stream.set_nonblocking(true).map_err(BusError::Io)?;
-        let result = self.fill();
+        let result = loop {
+            match self.fill() {
+                Ok(()) => {
+                    while let Some(m) = self.next_whole()? {
+                        self.enqueue(m);
+                    }
+                }
+                Err(BusError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
         self.stream.set_nonblocking(false).map_err(BusError::Io)?;
-        match result {
-            Err(BusError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
-            other => other?,
-        }
-        while let Some(m) = self.next_whole()? {
-            self.enqueue(m);
-        }
-        Ok(())
+        result
     }
 
     /// The next queued message (a signal, or a call to us), oldest first.

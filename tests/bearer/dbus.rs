@@ -79,6 +79,27 @@ fn our_codec_talks_to_a_real_dbus_daemon() {
     };
     assert_eq!(signal.member.as_deref(), Some("Ping"));
     assert_eq!(signal.body, vec![Value::Str("hello".into()), Value::U32(7)]);
+
+    // Far more than one read's worth: one read_available takes all of it (a reactor
+    // watching edge-triggered is not told twice).
+    let big = "x".repeat(4000);
+    for n in 0..20 {
+        let sent = run(
+            std::process::Command::new("dbus-send")
+                .arg(format!("--bus={}", bus.address()))
+                .args(["--type=signal", "/org/boardnet", "org.boardnet.Test.Big"])
+                .arg(format!("string:{big}"))
+                .arg(format!("uint32:{n}")),
+            T,
+        );
+        assert!(sent.success(), "{sent:?}");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    conn.read_available().unwrap();
+    let got = std::iter::from_fn(|| conn.next_message())
+        .filter(|m| m.member.as_deref() == Some("Big"))
+        .count();
+    assert_eq!(got, 20);
 }
 
 #[test]
