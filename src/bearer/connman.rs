@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use dbus::arg::{PropMap, RefArg};
-use dbus::Message;
+use crate::dbus::message::Message;
+use crate::dbus::wire::Value;
 
 use crate::bearer::bus::{ServiceBus, CALL_TIMEOUT};
 use crate::bearer::error::BearerError;
@@ -39,7 +39,8 @@ pub(crate) struct Service {
 
 impl Service {
     /// Apply one property (from GetServices or a PropertyChanged signal).
-    pub(crate) fn set(&mut self, name: &str, value: &dyn RefArg) {
+    pub(crate) fn set(&mut self, name: &str, value: &Value) {
+        let value = value.unwrap_variant();
         match name {
             "Name" => self.name = value.as_str().unwrap_or_default().to_string(),
             "Type" => self.kind = value.as_str().unwrap_or_default().to_string(),
@@ -107,57 +108,44 @@ impl Service {
     }
 }
 
-/// The items of a string array value (`as`; a variant holding one yields it once).
-fn strings(value: &dyn RefArg) -> Vec<String> {
-    let Some(items) = value.as_iter() else {
-        return Vec::new();
-    };
-    items
-        .flat_map(|i| match i.as_str() {
-            Some(s) => vec![s.to_string()],
-            None => strings(i),
+/// The items of a string array value (`as`, in a variant or not).
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .unwrap_variant()
+        .as_array()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|i| i.unwrap_variant().as_str().map(str::to_string))
+        .collect()
+}
+
+/// The entries of a dictionary value (`a{sv}`, in a variant or not), key and value (its
+/// variant unwrapped).
+pub(crate) fn dict(value: &Value) -> Vec<(String, &Value)> {
+    value
+        .unwrap_variant()
+        .as_array()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|entry| match entry {
+            Value::DictEntry(k, v) => Some((k.as_str()?.to_string(), v.unwrap_variant())),
+            _ => None,
         })
         .collect()
 }
 
-/// The entries of a dictionary value (`a{sv}`), key and value.
-pub(crate) fn dict(value: &dyn RefArg) -> Vec<(String, &dyn RefArg)> {
-    let Some(mut items) = value.as_iter() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    // A variant yields its content once; a dictionary yields key, value, key, value…
-    let first = items.next();
-    let second = items.next();
-    match (first, second) {
-        (Some(inner), None) => return dict(inner),
-        (Some(k), Some(v)) => {
-            if let Some(k) = k.as_str() {
-                out.push((k.to_string(), v));
-            }
-        }
-        _ => return out,
-    }
-    while let (Some(k), Some(v)) = (items.next(), items.next()) {
-        if let Some(k) = k.as_str() {
-            out.push((k.to_string(), v));
-        }
-    }
-    out
-}
-
 /// An address from ConnMan's IPv4 (Address, Netmask) or IPv6 (Address, PrefixLength) dict.
-fn address_of(entries: &[(String, &dyn RefArg)], v6: bool) -> Option<InterfaceAddress> {
+fn address_of(entries: &[(String, &Value)], v6: bool) -> Option<InterfaceAddress> {
     let get = |k: &str| entries.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
     let address: IpAddr = get("Address")?.as_str()?.parse().ok()?;
     if address.is_ipv6() != v6 {
         return None;
     }
     let prefix_len = if v6 {
-        get("PrefixLength").and_then(RefArg::as_u64).unwrap_or(64) as u8
+        get("PrefixLength").and_then(Value::as_u64).unwrap_or(64) as u8
     } else {
         get("Netmask")
-            .and_then(RefArg::as_str)
+            .and_then(Value::as_str)
             .and_then(|m| m.parse::<std::net::Ipv4Addr>().ok())
             .map(|m| u32::from(m).count_ones() as u8)
             .unwrap_or(32)
@@ -189,18 +177,42 @@ pub(crate) struct Connman {
     pub(crate) technologies: Vec<(String, Technology)>,
 }
 
-/// A technology from its object path and properties.
-fn technology_of(path: &str, props: &PropMap) -> Technology {
-    let flag = |k: &str| props.get(k).and_then(|v| v.as_u64()) == Some(1);
+/// A technology from its object path and properties (`a{sv}`).
+fn technology_of(path: &str, props: &Value) -> Technology {
+    let flag = |k: &str| props.dict_get(k).and_then(Value::as_bool) == Some(true);
     Technology {
         name: props
-            .get("Type")
-            .and_then(|v| v.as_str())
+            .dict_get("Type")
+            .and_then(Value::as_str)
             .unwrap_or_else(|| path.rsplit('/').next().unwrap_or_default())
             .to_string(),
         powered: flag("Powered"),
         connected: flag("Connected"),
     }
+}
+
+/// The (object path, properties) pairs of an `a(oa{sv})` answer.
+pub(crate) fn objects(value: &Value) -> impl Iterator<Item = (&str, &Value)> {
+    value
+        .as_array()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|o| match o {
+            Value::Struct(pair) => Some((pair.first()?.as_str()?, pair.get(1)?)),
+            _ => None,
+        })
+}
+
+/// A service from its path and properties.
+fn service_of(path: &str, props: &Value) -> Service {
+    let mut s = Service {
+        path: path.to_string(),
+        ..Service::default()
+    };
+    for (k, v) in dict(props) {
+        s.set(&k, v);
+    }
+    s
 }
 
 impl Connman {
@@ -209,44 +221,29 @@ impl Connman {
         let Some(bus) = ServiceBus::open(reactor, SERVICE, "ConnMan")? else {
             return Ok(None);
         };
-        let read_error = |what: &str, e: dbus::arg::TypeMismatchError| BearerError::DBus {
-            service: "ConnMan",
-            message: format!("{what}: {e}"),
+        let mut bus = bus;
+        let mut ask = |method: &str| -> Result<Value, BearerError> {
+            let reply = bus.call("/", "net.connman.Manager", method, Vec::new(), CALL_TIMEOUT)?;
+            reply.body.into_iter().next().ok_or(BearerError::DBus {
+                service: "ConnMan",
+                message: format!("Manager.{method}: an empty answer"),
+            })
         };
-        let ask = |method: &str| bus.call("/", "net.connman.Manager", method, |m| m, CALL_TIMEOUT);
-        let props: PropMap = ask("GetProperties")?
-            .read1()
-            .map_err(|e| read_error("Manager.GetProperties", e))?;
-        type Objects = Vec<(dbus::Path<'static>, PropMap)>;
-        let services: Objects = ask("GetServices")?
-            .read1()
-            .map_err(|e| read_error("Manager.GetServices", e))?;
-        let technologies: Objects = ask("GetTechnologies")?
-            .read1()
-            .map_err(|e| read_error("Manager.GetTechnologies", e))?;
+        let props = ask("GetProperties")?;
+        let services = ask("GetServices")?;
+        let technologies = ask("GetTechnologies")?;
         Ok(Some(Connman {
             bus,
             state: props
-                .get("State")
-                .and_then(|v| v.as_str())
+                .dict_get("State")
+                .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
-            technologies: technologies
-                .iter()
+            technologies: objects(&technologies)
                 .map(|(path, props)| (path.to_string(), technology_of(path, props)))
                 .collect(),
-            services: services
-                .iter()
-                .map(|(path, props)| {
-                    let mut s = Service {
-                        path: path.to_string(),
-                        ..Service::default()
-                    };
-                    for (k, v) in props {
-                        s.set(k, &v.0);
-                    }
-                    s
-                })
+            services: objects(&services)
+                .map(|(path, props)| service_of(path, props))
                 .collect(),
         }))
     }
@@ -258,7 +255,7 @@ impl Connman {
     /// Connect (session open) or disconnect (close) the service at `path`. Connect blocks
     /// until ConnMan has an answer (it may take the whole `timeout` on a slow bearer).
     pub(crate) fn connect(
-        &self,
+        &mut self,
         path: &str,
         on: bool,
         timeout: Duration,
@@ -266,7 +263,7 @@ impl Connman {
         let method = if on { "Connect" } else { "Disconnect" };
         match self
             .bus
-            .call(path, "net.connman.Service", method, |m| m, timeout)
+            .call(path, "net.connman.Service", method, Vec::new(), timeout)
         {
             Ok(_) => Ok(()),
             // Asking for what already holds is no failure.
@@ -302,36 +299,46 @@ impl Connman {
     }
 }
 
+/// A signal's (name, value) of a PropertyChanged.
+pub(crate) fn property(msg: &Message) -> Option<(&str, &Value)> {
+    match msg.body.as_slice() {
+        [name, value] => Some((name.as_str()?, value.unwrap_variant())),
+        _ => None,
+    }
+}
+
 /// Apply one technology signal; true if something changed.
 fn apply_technology(technologies: &mut Vec<(String, Technology)>, msg: &Message) -> bool {
-    let (Some(interface), Some(member), Some(path)) = (msg.interface(), msg.member(), msg.path())
+    let (Some(interface), Some(member), Some(path)) = (&msg.interface, &msg.member, &msg.path)
     else {
         return false;
     };
-    match (&*interface, &*member) {
+    match (interface.as_str(), member.as_str()) {
         ("net.connman.Manager", "TechnologyAdded") => {
-            let Ok((added, props)) = msg.read2::<dbus::Path<'static>, PropMap>() else {
+            let [added, props] = msg.body.as_slice() else {
                 return false;
             };
-            technologies.retain(|(p, _)| *p != *added);
-            technologies.push((added.to_string(), technology_of(&added, &props)));
+            let Some(added) = added.as_str() else {
+                return false;
+            };
+            technologies.retain(|(p, _)| p != added);
+            technologies.push((added.to_string(), technology_of(added, props)));
             true
         }
         ("net.connman.Manager", "TechnologyRemoved") => {
-            let Ok(removed) = msg.read1::<dbus::Path<'static>>() else {
+            let Some(removed) = msg.body.first().and_then(Value::as_str) else {
                 return false;
             };
             let before = technologies.len();
-            technologies.retain(|(p, _)| *p != *removed);
+            technologies.retain(|(p, _)| p != removed);
             before != technologies.len()
         }
         ("net.connman.Technology", "PropertyChanged") => {
-            let Ok((name, value)) = msg.read2::<String, dbus::arg::Variant<Box<dyn RefArg>>>()
-            else {
+            let Some((name, value)) = property(msg) else {
                 return false;
             };
-            let on = value.0.as_u64() == Some(1);
-            match technologies.iter_mut().find(|(p, _)| **p == *path) {
+            let on = value.as_bool() == Some(true);
+            match technologies.iter_mut().find(|(p, _)| p == path) {
                 Some((_, t)) if name == "Powered" && t.powered != on => {
                     t.powered = on;
                     true
@@ -349,58 +356,60 @@ fn apply_technology(technologies: &mut Vec<(String, Technology)>, msg: &Message)
 
 /// Apply one signal to the services and the Manager state; true if something changed.
 fn apply(services: &mut Vec<Service>, state: &mut String, msg: &Message) -> bool {
-    let (Some(interface), Some(member)) = (msg.interface(), msg.member()) else {
+    let (Some(interface), Some(member)) = (&msg.interface, &msg.member) else {
         return false;
     };
-    match (&*interface, &*member) {
+    match (interface.as_str(), member.as_str()) {
         ("net.connman.Manager", "PropertyChanged") => {
-            let Ok((name, value)) = msg.read2::<String, dbus::arg::Variant<Box<dyn RefArg>>>()
-            else {
+            let Some((name, value)) = property(msg) else {
                 return false;
             };
             if name == "State" {
-                *state = value.0.as_str().unwrap_or_default().to_string();
+                *state = value.as_str().unwrap_or_default().to_string();
                 return true;
             }
             false
         }
         ("net.connman.Manager", "ServicesChanged") => {
-            let Ok((changed, removed)) =
-                msg.read2::<Vec<(dbus::Path<'static>, PropMap)>, Vec<dbus::Path<'static>>>()
-            else {
+            let [changed, removed] = msg.body.as_slice() else {
                 return false;
             };
+            let removed: Vec<&str> = removed
+                .as_array()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
             let mut old = std::mem::take(services);
-            old.retain(|s| !removed.iter().any(|r| &**r == s.path.as_str()));
+            old.retain(|s| !removed.contains(&s.path.as_str()));
             // `changed` lists every service in the new order; properties only for new
             // or changed ones.
-            for (path, props) in &changed {
-                let mut s = match old.iter().position(|s| s.path == **path) {
+            for (path, props) in objects(changed) {
+                let mut s = match old.iter().position(|s| s.path == path) {
                     Some(i) => old.swap_remove(i),
                     None => Service {
                         path: path.to_string(),
                         ..Service::default()
                     },
                 };
-                for (k, v) in props {
-                    s.set(k, &v.0);
+                for (k, v) in dict(props) {
+                    s.set(&k, v);
                 }
                 services.push(s);
             }
             true
         }
         ("net.connman.Service", "PropertyChanged") => {
-            let Some(path) = msg.path() else {
+            let Some(path) = &msg.path else {
                 return false;
             };
-            let Ok((name, value)) = msg.read2::<String, dbus::arg::Variant<Box<dyn RefArg>>>()
-            else {
+            let Some((name, value)) = property(msg) else {
                 return false;
             };
             match services.iter_mut().find(|s| s.path == *path) {
                 Some(s) => {
                     let before = s.clone();
-                    s.set(&name, &value.0);
+                    s.set(name, value);
                     *s != before
                 }
                 None => false,
@@ -429,41 +438,39 @@ impl Connman {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dbus::arg::Variant;
 
-    fn v<T: RefArg + 'static>(x: T) -> Variant<Box<dyn RefArg>> {
-        Variant(Box::new(x))
+    fn s(text: &str) -> Value {
+        Value::Str(text.into())
     }
 
-    fn service_props() -> PropMap {
-        let mut ipv4 = PropMap::new();
-        ipv4.insert("Method".into(), v("dhcp".to_string()));
-        ipv4.insert("Address".into(), v("10.123.0.57".to_string()));
-        ipv4.insert("Netmask".into(), v("255.255.255.0".to_string()));
-        let mut ipv6 = PropMap::new();
-        ipv6.insert("Address".into(), v("fd00:123::57".to_string()));
-        ipv6.insert("PrefixLength".into(), v(64u8));
-        let mut eth = PropMap::new();
-        eth.insert("Interface".into(), v("vcd".to_string()));
-        let mut p = PropMap::new();
-        p.insert("Name".into(), v("Wired".to_string()));
-        p.insert("Type".into(), v("ethernet".to_string()));
-        p.insert("State".into(), v("online".to_string()));
-        p.insert("IPv4".into(), v(ipv4));
-        p.insert("IPv6".into(), v(ipv6));
-        p.insert("Ethernet".into(), v(eth));
-        p
+    fn service_props() -> Value {
+        let ipv4 = Value::dict_sv([
+            ("Method", s("dhcp")),
+            ("Address", s("10.123.0.57")),
+            ("Netmask", s("255.255.255.0")),
+        ]);
+        let ipv6 = Value::dict_sv([
+            ("Address", s("fd00:123::57")),
+            ("PrefixLength", Value::Byte(64)),
+        ]);
+        let eth = Value::dict_sv([("Interface", s("vcd"))]);
+        Value::dict_sv([
+            ("Name", s("Wired")),
+            ("Type", s("ethernet")),
+            ("State", s("online")),
+            ("IPv4", ipv4),
+            ("IPv6", ipv6),
+            ("Ethernet", eth),
+        ])
     }
 
     #[test]
     fn service_properties_become_a_configuration() {
-        let mut s = Service {
-            path: "/net/connman/service/ethernet_02005e_cable".into(),
-            ..Service::default()
-        };
-        for (k, val) in &service_props() {
-            s.set(k, &val.0);
-        }
+        let mut svc = service_of(
+            "/net/connman/service/ethernet_02005e_cable",
+            &service_props(),
+        );
+        let s = &mut svc;
         assert_eq!(s.interface.as_deref(), Some("vcd"));
         let c = s.configuration();
         assert_eq!(c.id, "connman:ethernet_02005e_cable");
@@ -473,19 +480,26 @@ mod tests {
         let addrs: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
         assert_eq!(addrs, ["10.123.0.57/24", "fd00:123::57/64"]);
         // A state change to idle: discovered, still listed.
-        s.set("State", &"idle".to_string());
+        s.set("State", &Value::Str("idle".into()));
         assert_eq!(s.configuration().state, StateFlags::Discovered);
         // An address change replaces only its family.
-        let mut ipv4 = PropMap::new();
-        ipv4.insert("Address".into(), v("10.123.0.60".to_string()));
-        ipv4.insert("Netmask".into(), v("255.255.0.0".to_string()));
+        let ipv4 = Value::dict_sv([
+            ("Address", Value::Str("10.123.0.60".into())),
+            ("Netmask", Value::Str("255.255.0.0".into())),
+        ]);
         s.set("IPv4", &ipv4);
         let addrs: Vec<String> = s.addresses.iter().map(|a| a.to_string()).collect();
         assert_eq!(addrs, ["10.123.0.60/16", "fd00:123::57/64"]);
         // A Wi-Fi service carries its network.
-        s.set("Type", &"wifi".to_string());
-        s.set("Strength", &72u8);
-        s.set("Security", &vec!["psk".to_string(), "wps".to_string()]);
+        s.set("Type", &Value::Str("wifi".into()));
+        s.set("Strength", &Value::Byte(72));
+        s.set(
+            "Security",
+            &Value::Array(
+                "s".into(),
+                vec![Value::Str("psk".into()), Value::Str("wps".into())],
+            ),
+        );
         let wifi = s
             .configuration()
             .wifi
@@ -493,9 +507,9 @@ mod tests {
         assert_eq!((wifi.ssid.as_str(), wifi.strength), ("Wired", Some(72)));
         assert_eq!(wifi.security, ["psk", "wps"]);
         // Unexpected types are ignored, not trusted.
-        s.set("State", &7u32);
+        s.set("State", &Value::U32(7));
         assert_eq!(s.state, "");
-        s.set("IPv4", &42u32);
+        s.set("IPv4", &Value::U32(42));
         assert!(s.addresses.iter().all(|a| a.address.is_ipv6()));
     }
 

@@ -117,7 +117,7 @@ impl Manager {
             complete: false,
             link_types: HashMap::new(),
         };
-        // Signals that came during ConnMan's start-up calls wait in libdbus's queue.
+        // Signals that came during ConnMan's start-up calls wait in the connection's queue.
         #[cfg(feature = "connman")]
         manager.drain_connman()?;
         manager.start_wanted_check(reactor);
@@ -413,7 +413,7 @@ impl Manager {
     ) -> Result<(), BearerError> {
         let deadline = Instant::now() + timeout;
         #[cfg(feature = "connman")]
-        if let Some(connman) = &self.connman {
+        if let Some(connman) = &mut self.connman {
             if let Some(path) = connman.path_of(id).map(str::to_string) {
                 connman.connect(&path, open, timeout)?;
                 self.drain_connman()?;
@@ -452,7 +452,7 @@ impl Manager {
         }
     }
 
-    /// Apply the D-Bus signals libdbus queued during a blocking call.
+    /// Apply the D-Bus signals queued during a blocking call.
     #[cfg(feature = "connman")]
     fn drain_connman(&mut self) -> Result<(), BearerError> {
         let mut changed = match self.connman.as_mut() {

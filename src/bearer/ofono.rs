@@ -3,13 +3,12 @@
 //! Technology) — the cellular generation the kernel cannot tell. Technology changes arrive as
 //! PropertyChanged signals on the reactor.
 
-use dbus::arg::{PropMap, RefArg};
-use dbus::Message;
-
 use crate::bearer::bus::{ServiceBus, CALL_TIMEOUT};
-use crate::bearer::connman::dict;
+use crate::bearer::connman::{dict, objects, property};
 use crate::bearer::error::BearerError;
 use crate::bearer::model::BearerType;
+use crate::dbus::message::Message;
+use crate::dbus::wire::Value;
 use crate::reactor::{Reactor, Ready, Token};
 
 const SERVICE: &str = "org.ofono";
@@ -36,7 +35,7 @@ pub(crate) struct Modem {
 
 impl Modem {
     /// Apply a context's Settings (its Interface, when active).
-    fn set_context(&mut self, context: &str, settings: &dyn RefArg) {
+    fn set_context(&mut self, context: &str, settings: &Value) {
         self.contexts.retain(|(c, _)| c != context);
         if let Some((_, i)) = dict(settings).into_iter().find(|(k, _)| k == "Interface") {
             if let Some(name) = i.as_str().filter(|n| !n.is_empty()) {
@@ -65,50 +64,36 @@ impl Ofono {
         let Some(bus) = ServiceBus::open(reactor, SERVICE, "oFono")? else {
             return Ok(None);
         };
-        let read_error = |what: &str, e: dbus::arg::TypeMismatchError| BearerError::DBus {
-            service: "oFono",
-            message: format!("{what}: {e}"),
-        };
-        let listed: Vec<(dbus::Path<'static>, PropMap)> = bus
-            .call("/", "org.ofono.Manager", "GetModems", |m| m, CALL_TIMEOUT)?
-            .read1()
-            .map_err(|e| read_error("Manager.GetModems", e))?;
+        let mut bus = bus;
+        let listed = bus.call(
+            "/",
+            "org.ofono.Manager",
+            "GetModems",
+            Vec::new(),
+            CALL_TIMEOUT,
+        )?;
         let mut modems = Vec::new();
-        for (path, _) in listed {
+        for (path, _) in objects(listed.body.first().unwrap_or(&Value::Bool(false))) {
             let mut modem = Modem {
                 path: path.to_string(),
                 ..Modem::default()
             };
             // A modem without registration or data support lacks these interfaces: skip them.
-            if let Ok(reply) = bus.call(
-                &modem.path,
-                "org.ofono.NetworkRegistration",
-                "GetProperties",
-                |m| m,
-                CALL_TIMEOUT,
-            ) {
-                let props: PropMap = reply
-                    .read1()
-                    .map_err(|e| read_error("NetworkRegistration.GetProperties", e))?;
-                modem.technology = props
-                    .get("Technology")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string);
-            }
-            if let Ok(reply) = bus.call(
-                &modem.path,
-                "org.ofono.ConnectionManager",
-                "GetContexts",
-                |m| m,
-                CALL_TIMEOUT,
-            ) {
-                let contexts: Vec<(dbus::Path<'static>, PropMap)> = reply
-                    .read1()
-                    .map_err(|e| read_error("ConnectionManager.GetContexts", e))?;
-                for (context, props) in &contexts {
-                    if let Some(settings) = props.get("Settings") {
-                        modem.set_context(context, &settings.0);
-                    }
+            let mut ask = |interface: &str, method: &str| {
+                bus.call(&modem.path, interface, method, Vec::new(), CALL_TIMEOUT)
+                    .ok()
+                    .and_then(|reply| reply.body.into_iter().next())
+            };
+            let registration = ask("org.ofono.NetworkRegistration", "GetProperties");
+            let contexts = ask("org.ofono.ConnectionManager", "GetContexts");
+            modem.technology = registration
+                .as_ref()
+                .and_then(|props| props.dict_get("Technology"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            for (context, props) in contexts.iter().flat_map(objects) {
+                if let Some(settings) = props.dict_get("Settings") {
+                    modem.set_context(context, settings);
                 }
             }
             modems.push(modem);
@@ -143,17 +128,16 @@ impl Ofono {
 
 /// Apply one signal; true if something changed.
 fn apply(modems: &mut Vec<Modem>, msg: &Message) -> bool {
-    let (Some(interface), Some(member), Some(path)) = (msg.interface(), msg.member(), msg.path())
+    let (Some(interface), Some(member), Some(path)) = (&msg.interface, &msg.member, &msg.path)
     else {
         return false;
     };
-    let path = path.to_string();
-    match (&*interface, &*member) {
+    match (interface.as_str(), member.as_str()) {
         ("org.ofono.Manager", "ModemAdded") => {
-            let Ok(added) = msg.read1::<dbus::Path<'static>>() else {
+            let Some(added) = msg.body.first().and_then(Value::as_str) else {
                 return false;
             };
-            modems.retain(|m| *m.path != *added);
+            modems.retain(|m| m.path != added);
             modems.push(Modem {
                 path: added.to_string(),
                 ..Modem::default()
@@ -161,21 +145,20 @@ fn apply(modems: &mut Vec<Modem>, msg: &Message) -> bool {
             true
         }
         ("org.ofono.Manager", "ModemRemoved") => {
-            let Ok(removed) = msg.read1::<dbus::Path<'static>>() else {
+            let Some(removed) = msg.body.first().and_then(Value::as_str) else {
                 return false;
             };
             let before = modems.len();
-            modems.retain(|m| *m.path != *removed);
+            modems.retain(|m| m.path != removed);
             before != modems.len()
         }
         ("org.ofono.NetworkRegistration", "PropertyChanged") => {
-            let Ok((name, value)) = msg.read2::<String, dbus::arg::Variant<Box<dyn RefArg>>>()
-            else {
+            let Some((name, value)) = property(msg) else {
                 return false;
             };
-            match modems.iter_mut().find(|m| m.path == path) {
+            match modems.iter_mut().find(|m| m.path == *path) {
                 Some(m) if name == "Technology" => {
-                    let technology = value.0.as_str().map(str::to_string);
+                    let technology = value.as_str().map(str::to_string);
                     let changed = m.technology != technology;
                     m.technology = technology;
                     changed
@@ -184,8 +167,7 @@ fn apply(modems: &mut Vec<Modem>, msg: &Message) -> bool {
             }
         }
         ("org.ofono.ConnectionContext", "PropertyChanged") => {
-            let Ok((name, value)) = msg.read2::<String, dbus::arg::Variant<Box<dyn RefArg>>>()
-            else {
+            let Some((name, value)) = property(msg) else {
                 return false;
             };
             // Contexts live under their modem: /modem0/context1.
@@ -195,7 +177,7 @@ fn apply(modems: &mut Vec<Modem>, msg: &Message) -> bool {
             match owner {
                 Some(m) if name == "Settings" => {
                     let before = m.contexts.clone();
-                    m.set_context(&path, &value.0);
+                    m.set_context(path, value);
                     before != m.contexts
                 }
                 _ => false,
@@ -208,7 +190,6 @@ fn apply(modems: &mut Vec<Modem>, msg: &Message) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dbus::arg::Variant;
 
     #[test]
     fn technologies_map_to_bearer_types() {
@@ -227,11 +208,7 @@ mod tests {
             technology: Some("lte".into()),
             ..Modem::default()
         };
-        let mut settings = PropMap::new();
-        settings.insert(
-            "Interface".into(),
-            Variant(Box::new("wwan0".to_string()) as Box<dyn RefArg>),
-        );
+        let settings = Value::dict_sv([("Interface", Value::Str("wwan0".into()))]);
         m.set_context("/modem0/context1", &settings);
         assert_eq!(
             m.contexts,
@@ -239,7 +216,7 @@ mod tests {
         );
         assert_eq!(m.bearer(), BearerType::Lte);
         // An inactive context has empty settings: its interface is gone.
-        m.set_context("/modem0/context1", &PropMap::new());
+        m.set_context("/modem0/context1", &Value::dict_sv([]));
         assert!(m.contexts.is_empty());
     }
 }

@@ -165,6 +165,22 @@ impl Value {
         }
     }
 
+    /// An `a{sv}` dictionary (the values wrapped in variants), as properties travel.
+    pub fn dict_sv<'k>(entries: impl IntoIterator<Item = (&'k str, Value)>) -> Value {
+        Value::Array(
+            "{sv}".into(),
+            entries
+                .into_iter()
+                .map(|(k, v)| {
+                    Value::DictEntry(
+                        Box::new(Value::Str(k.into())),
+                        Box::new(Value::Variant(Box::new(v))),
+                    )
+                })
+                .collect(),
+        )
+    }
+
     /// The entry for `key` in a dictionary with string keys (`a{sv}` and the like), its
     /// variant unwrapped.
     pub fn dict_get(&self, key: &str) -> Option<&Value> {
