@@ -126,3 +126,50 @@ impl ServiceBus {
         Ok(changed)
     }
 }
+
+/// Daemons coming onto the bus and leaving it (the bus's NameOwnerChanged for their names):
+/// with `auto`, a ConnMan or oFono that starts after boardnet is picked up, and one that
+/// stops is let go.
+#[derive(Debug)]
+pub(crate) struct NameWatch {
+    conn: Connection,
+    token: Token,
+}
+
+impl NameWatch {
+    /// Watch `names` on the system bus; `None` without a system bus.
+    pub(crate) fn open(reactor: &mut Reactor, names: &[&str]) -> Option<NameWatch> {
+        let mut conn = Connection::system(CALL_TIMEOUT).ok()?;
+        for name in names {
+            let rule = format!(
+                "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='{name}'"
+            );
+            if let Err(e) = conn.add_match(&rule, CALL_TIMEOUT) {
+                log::debug!("watching {name} on the bus: {e}");
+                return None;
+            }
+        }
+        let token = reactor
+            .register(&mut SourceFd(&conn.fd()), Interest::READABLE)
+            .ok()?;
+        Some(NameWatch { conn, token })
+    }
+
+    pub(crate) fn token(&self) -> Token {
+        self.token
+    }
+
+    /// The names whose owner changed since the last look: (name, whether it has one now).
+    pub(crate) fn changes(&mut self) -> Vec<(String, bool)> {
+        if let Err(e) = self.conn.read_available() {
+            log::warn!("watching the bus: {e}");
+        }
+        std::iter::from_fn(|| self.conn.next_message())
+            .filter(|m| m.member.as_deref() == Some("NameOwnerChanged"))
+            .filter_map(|m| match m.body.as_slice() {
+                [name, _, new] => Some((name.as_str()?.to_string(), !new.as_str()?.is_empty())),
+                _ => None,
+            })
+            .collect()
+    }
+}

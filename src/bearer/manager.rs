@@ -68,6 +68,9 @@ pub struct Manager {
     connman: Option<Connman>,
     #[cfg(feature = "connman")]
     ofono: Option<Ofono>,
+    /// With `auto`: ConnMan and oFono coming and going on the bus.
+    #[cfg(feature = "connman")]
+    names: Option<crate::bearer::bus::NameWatch>,
     options: ManagerOptions,
     configs: BTreeMap<String, Configuration>,
     preferred: Option<String>,
@@ -84,6 +87,12 @@ pub struct Manager {
     /// change.
     link_types: HashMap<(u32, String), (BearerType, BearerFamily)>,
 }
+
+/// The bus names of the D-Bus daemons the `auto` backends follow.
+#[cfg(feature = "connman")]
+const CONNMAN_NAME: &str = "net.connman";
+#[cfg(feature = "connman")]
+const OFONO_NAME: &str = "org.ofono";
 
 /// Configuration identifiers of kernel links.
 const NETLINK_PREFIX: &str = "netlink:";
@@ -106,6 +115,10 @@ impl Manager {
             connman,
             #[cfg(feature = "connman")]
             ofono,
+            #[cfg(feature = "connman")]
+            names: (options.backends == BackendChoice::Auto)
+                .then(|| crate::bearer::bus::NameWatch::open(reactor, &[CONNMAN_NAME, OFONO_NAME]))
+                .flatten(),
             options,
             configs: BTreeMap::new(),
             preferred: None,
@@ -127,6 +140,10 @@ impl Manager {
     /// Let the manager see a reactor event; true if it was one of its sources. (The reactor
     /// drives the connectivity check's socket and deadline.)
     pub fn handle(&mut self, reactor: &mut Reactor, ready: &Ready) -> Result<bool, BearerError> {
+        #[cfg(feature = "connman")]
+        if self.bus_names_changed(reactor, ready)? {
+            return Ok(true);
+        }
         let (mut ours, outcome) = self.checker.handle(reactor, ready);
         if let Some(Outcome { via, passed }) = outcome {
             if passed && self.site_configuration().as_deref() == Some(via.as_str()) {
@@ -450,6 +467,50 @@ impl Manager {
             }
             self.turn(reactor, deadline, timeout)?;
         }
+    }
+
+    /// ConnMan or oFono started or stopped (with `auto`): open or let go of its backend.
+    /// True if `ready` was the watch's.
+    #[cfg(feature = "connman")]
+    fn bus_names_changed(
+        &mut self,
+        reactor: &mut Reactor,
+        ready: &Ready,
+    ) -> Result<bool, BearerError> {
+        let Some(names) = self.names.as_mut() else {
+            return Ok(false);
+        };
+        if !matches!(ready, Ready::Io { token, .. } if *token == names.token()) {
+            return Ok(false);
+        }
+        for (name, owned) in names.changes() {
+            log::info!(
+                "{name} {} the system bus",
+                if owned { "came onto" } else { "left" }
+            );
+            match (name.as_str(), owned) {
+                (CONNMAN_NAME, true) if self.connman.is_none() => {
+                    self.connman = Connman::open(reactor).unwrap_or_else(|e| {
+                        log::warn!("{e}: carrying on without ConnMan");
+                        None
+                    })
+                }
+                (CONNMAN_NAME, false) => self.connman = None,
+                (OFONO_NAME, true) if self.ofono.is_none() => {
+                    self.ofono = Ofono::open(reactor).unwrap_or_else(|e| {
+                        log::warn!("{e}: carrying on without oFono");
+                        None
+                    })
+                }
+                (OFONO_NAME, false) => self.ofono = None,
+                _ => {}
+            }
+        }
+        self.drain_connman()?;
+        if self.route.is_synced() {
+            self.refresh();
+        }
+        Ok(true)
     }
 
     /// Apply the D-Bus signals queued during a blocking call.

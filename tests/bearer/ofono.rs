@@ -60,3 +60,35 @@ fn ofono_names_the_modem_interface_and_its_generation() {
     );
     out.assert_success();
 }
+
+#[test]
+fn an_ofono_that_starts_later_is_picked_up_and_one_that_stops_let_go() {
+    let lab = LinkLab::new("bofl");
+    lab.active_pair("wwan0", "wwpeer", "10.79.0.2/24");
+    lab.default_route("wwan0", "10.79.0.1", 100);
+    let bus = PrivateBus::new();
+    // boardnet first, on a bus without oFono: wwan0 is just a link.
+    let mut watch = JsonLines::spawn(
+        lab.boardnet()
+            .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
+            .args(["--json", "bearer", "watch"]),
+    );
+    watch.wait_for("the initial picture", T, |v| {
+        v["event"] == "update-completed"
+    });
+    // oFono comes onto the bus: its modem's interface becomes cellular, without a restart.
+    let ofono = FakeOfono::start(&bus, "wwan0", "lte", "lte");
+    watch.wait_for("wwan0 as cellular", T, |v| {
+        v["event"] == "changed"
+            && v["configuration"]["id"] == "netlink:wwan0"
+            && v["configuration"]["family"] == "cellular"
+            && v["configuration"]["bearer"] == "lte"
+    });
+    // oFono goes: the kernel's view again.
+    drop(ofono);
+    watch.wait_for("wwan0 as a plain link", T, |v| {
+        v["event"] == "changed"
+            && v["configuration"]["id"] == "netlink:wwan0"
+            && v["configuration"]["family"] != "cellular"
+    });
+}
