@@ -17,13 +17,9 @@ NS=bn-soak-$$
 W=$(mktemp -d /tmp/boardnet-soak.XXXXXX)
 cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true; ip netns del "$NS" 2>/dev/null || true; rm -rf "$W"; }
 trap cleanup EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth1
-ip -n "$NS" addr add 10.94.0.2/24 dev eth0
-ip -n "$NS" link set eth1 up
-ip -n "$NS" link set eth0 up
-ip -n "$NS" route add default via 10.94.0.1 dev eth0
+# shellcheck source=bench/netns.sh
+. "$root/bench/netns.sh"
+netns_with_link "$NS" eth0 eth1 10.94.0
 env -u DBUS_SYSTEM_BUS_ADDRESS ip netns exec "$NS" "$BN" daemon --config /dev/null --control "$W/control" \
   --state-dir "$W/state" --hooks "$W/hooks" --backend netlink --max-clients 256 2> "$W/daemon.log" &
 DAEMON=$!

@@ -39,20 +39,13 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo up
+# shellcheck source=bench/netns.sh
+. "$root/bench/netns.sh"
 # vbn: not `ve-*`, ConnMan's default blacklist.
-ip -n "$NS" link add vbn0 type veth peer name vbn1
-ip -n "$NS" addr add 10.91.0.2/24 dev vbn0
-ip -n "$NS" link set vbn1 up
-ip -n "$NS" link set vbn0 up
-ip -n "$NS" route add default via 10.91.0.1 dev vbn0
+netns_with_link "$NS" vbn0 vbn1 10.91.0
 # The link flapped for the latency: `ve-*` is on ConnMan's default blacklist, so ConnMan
 # leaves its address alone (on vbn0 it would flush it with the carrier and run DHCP).
-ip -n "$NS" link add ve-lat0 type veth peer name ve-lat1
-ip -n "$NS" addr add 10.92.0.2/24 dev ve-lat0
-ip -n "$NS" link set ve-lat1 up
-ip -n "$NS" link set ve-lat0 up
+veth_link "$NS" ve-lat0 ve-lat1 10.92.0
 
 # A private system bus and connmand on it (its /var/lib and /run on tmpfs).
 cat > "$W/bus.conf" <<C
@@ -155,13 +148,7 @@ echo
 echo "== 3. idle, $IDLE s: the daemon above (next to ConnMan, whose DHCP retries on vbn0 are"
 echo "   events it must see), and one alone in a quiet namespace (no check URL: no timer armed)"
 NS2=bn-dbench-idle-$$
-ip netns add "$NS2"
-ip -n "$NS2" link set lo up
-ip -n "$NS2" link add eth0 type veth peer name eth1
-ip -n "$NS2" addr add 10.93.0.2/24 dev eth0
-ip -n "$NS2" link set eth1 up
-ip -n "$NS2" link set eth0 up
-ip -n "$NS2" route add default via 10.93.0.1 dev eth0
+netns_with_link "$NS2" eth0 eth1 10.93.0
 trap 'cleanup; ip netns pids "$NS2" 2>/dev/null | xargs -r kill 2>/dev/null || true; ip netns del "$NS2" 2>/dev/null || true' EXIT
 env -u DBUS_SYSTEM_BUS_ADDRESS ip netns exec "$NS2" "$BN" daemon --config /dev/null --control "$W/control2" \
   --state-dir "$W/state2" --hooks "$W/hooks" --backend netlink 2> "$W/daemon2.log" & QUIET=$!; pids+=($QUIET)

@@ -58,6 +58,14 @@ impl ErrorClass {
         self as u8
     }
 
+    /// The class whose exit code is `code` (as a reply's `error.code` or a child's exit
+    /// status carries it).
+    pub fn from_exit_code(code: i64) -> Option<ErrorClass> {
+        ErrorClass::ALL
+            .into_iter()
+            .find(|k| i64::from(k.exit_code()) == code)
+    }
+
     /// A short stable name, used as `error.class` in `--json` output.
     pub fn name(self) -> &'static str {
         match self {

@@ -509,12 +509,8 @@ fn wait_for_job(
             "failed" | "cancelled" => {
                 let error = &event["job"]["error"];
                 let class = error["code"]
-                    .as_u64()
-                    .and_then(|c| {
-                        ErrorClass::ALL
-                            .into_iter()
-                            .find(|k| u64::from(k.exit_code()) == c)
-                    })
+                    .as_i64()
+                    .and_then(ErrorClass::from_exit_code)
                     .filter(|_| state == "failed")
                     .unwrap_or(ErrorClass::Cancelled);
                 let message = match error["message"].as_str() {

@@ -185,12 +185,8 @@ fn reply_result(mut message: Value) -> Result<Value, ControlError> {
         Some(Value::Bool(false)) => {
             let e = &message["error"];
             let class = e["code"]
-                .as_u64()
-                .and_then(|c| {
-                    ErrorClass::ALL
-                        .into_iter()
-                        .find(|k| u64::from(k.exit_code()) == c)
-                })
+                .as_i64()
+                .and_then(ErrorClass::from_exit_code)
                 .unwrap_or(ErrorClass::Other);
             Err(ControlError::Refused {
                 class,

@@ -42,6 +42,22 @@ pub enum JobKind {
     },
 }
 
+impl JobKind {
+    /// The file a fetch writes or an upload reads.
+    pub fn path(&self) -> &Path {
+        match self {
+            JobKind::Fetch { path, .. } | JobKind::Upload { path, .. } => path,
+        }
+    }
+
+    /// The URL a fetch reads or an upload writes.
+    pub fn url(&self) -> &str {
+        match self {
+            JobKind::Fetch { url, .. } | JobKind::Upload { url, .. } => url,
+        }
+    }
+}
+
 /// HTTP method of an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadMethod {
@@ -277,16 +293,12 @@ impl Job {
 
     /// The file it writes (a fetch) or reads (an upload).
     pub fn path(&self) -> &Path {
-        match &self.spec.kind {
-            JobKind::Fetch { path, .. } | JobKind::Upload { path, .. } => path,
-        }
+        self.spec.kind.path()
     }
 
     /// The URL it fetches from or uploads to.
     pub fn url(&self) -> &str {
-        match &self.spec.kind {
-            JobKind::Fetch { url, .. } | JobKind::Upload { url, .. } => url,
-        }
+        self.spec.kind.url()
     }
 
     /// `fetch` or `upload`.
@@ -382,12 +394,8 @@ impl Job {
         let error = v.get("error").filter(|e| !e.is_null()).map(|e| JobError {
             class: e
                 .get("code")
-                .and_then(Value::as_u64)
-                .and_then(|c| {
-                    ErrorClass::ALL
-                        .into_iter()
-                        .find(|k| u64::from(k.exit_code()) == c)
-                })
+                .and_then(Value::as_i64)
+                .and_then(ErrorClass::from_exit_code)
                 .unwrap_or(ErrorClass::Other),
             kind: e.get("kind").and_then(Value::as_str).unwrap_or("").into(),
             message: e

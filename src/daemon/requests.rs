@@ -145,7 +145,7 @@ impl Daemon<'_> {
             }
         }
         let busy = self.jobs.values().any(|j| {
-            !j.state.is_finished() && j.kind_name() == "fetch" && j.path() == spec_path(spec)
+            !j.state.is_finished() && j.kind_name() == "fetch" && j.path() == spec.kind.path()
         });
         if busy && matches!(spec.kind, JobKind::Fetch { .. }) {
             return Err(refusal(
@@ -153,7 +153,7 @@ impl Daemon<'_> {
                 "BadRequest",
                 format!(
                     "{}: another unfinished job fetches to it",
-                    spec_path(spec).display()
+                    spec.kind.path().display()
                 ),
             ));
         }
@@ -336,11 +336,7 @@ fn child_reply(id: &Value, child: &mut Child, status: std::process::ExitStatus) 
     }
     let class = status
         .code()
-        .and_then(|c| {
-            ErrorClass::ALL
-                .into_iter()
-                .find(|k| i32::from(k.exit_code()) == c)
-        })
+        .and_then(|c| ErrorClass::from_exit_code(c.into()))
         .unwrap_or(ErrorClass::Other);
     let message = if child.timed_out {
         "the command did not finish in time: killed".to_string()
@@ -367,10 +363,4 @@ fn no_such_job(id: u64) -> Refusal {
         "NoSuchJob",
         format!("no job {} (jobs lists them)", Quoted(&id.to_string())),
     )
-}
-
-fn spec_path(spec: &super::jobs::JobSpec) -> &std::path::Path {
-    match &spec.kind {
-        JobKind::Fetch { path, .. } | JobKind::Upload { path, .. } => path,
-    }
 }

@@ -193,7 +193,7 @@ impl Connection {
                 self.enqueue(m);
             }
             self.wait_readable(deadline, &what, timeout)?;
-            self.fill()?;
+            self.fill(0)?;
         }
     }
 
@@ -212,20 +212,17 @@ impl Connection {
     /// Read everything the socket has now, without blocking, into the queue (all of it: a
     /// reactor watching the descriptor edge-triggered is not told again about what is left).
     pub fn read_available(&mut self) -> Result<(), BusError> {
-        self.stream.set_nonblocking(true).map_err(BusError::Io)?;
-        let result = loop {
-            match self.fill() {
+        loop {
+            match self.fill(libc::MSG_DONTWAIT) {
                 Ok(()) => {
                     while let Some(m) = self.next_whole()? {
                         self.enqueue(m);
                     }
                 }
-                Err(BusError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
-                Err(e) => break Err(e),
+                Err(BusError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
             }
-        };
-        self.stream.set_nonblocking(false).map_err(BusError::Io)?;
-        result
+        }
     }
 
     /// The next queued message (a signal, or a call to us), oldest first.
@@ -244,7 +241,7 @@ impl Connection {
                 return Ok(m);
             }
             self.wait_readable(deadline, "a message", timeout)?;
-            self.fill()?;
+            self.fill(0)?;
         }
     }
 
@@ -269,17 +266,22 @@ impl Connection {
         Ok(Some(m))
     }
 
-    /// One read into `pending`.
-    fn fill(&mut self) -> Result<(), BusError> {
+    /// One recv(2) into `pending` (`MSG_DONTWAIT`: without blocking, and without switching
+    /// the socket's mode back and forth on every look).
+    fn fill(&mut self, flags: libc::c_int) -> Result<(), BusError> {
         let mut buf = [0u8; 8192];
-        match self.stream.read(&mut buf) {
-            Ok(0) => Err(BusError::Io(io::ErrorKind::UnexpectedEof.into())),
-            Ok(n) => {
-                self.pending.extend_from_slice(&buf[..n]);
+        // SAFETY: receiving into a valid buffer of buf.len() bytes from an open socket.
+        let n = unsafe { libc::recv(self.fd(), buf.as_mut_ptr().cast(), buf.len(), flags) };
+        match n {
+            0 => Err(BusError::Io(io::ErrorKind::UnexpectedEof.into())),
+            n if n > 0 => {
+                self.pending.extend_from_slice(&buf[..n as usize]);
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(e) => Err(BusError::Io(e)),
+            _ => match io::Error::last_os_error() {
+                e if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+                e => Err(BusError::Io(e)),
+            },
         }
     }
 

@@ -10,12 +10,27 @@ use crate::peers::*;
 
 const T: Duration = Duration::from_secs(20);
 
-#[test]
-fn ofono_names_the_modem_interface_and_its_generation() {
-    let lab = LinkLab::new("bofono");
+/// A namespace whose veth `wwan0` carries the default route, and a private bus (no oFono
+/// on it yet).
+fn modem_lab(tag: &str) -> (LinkLab, PrivateBus) {
+    let lab = LinkLab::new(tag);
     lab.active_pair("wwan0", "wwpeer", "10.79.0.2/24");
     lab.default_route("wwan0", "10.79.0.1", 100);
-    let bus = PrivateBus::new();
+    (lab, PrivateBus::new())
+}
+
+/// `boardnet --json bearer watch` in the lab, on the bus.
+fn watch(lab: &LinkLab, bus: &PrivateBus) -> JsonLines {
+    JsonLines::spawn(
+        lab.boardnet()
+            .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
+            .args(["--json", "bearer", "watch"]),
+    )
+}
+
+#[test]
+fn ofono_names_the_modem_interface_and_its_generation() {
+    let (lab, bus) = modem_lab("bofono");
     let ofono = FakeOfono::start(&bus, "wwan0", "umts", "lte");
 
     let out = run(
@@ -37,11 +52,7 @@ fn ofono_names_the_modem_interface_and_its_generation() {
     assert_eq!(wwan["bearer"], "wcdma", "{wwan}");
 
     // A handover to LTE arrives as a changed configuration.
-    let mut watch = JsonLines::spawn(
-        lab.boardnet()
-            .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
-            .args(["--json", "bearer", "watch"]),
-    );
+    let mut watch = watch(&lab, &bus);
     watch.wait_for("the initial picture", T, |v| {
         v["event"] == "update-completed"
     });
@@ -63,16 +74,9 @@ fn ofono_names_the_modem_interface_and_its_generation() {
 
 #[test]
 fn an_ofono_that_starts_later_is_picked_up_and_one_that_stops_let_go() {
-    let lab = LinkLab::new("bofl");
-    lab.active_pair("wwan0", "wwpeer", "10.79.0.2/24");
-    lab.default_route("wwan0", "10.79.0.1", 100);
-    let bus = PrivateBus::new();
+    let (lab, bus) = modem_lab("bofl");
     // boardnet first, on a bus without oFono: wwan0 is just a link.
-    let mut watch = JsonLines::spawn(
-        lab.boardnet()
-            .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
-            .args(["--json", "bearer", "watch"]),
-    );
+    let mut watch = watch(&lab, &bus);
     watch.wait_for("the initial picture", T, |v| {
         v["event"] == "update-completed"
     });
