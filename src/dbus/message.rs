@@ -98,25 +98,25 @@ impl Message {
                 Value::Variant(Box::new(value)),
             ]))
         };
-        let text = |s: &Option<String>| s.clone();
-        if let Some(p) = text(&self.path) {
-            field(1, Value::ObjectPath(p));
+        // In the order of their codes, as dbus-daemon writes them.
+        if let Some(p) = &self.path {
+            field(1, Value::ObjectPath(p.clone()));
         }
         for (code, s) in [
             (2, &self.interface),
             (3, &self.member),
             (4, &self.error_name),
         ] {
-            if let Some(s) = text(s) {
-                field(code, Value::Str(s));
+            if let Some(s) = s {
+                field(code, Value::Str(s.clone()));
             }
         }
         if let Some(r) = self.reply_serial {
             field(5, Value::U32(r));
         }
         for (code, s) in [(6, &self.destination), (7, &self.sender)] {
-            if let Some(s) = text(s) {
-                field(code, Value::Str(s));
+            if let Some(s) = s {
+                field(code, Value::Str(s.clone()));
             }
         }
         if !self.body.is_empty() {
