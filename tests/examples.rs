@@ -253,20 +253,28 @@ fn bearer_watch_and_wait_online_in_a_namespace() {
         .example("wait_online")
         .args(["--timeout", "20"])
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     lab.active_pair("bn0", "bn1", "10.79.0.2/24");
     lab.default_route("bn0", "10.79.0.1", 100);
-    assert_eq!(wait_exit(&mut waiting, T), Some(0));
-    let mut said = String::new();
+    let code = wait_exit(&mut waiting, T);
+    let (mut said, mut logged) = (String::new(), String::new());
     waiting
         .stdout
         .take()
         .unwrap()
         .read_to_string(&mut said)
         .unwrap();
-    assert!(said.starts_with("site after "), "{said}");
+    waiting
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logged)
+        .unwrap();
+    assert_eq!(code, Some(0), "stdout: {said}\nstderr: {logged}");
+    assert!(said.starts_with("site after "), "{said}\nstderr: {logged}");
 
     let out = run(lab.ns.example("bearer_watch").arg("--once"), T);
     out.assert_success();

@@ -14,6 +14,7 @@ for pair in nginx:nginx socat:socat openssl:openssl curl:curl python3:python3 ip
             unshare:util-linux nsd:nsd knotd:knot dig:dnsutils kdig:knot-dnsutils \
             hostapd:hostapd wpa_supplicant:wpasupplicant strace:strace \
             connmand:connman dbus-daemon:dbus dnsmasq:dnsmasq-base ethtool:ethtool \
+            NetworkManager:network-manager nmcli:network-manager \
             vsftpd:vsftpd useradd:passwd chpasswd:passwd pkill:procps \
             squid:squid tinyproxy:tinyproxy apache2:apache2 lighttpd:lighttpd groff:groff-base; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")

@@ -103,6 +103,7 @@ impl Service {
                 strength: self.strength,
                 security: self.security.clone(),
             }),
+            metered: None,
             backend: "connman",
         }
     }

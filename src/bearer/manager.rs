@@ -16,6 +16,8 @@ use crate::bearer::model::{
 };
 use crate::bearer::netlink::route::{Link, RouteTable};
 use crate::bearer::netlink::{sysfs, RouteMonitor};
+#[cfg(feature = "networkmanager")]
+use crate::bearer::networkmanager::NetworkManager;
 #[cfg(feature = "connman")]
 use crate::bearer::ofono::Ofono;
 use crate::reactor::queue::EventQueue;
@@ -40,13 +42,43 @@ pub struct ManagerOptions {
 /// The kernel (netlink) backend always runs; this chooses the D-Bus ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BackendChoice {
-    /// ConnMan and oFono when they are on the system bus.
+    /// NetworkManager, ConnMan and oFono when they are on the system bus.
     #[default]
     Auto,
     /// The kernel only.
     Netlink,
     /// ConnMan must be there (an error otherwise); oFono when present.
     Connman,
+    /// NetworkManager must be there (an error otherwise).
+    NetworkManager,
+}
+
+impl BackendChoice {
+    /// Every choice, in the order help texts list them.
+    pub const ALL: [BackendChoice; 4] = [
+        BackendChoice::Auto,
+        BackendChoice::Netlink,
+        BackendChoice::Connman,
+        BackendChoice::NetworkManager,
+    ];
+
+    /// The choice's name (`auto`, `netlink`, `connman`, `networkmanager`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Netlink => "netlink",
+            BackendChoice::Connman => "connman",
+            BackendChoice::NetworkManager => "networkmanager",
+        }
+    }
+
+    /// A choice from its name; `nm` is short for `networkmanager`.
+    pub fn parse(text: &str) -> Option<BackendChoice> {
+        if text == "nm" {
+            return Some(BackendChoice::NetworkManager);
+        }
+        BackendChoice::ALL.into_iter().find(|c| c.name() == text)
+    }
 }
 
 impl Default for ManagerOptions {
@@ -68,8 +100,10 @@ pub struct Manager {
     connman: Option<Connman>,
     #[cfg(feature = "connman")]
     ofono: Option<Ofono>,
-    /// With `auto`: ConnMan and oFono coming and going on the bus.
-    #[cfg(feature = "connman")]
+    #[cfg(feature = "networkmanager")]
+    nm: Option<NetworkManager>,
+    /// With `auto`: NetworkManager, ConnMan and oFono coming and going on the bus.
+    #[cfg(any(feature = "connman", feature = "networkmanager"))]
     names: Option<crate::bearer::bus::NameWatch>,
     options: ManagerOptions,
     configs: BTreeMap<String, Configuration>,
@@ -93,6 +127,17 @@ pub struct Manager {
 const CONNMAN_NAME: &str = "net.connman";
 #[cfg(feature = "connman")]
 const OFONO_NAME: &str = "org.ofono";
+#[cfg(feature = "networkmanager")]
+const NM_NAME: &str = crate::bearer::networkmanager::SERVICE;
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
+const WATCHED_NAMES: &[&str] = &[
+    #[cfg(feature = "connman")]
+    CONNMAN_NAME,
+    #[cfg(feature = "connman")]
+    OFONO_NAME,
+    #[cfg(feature = "networkmanager")]
+    NM_NAME,
+];
 
 /// Configuration identifiers of kernel links.
 const NETLINK_PREFIX: &str = "netlink:";
@@ -109,15 +154,23 @@ impl Manager {
                 "this build has no ConnMan backend (cargo feature connman)".into(),
             ));
         }
+        #[cfg(not(feature = "networkmanager"))]
+        if options.backends == BackendChoice::NetworkManager {
+            return Err(BearerError::Unsupported(
+                "this build has no NetworkManager backend (cargo feature networkmanager)".into(),
+            ));
+        }
         let mut manager = Manager {
             route: RouteMonitor::open(reactor)?,
             #[cfg(feature = "connman")]
             connman,
             #[cfg(feature = "connman")]
             ofono,
-            #[cfg(feature = "connman")]
+            #[cfg(feature = "networkmanager")]
+            nm: open_networkmanager(reactor, options.backends)?,
+            #[cfg(any(feature = "connman", feature = "networkmanager"))]
             names: (options.backends == BackendChoice::Auto)
-                .then(|| crate::bearer::bus::NameWatch::open(reactor, &[CONNMAN_NAME, OFONO_NAME]))
+                .then(|| crate::bearer::bus::NameWatch::open(reactor, WATCHED_NAMES))
                 .flatten(),
             options,
             configs: BTreeMap::new(),
@@ -130,9 +183,9 @@ impl Manager {
             complete: false,
             link_types: HashMap::new(),
         };
-        // Signals that came during ConnMan's start-up calls wait in the connection's queue.
-        #[cfg(feature = "connman")]
-        manager.drain_connman()?;
+        // Signals that came during the daemons' start-up calls wait in their connections' queues.
+        #[cfg(any(feature = "connman", feature = "networkmanager"))]
+        manager.drain_dbus()?;
         manager.start_wanted_check(reactor);
         Ok(manager)
     }
@@ -140,7 +193,7 @@ impl Manager {
     /// Let the manager see a reactor event; true if it was one of its sources. (The reactor
     /// drives the connectivity check's socket and deadline.)
     pub fn handle(&mut self, reactor: &mut Reactor, ready: &Ready) -> Result<bool, BearerError> {
-        #[cfg(feature = "connman")]
+        #[cfg(any(feature = "connman", feature = "networkmanager"))]
         if self.bus_names_changed(reactor, ready)? {
             return Ok(true);
         }
@@ -177,6 +230,11 @@ impl Manager {
             ours = true;
             changed |= o.handle(ready)?;
         }
+        #[cfg(feature = "networkmanager")]
+        if let Some(nm) = self.nm.as_mut().filter(|nm| nm.token() == *token) {
+            ours = true;
+            changed |= nm.handle(ready)?;
+        }
         if changed && self.route.is_synced() {
             self.refresh();
         }
@@ -200,8 +258,8 @@ impl Manager {
             closed: false,
         };
         self.handle_backends(&route)?;
-        #[cfg(feature = "connman")]
-        self.drain_connman()?;
+        #[cfg(any(feature = "connman", feature = "networkmanager"))]
+        self.drain_dbus()?;
         Ok(())
     }
 
@@ -220,6 +278,15 @@ impl Manager {
     /// Whether a connectivity check URL is set (so `online` can be reached by our own check).
     pub fn has_check_url(&self) -> bool {
         self.options.check_url.is_some()
+    }
+
+    /// Whether `online` can be reached at all: our own check URL, or a daemon whose own
+    /// check counts (ConnMan's online state, NetworkManager's Connectivity).
+    pub fn can_reach_online(&self) -> bool {
+        self.has_check_url()
+            || self
+                .dbus_backends()
+                .any(|b| b == "connman" || b == "networkmanager")
     }
 
     /// Start the check a refresh asked for.
@@ -337,11 +404,13 @@ impl Manager {
     }
 
     /// What the backends really do: netlink routes by interface (SO_BINDTODEVICE); ConnMan
-    /// starts and stops services.
+    /// and NetworkManager start and stop services and connections.
     pub fn capabilities(&self) -> Capabilities {
         let caps = Capabilities::DIRECT_CONNECTION_ROUTING | Capabilities::DATA_STATISTICS;
-        #[cfg(feature = "connman")]
-        if self.connman.is_some() {
+        if self
+            .dbus_backends()
+            .any(|b| b == "connman" || b == "networkmanager")
+        {
             return caps | Capabilities::CAN_START_AND_STOP_INTERFACES;
         }
         caps
@@ -363,19 +432,15 @@ impl Manager {
             .collect()
     }
 
-    #[cfg(feature = "connman")]
     fn dbus_backends(&self) -> impl Iterator<Item = &'static str> {
-        [
-            self.connman.as_ref().map(|_| "connman"),
-            self.ofono.as_ref().map(|_| "ofono"),
-        ]
-        .into_iter()
-        .flatten()
-    }
-
-    #[cfg(not(feature = "connman"))]
-    fn dbus_backends(&self) -> impl Iterator<Item = &'static str> {
-        std::iter::empty()
+        let running = std::iter::empty::<&'static str>();
+        #[cfg(feature = "networkmanager")]
+        let running = running.chain(self.nm.as_ref().map(|_| "networkmanager"));
+        #[cfg(feature = "connman")]
+        let running = running
+            .chain(self.connman.as_ref().map(|_| "connman"))
+            .chain(self.ofono.as_ref().map(|_| "ofono"));
+        running
     }
 
     /// Current byte counters of configuration `id`'s interface, asked from the kernel now
@@ -429,11 +494,21 @@ impl Manager {
         timeout: Duration,
     ) -> Result<(), BearerError> {
         let deadline = Instant::now() + timeout;
+        #[cfg(feature = "networkmanager")]
+        if let Some(nm) = self
+            .nm
+            .as_mut()
+            .filter(|_| id.starts_with(crate::bearer::networkmanager::ID_PREFIX))
+        {
+            nm.set_active(id, open, timeout)?;
+            self.drain_dbus()?;
+            return self.wait_for_state(reactor, id, open, deadline, timeout);
+        }
         #[cfg(feature = "connman")]
         if let Some(connman) = &mut self.connman {
             if let Some(path) = connman.path_of(id).map(str::to_string) {
                 connman.connect(&path, open, timeout)?;
-                self.drain_connman()?;
+                self.drain_dbus()?;
                 return self.wait_for_state(reactor, id, open, deadline, timeout);
             }
         }
@@ -442,7 +517,7 @@ impl Manager {
         }
         if !open {
             return Err(BearerError::Unsupported(format!(
-                "{id}: the netlink backend cannot stop interfaces (ConnMan services can be closed)"
+                "{id}: the netlink backend cannot stop interfaces (ConnMan services and NetworkManager connections can be closed)"
             )));
         }
         self.wait_for_state(reactor, id, true, deadline, timeout)
@@ -469,9 +544,9 @@ impl Manager {
         }
     }
 
-    /// ConnMan or oFono started or stopped (with `auto`): open or let go of its backend.
-    /// True if `ready` was the watch's.
-    #[cfg(feature = "connman")]
+    /// NetworkManager, ConnMan or oFono started or stopped (with `auto`): open or let go of
+    /// its backend. True if `ready` was the watch's.
+    #[cfg(any(feature = "connman", feature = "networkmanager"))]
     fn bus_names_changed(
         &mut self,
         reactor: &mut Reactor,
@@ -489,24 +564,37 @@ impl Manager {
                 if owned { "came onto" } else { "left" }
             );
             match (name.as_str(), owned) {
+                #[cfg(feature = "networkmanager")]
+                (NM_NAME, true) if self.nm.is_none() => {
+                    self.nm = NetworkManager::open(reactor).unwrap_or_else(|e| {
+                        log::warn!("{e}: carrying on without NetworkManager");
+                        None
+                    })
+                }
+                #[cfg(feature = "networkmanager")]
+                (NM_NAME, false) => self.nm = None,
+                #[cfg(feature = "connman")]
                 (CONNMAN_NAME, true) if self.connman.is_none() => {
                     self.connman = Connman::open(reactor).unwrap_or_else(|e| {
                         log::warn!("{e}: carrying on without ConnMan");
                         None
                     })
                 }
+                #[cfg(feature = "connman")]
                 (CONNMAN_NAME, false) => self.connman = None,
+                #[cfg(feature = "connman")]
                 (OFONO_NAME, true) if self.ofono.is_none() => {
                     self.ofono = Ofono::open(reactor).unwrap_or_else(|e| {
                         log::warn!("{e}: carrying on without oFono");
                         None
                     })
                 }
+                #[cfg(feature = "connman")]
                 (OFONO_NAME, false) => self.ofono = None,
                 _ => {}
             }
         }
-        self.drain_connman()?;
+        self.drain_dbus()?;
         if self.route.is_synced() {
             self.refresh();
         }
@@ -514,14 +602,20 @@ impl Manager {
     }
 
     /// Apply the D-Bus signals queued during a blocking call.
-    #[cfg(feature = "connman")]
-    fn drain_connman(&mut self) -> Result<(), BearerError> {
-        let mut changed = match self.connman.as_mut() {
-            Some(c) => c.drain()?,
-            None => false,
-        };
+    #[cfg(any(feature = "connman", feature = "networkmanager"))]
+    fn drain_dbus(&mut self) -> Result<(), BearerError> {
+        let mut changed = false;
+        #[cfg(feature = "connman")]
+        if let Some(c) = self.connman.as_mut() {
+            changed |= c.drain()?;
+        }
+        #[cfg(feature = "connman")]
         if let Some(o) = self.ofono.as_mut() {
             changed |= o.drain()?;
+        }
+        #[cfg(feature = "networkmanager")]
+        if let Some(nm) = self.nm.as_mut() {
+            changed |= nm.drain()?;
         }
         if changed && self.route.is_synced() {
             self.refresh();
@@ -560,6 +654,16 @@ impl Manager {
             // ConnMan's service order decides, where it has a connected service.
             if let Some(p) = connman.preferred() {
                 preferred = Some(p.configuration().id);
+            }
+        }
+        // NetworkManager's primary connection decides, where it has one.
+        #[cfg(feature = "networkmanager")]
+        if let Some(nm) = &self.nm {
+            for c in nm.picture.configurations() {
+                fresh.insert(c.id.clone(), c);
+            }
+            if let Some(p) = nm.picture.preferred().filter(|p| fresh.contains_key(p)) {
+                preferred = Some(p);
             }
         }
         // oFono knows which interfaces are a modem's and on which technology it is.
@@ -627,6 +731,11 @@ impl Manager {
         if let Some(connman) = &self.connman {
             level = level.max(crate::bearer::connman::reachability_of(&connman.state));
         }
+        // So does NetworkManager's (Connectivity FULL).
+        #[cfg(feature = "networkmanager")]
+        if let Some(nm) = &self.nm {
+            level = level.max(nm.picture.reachability());
+        }
         let via = self.site_configuration();
         if level == Reachability::Online {
             // ConnMan said so; our own check is not needed.
@@ -666,6 +775,26 @@ impl Manager {
     }
 }
 
+/// NetworkManager as `choice` asks: required with `networkmanager`, when present with `auto`.
+#[cfg(feature = "networkmanager")]
+fn open_networkmanager(
+    reactor: &mut Reactor,
+    choice: BackendChoice,
+) -> Result<Option<NetworkManager>, BearerError> {
+    match (choice, NetworkManager::open(reactor)) {
+        (BackendChoice::NetworkManager, Ok(None)) => Err(BearerError::Unsupported(
+            "NetworkManager was asked for, but NetworkManager is not on the system bus".into(),
+        )),
+        (BackendChoice::NetworkManager, result) => result,
+        (BackendChoice::Auto, Ok(nm)) => Ok(nm),
+        (BackendChoice::Auto, Err(e)) => {
+            log::warn!("{e}: carrying on without NetworkManager");
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// ConnMan and oFono as `choice` asks. Optional ones that fail or are absent are left out
 /// (the kernel's view carries on); a required ConnMan that is not there is an error.
 #[cfg(feature = "connman")]
@@ -673,7 +802,10 @@ fn open_dbus_backends(
     reactor: &mut Reactor,
     choice: BackendChoice,
 ) -> Result<(Option<Connman>, Option<Ofono>), BearerError> {
-    if choice == BackendChoice::Netlink {
+    if matches!(
+        choice,
+        BackendChoice::Netlink | BackendChoice::NetworkManager
+    ) {
         return Ok((None, None));
     }
     let connman = match (Connman::open(reactor), choice) {
@@ -731,6 +863,7 @@ fn configuration_of(
             && table.default_routes.iter().any(|r| r.index == link.index),
         nameservers: Vec::new(),
         wifi: None,
+        metered: None,
         backend: "netlink",
     }
 }

@@ -22,7 +22,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#[cfg(feature = "connman")]
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
 mod bus;
 mod check;
 #[cfg(feature = "connman")]
@@ -31,6 +31,8 @@ mod error;
 mod manager;
 mod model;
 mod netlink;
+#[cfg(feature = "networkmanager")]
+mod networkmanager;
 #[cfg(feature = "connman")]
 mod ofono;
 mod session;

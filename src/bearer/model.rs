@@ -374,7 +374,10 @@ pub struct Configuration {
     pub nameservers: Vec<String>,
     /// For Wi-Fi services: the network (netlink links carry none; `wifi status` has theirs).
     pub wifi: Option<WifiNetwork>,
-    /// Which backend reports it (`netlink`, `connman`).
+    /// Whether traffic costs (NetworkManager's Metered, its guesses included); None where
+    /// the backend does not say.
+    pub metered: Option<bool>,
+    /// Which backend reports it (`netlink`, `connman`, `networkmanager`).
     pub backend: &'static str,
 }
 
@@ -482,6 +485,7 @@ mod tests {
             default_route: false,
             nameservers: vec![],
             wifi: None,
+            metered: None,
             backend: "netlink",
         };
         assert_eq!(c.bearer_name(), "cellular");

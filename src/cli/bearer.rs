@@ -91,15 +91,10 @@ fn bearer_failure(e: &crate::bearer::BearerError) -> Failure {
 
 fn backend_choice(parser: &mut lexopt::Parser) -> Result<BackendChoice, Failure> {
     let v = text(parser, "--backend")?;
-    Ok(match v.as_str() {
-        "auto" => BackendChoice::Auto,
-        "netlink" => BackendChoice::Netlink,
-        "connman" => BackendChoice::Connman,
-        _ => {
-            return Err(Failure::usage(format!(
-                "--backend: \"{v}\" is not one of auto, netlink, connman"
-            )))
-        }
+    BackendChoice::parse(&v).ok_or_else(|| {
+        Failure::usage(format!(
+            "--backend: \"{v}\" is not one of auto, netlink, connman, networkmanager"
+        ))
     })
 }
 
@@ -593,12 +588,11 @@ pub(crate) fn wait_online(
     let started = Instant::now();
     let deadline = timeout.map(|t| started + t);
     let mut reactor = new_reactor()?;
-    let online_source = check_url.is_some();
     let mut manager = open_manager(&mut reactor, check_url, backend)?;
-    if level == Reachability::Online && !online_source && !manager.backends().contains(&"connman") {
+    if level == Reachability::Online && !manager.can_reach_online() {
         return Err(Failure::usage(
-            "--level online needs --check-url URL (or ConnMan, whose own online check counts): \
-             boardnet checks connectivity only against a URL you choose",
+            "--level online needs --check-url URL (or ConnMan or NetworkManager, whose own \
+             online checks count): boardnet checks connectivity only against a URL you choose",
         ));
     }
     let mut ready = Vec::new();

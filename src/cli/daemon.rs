@@ -173,12 +173,9 @@ fn apply(config: &mut Config, name: &str, value: &str) -> Result<(), String> {
         "max-clients" => config.max_clients = count()?.max(1) as usize,
         "max-jobs" => config.max_jobs = count()?.max(1) as usize,
         "backend" => {
-            config.backend = match value {
-                "auto" => BackendChoice::Auto,
-                "netlink" => BackendChoice::Netlink,
-                "connman" => BackendChoice::Connman,
-                _ => return Err(format!("\"{value}\" is not one of auto, netlink, connman")),
-            }
+            config.backend = BackendChoice::parse(value).ok_or_else(|| {
+                format!("\"{value}\" is not one of auto, netlink, connman, networkmanager")
+            })?
         }
         "check-url" => config.check_url = Some(value.into()),
         "check-retry" => config.check_retry = secs()?.max(Duration::from_secs(1)),

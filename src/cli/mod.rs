@@ -173,6 +173,7 @@ fn version() -> String {
         ("tls", cfg!(feature = "tls")),
         ("ftp", cfg!(feature = "ftp")),
         ("connman", cfg!(feature = "connman")),
+        ("networkmanager", cfg!(feature = "networkmanager")),
         ("sctp", cfg!(feature = "sctp")),
     ];
     let on: Vec<&str> = features.iter().filter(|f| f.1).map(|f| f.0).collect();

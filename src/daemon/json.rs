@@ -33,6 +33,7 @@ pub fn configuration_json(c: &Configuration, default: bool) -> Value {
         "default_route": c.default_route,
         "default": default,
         "nameservers": c.nameservers,
+        "metered": c.metered,
         "network": c.wifi.as_ref().map(|w| json!({
             "ssid": w.ssid,
             "strength": w.strength,

@@ -13,7 +13,7 @@ use super::jobs::{JobKind, JobState};
 use super::protocol::{self, Command, Refusal};
 use super::worker::Stop;
 use super::{json as shapes, Daemon, Pending, Wait};
-use crate::bearer::{BackendChoice, Reachability, StateFlags};
+use crate::bearer::{Reachability, StateFlags};
 use crate::error::{ErrorClass, Quoted};
 use crate::reactor::{Ready, Token};
 
@@ -126,13 +126,12 @@ impl Daemon<'_> {
 
     /// A job's policy must be one that can ever be met, and an upload's file must exist.
     fn check_submission(&self, spec: &super::jobs::JobSpec) -> Result<(), Refusal> {
-        let online_possible =
-            self.manager.has_check_url() || self.manager.backends().contains(&"connman");
+        let online_possible = self.manager.can_reach_online();
         if spec.policy == super::jobs::Policy::Online && !online_possible {
             return Err(refusal(
                 ErrorClass::Usage,
                 "BadRequest",
-                "policy online needs the daemon's check URL (--check-url) or ConnMan".into(),
+                "policy online needs the daemon's check URL (--check-url), ConnMan or NetworkManager".into(),
             ));
         }
         if let JobKind::Upload { path, .. } = &spec.kind {
@@ -204,13 +203,12 @@ impl Daemon<'_> {
         level: Reachability,
         timeout: Option<Duration>,
     ) {
-        let online_possible =
-            self.manager.has_check_url() || self.manager.backends().contains(&"connman");
+        let online_possible = self.manager.can_reach_online();
         if level == Reachability::Online && !online_possible {
             let r = refusal(
                 ErrorClass::Usage,
                 "BadRequest",
-                "level online needs the daemon's check URL (--check-url) or ConnMan".into(),
+                "level online needs the daemon's check URL (--check-url), ConnMan or NetworkManager".into(),
             );
             self.server
                 .send(&mut self.reactor, client, &Refusal { id, ..r }.reply());
@@ -243,14 +241,6 @@ impl Daemon<'_> {
         }
     }
 
-    fn backend_name(&self) -> &'static str {
-        match self.config.backend {
-            BackendChoice::Netlink => "netlink",
-            BackendChoice::Connman => "connman",
-            _ => "auto",
-        }
-    }
-
     fn scan_args(&self) -> Vec<String> {
         ["wifi", "scan", "--trigger", "--json"]
             .map(String::from)
@@ -265,7 +255,7 @@ impl Daemon<'_> {
             "--timeout".into(),
             format!("{}", timeout.as_secs_f64()),
             "--backend".into(),
-            self.backend_name().into(),
+            self.config.backend.name().into(),
             "--json".into(),
         ]
     }

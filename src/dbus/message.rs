@@ -203,15 +203,21 @@ pub fn message_len(prefix: &[u8]) -> Result<usize, WireError> {
     if head[3] != 1 {
         return Err(WireError::Invalid("protocol version"));
     }
+    // In u64: two u32 lengths cannot overflow it, where they can a 32-bit usize.
     let number = |at: usize| {
-        u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]) as usize
+        u64::from(u32::from_le_bytes([
+            head[at],
+            head[at + 1],
+            head[at + 2],
+            head[at + 3],
+        ]))
     };
     let (body, fields) = (number(4), number(12));
     let total = (16 + fields).div_ceil(8) * 8 + body;
-    if total > MAX_MESSAGE {
+    if total > MAX_MESSAGE as u64 {
         return Err(WireError::Invalid("message length"));
     }
-    Ok(total)
+    Ok(total as usize)
 }
 
 #[cfg(test)]

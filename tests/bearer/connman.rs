@@ -100,7 +100,7 @@ fn connman_services_sessions_and_online_state() {
     watch.wait_for("the initial picture", T, |v| {
         v["event"] == "update-completed"
     });
-    lab.peer.ip_ok(&["link", "set", "vcp", "down"]);
+    lab.net.peer.ip_ok(&["link", "set", "vcp", "down"]);
     // ConnMan first drops the state (offline), then removes the service.
     watch.wait_for("offline", T, |v| {
         v["event"] == "online" && v["online"] == false
@@ -108,7 +108,7 @@ fn connman_services_sessions_and_online_state() {
     watch.wait_for("the service removed", T, |v| {
         v["event"] == "removed" && v["id"] == id.as_str()
     });
-    lab.peer.ip_ok(&["link", "set", "vcp", "up"]);
+    lab.net.peer.ip_ok(&["link", "set", "vcp", "up"]);
     watch.wait_for("the service back", T, |v| {
         v["event"] == "added" && v["configuration"]["id"] == id.as_str()
     });

@@ -9,6 +9,8 @@ mod peers;
 mod connman;
 mod dbus;
 mod netlink;
+#[cfg(feature = "networkmanager")]
+mod networkmanager;
 #[cfg(feature = "connman")]
 mod ofono;
 mod roam;

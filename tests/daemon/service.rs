@@ -334,7 +334,7 @@ fn connman_services_close_and_open_through_the_daemon() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let d = Daemon::start_with_env(
-        &lab.dut,
+        &lab.net.dut,
         &wd,
         &[],
         &[("DBUS_SYSTEM_BUS_ADDRESS", lab.bus_address())],

@@ -38,12 +38,16 @@ FallbackTimeservers=
 FallbackNameservers=
 ";
 
+/// What both daemons' online checks want: ConnMan (/online/status.html) a header and no body
+/// (with one it looks for a captive portal's), NetworkManager (/check) its body.
 const ONLINE_PY: &str = r#"
 import http.server
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        body = b"NetworkManager is online" if self.path == "/check" else b""
         self.send_response(200); self.send_header("X-ConnMan-Status", "online")
-        self.send_header("Content-Length", "0"); self.end_headers()
+        self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
     def log_message(self, *a):
         pass
 http.server.HTTPServer(("10.123.0.1", 8080), H).serve_forever()
@@ -149,16 +153,84 @@ impl FakeOfono {
     }
 }
 
-pub struct ConnmanLab {
-    /// connmand's namespace: boardnet runs here.
+/// A namespace for a network daemon (`dut`) with a veth (`DUT_IF`) to a peer namespace
+/// that serves DHCP (router and DNS server: [`CONNMAN_PEER`]) and both daemons' online
+/// checks. The peer's end is `PEER_IF`: `ip -n PEER link set PEER_IF down` pulls the cable.
+pub struct DhcpLink {
+    /// The daemon's namespace: boardnet runs here.
     pub dut: Netns,
-    /// The DHCP server's namespace; `ip -n` on it pulls the cable (`vcp` down).
+    /// The DHCP server's namespace.
     pub peer: Netns,
+    // The namespaces go first (their processes with them), then these.
+    _dnsmasq: KillOnDrop,
+    _online: KillOnDrop,
+}
+
+impl DhcpLink {
+    /// Namespaces tagged `tag`; the veth's ends are `dut_if` and `peer_if`; files in `dir`.
+    pub fn new(tag: &str, dut_if: &str, peer_if: &str, dir: &std::path::Path) -> DhcpLink {
+        let peer = Netns::new(&format!("{tag}p"));
+        let dut = Netns::new(&format!("{tag}d"));
+        dut.ip_ok(&[
+            "link",
+            "add",
+            dut_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            peer_if,
+            "netns",
+            peer.name(),
+        ]);
+        peer.ip_ok(&["addr", "add", &format!("{CONNMAN_PEER}/24"), "dev", peer_if]);
+        peer.ip_ok(&["link", "set", peer_if, "up"]);
+        // Required: with checksum offload connman's DHCP client drops every offer.
+        let ethtool = super::run(
+            peer.command("ethtool").args(["-K", peer_if, "tx", "off"]),
+            Duration::from_secs(10),
+        );
+        assert!(ethtool.success(), "{ethtool:?}");
+        // The daemon writes the namespace's resolv.conf, never the host's (removed with the
+        // namespace).
+        let resolv_dir = PathBuf::from("/etc/netns").join(dut.name());
+        std::fs::create_dir_all(&resolv_dir).unwrap();
+        std::fs::write(resolv_dir.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+        std::fs::write(dir.join("online.py"), ONLINE_PY).unwrap();
+        let online = spawn(
+            peer.command("python3").arg(dir.join("online.py")),
+            "the online-check responder",
+        );
+        let dnsmasq = spawn(
+            peer.command("dnsmasq").args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--bind-interfaces",
+                &format!("--interface={peer_if}"),
+                "--except-interface=lo",
+                "--port=0",
+                "--dhcp-range=10.123.0.50,10.123.0.99,1h",
+                "--dhcp-option=option:router,10.123.0.1",
+                "--dhcp-option=option:dns-server,10.123.0.1",
+                &format!("--dhcp-leasefile={}", dir.join("leases").display()),
+            ]),
+            "dnsmasq",
+        );
+        DhcpLink {
+            dut,
+            peer,
+            _dnsmasq: dnsmasq,
+            _online: online,
+        }
+    }
+}
+
+pub struct ConnmanLab {
+    /// connmand runs in `net.dut`; `ip -n` on `net.peer` pulls the cable (`vcp` down).
+    pub net: DhcpLink,
     bus_address: String,
     // The namespaces go first (their processes with them), then these.
     _connmand: KillOnDrop,
-    _dnsmasq: KillOnDrop,
-    _online: KillOnDrop,
     _bus: PrivateBus,
 }
 
@@ -184,72 +256,22 @@ impl ConnmanLab {
         let bus = PrivateBus::new();
         let dir = bus.dir().to_path_buf();
         std::fs::write(dir.join("main.conf"), MAIN_CONF).unwrap();
-        std::fs::write(dir.join("online.py"), ONLINE_PY).unwrap();
         std::fs::write(dir.join("run-connmand.sh"), RUN_CONNMAND).unwrap();
         let bus_address = bus.address().to_string();
-
-        let peer = Netns::new("cmp");
-        let dut = Netns::new("cmd");
         // Not `ve-*`: connman's default blacklist.
-        dut.ip_ok(&[
-            "link",
-            "add",
-            "vcd",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "vcp",
-            "netns",
-            peer.name(),
-        ]);
-        peer.ip_ok(&["addr", "add", &format!("{CONNMAN_PEER}/24"), "dev", "vcp"]);
-        peer.ip_ok(&["link", "set", "vcp", "up"]);
-        // Required: with checksum offload connman's DHCP client drops every offer.
-        let ethtool = super::run(
-            peer.command("ethtool").args(["-K", "vcp", "tx", "off"]),
-            Duration::from_secs(10),
-        );
-        assert!(ethtool.success(), "{ethtool:?}");
-        // connmand writes the namespace's resolv.conf, never the host's (removed with the
-        // namespace).
-        let resolv_dir = PathBuf::from("/etc/netns").join(dut.name());
-        std::fs::create_dir_all(&resolv_dir).unwrap();
-        std::fs::write(resolv_dir.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
-
-        let online = spawn(
-            peer.command("python3").arg(dir.join("online.py")),
-            "the online-check responder",
-        );
-        let dnsmasq = spawn(
-            peer.command("dnsmasq").args([
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--bind-interfaces",
-                "--interface=vcp",
-                "--except-interface=lo",
-                "--port=0",
-                "--dhcp-range=10.123.0.50,10.123.0.99,1h",
-                "--dhcp-option=option:router,10.123.0.1",
-                "--dhcp-option=option:dns-server,10.123.0.1",
-                &format!("--dhcp-leasefile={}", dir.join("leases").display()),
-            ]),
-            "dnsmasq",
-        );
+        let link = DhcpLink::new("cm", "vcd", "vcp", &dir);
         let connmand = spawn(
-            dut.command("sh")
+            link.dut
+                .command("sh")
                 .arg(dir.join("run-connmand.sh"))
                 .arg(dir.join("main.conf"))
                 .env("DBUS_SYSTEM_BUS_ADDRESS", &bus_address),
             "connmand",
         );
         ConnmanLab {
-            dut,
-            peer,
+            net: link,
             bus_address,
             _connmand: connmand,
-            _dnsmasq: dnsmasq,
-            _online: online,
             _bus: bus,
         }
     }
@@ -261,7 +283,7 @@ impl ConnmanLab {
 
     /// boardnet in connmand's namespace, on its bus.
     pub fn boardnet(&self) -> Command {
-        let mut c = self.dut.boardnet();
+        let mut c = self.net.dut.boardnet();
         c.env("DBUS_SYSTEM_BUS_ADDRESS", &self.bus_address);
         c
     }

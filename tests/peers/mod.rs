@@ -27,6 +27,7 @@
 //!   a client namespace with two routed links to a server namespace (roaming, the daemon);
 //!   [`JsonLines`] — a running `boardnet … --json` read line by line;
 //!   [`ConnmanLab`] — connmand on a private bus in a namespace, DHCP from a peer.
+//!   [`NmLab`] — NetworkManager the same way.
 //! * [`NetnsDns`] — two nsd on port 53 in a network namespace with its own
 //!   resolv.conf (root).
 //! * [`PyFtpd`] (pyftpdlib, scripted: throttled, no EPSV, NAT-masquerading PASV,
@@ -70,6 +71,7 @@ mod knot;
 mod net;
 mod netns;
 mod netns_dns;
+mod networkmanager;
 mod nginx;
 mod nsd;
 mod openssl;
@@ -82,7 +84,7 @@ mod throttled;
 mod workdir;
 
 pub use bearer::{JsonLines, LinkLab, TwoLinks, TWO_LINKS_SERVER};
-pub use connman::{ConnmanLab, FakeOfono, PrivateBus, CONNMAN_PEER};
+pub use connman::{ConnmanLab, DhcpLink, FakeOfono, PrivateBus, CONNMAN_PEER};
 pub use data::{pseudo_random, sha256_hex};
 pub use dns_fault::{
     fault_tcp_answers, DnsFault, DnsScript, DnsTransport, FAULT_ANSWER, FAULT_DECOY,
@@ -108,6 +110,7 @@ pub use net::{
     wait_until_listening, START_TIMEOUT,
 };
 pub use netns_dns::{NetnsDns, NETNS_SERVER1, NETNS_SERVER1_V6, NETNS_SERVER2, NETNS_SERVER2_V6};
+pub use networkmanager::NmLab;
 pub use nginx::{find_program, Nginx, AUTH_PASSWORD, AUTH_USER, HELLO, SECRET};
 pub use nsd::{dig_at, dig_short_at, kdig_at, Nsd, TermOnDrop, DIG_TIMEOUT};
 pub use openssl::{

@@ -40,8 +40,10 @@ pub(crate) struct RouteMonitor {
     syncs: u64,
     /// A link whose fresh counters were asked for (index, request) and have not arrived yet.
     awaiting_link: Option<(u32, u32)>,
-    /// A link went down or up while a dump ran: dump addresses and routes again after it.
-    resync_pending: bool,
+    /// The dump to start when the running one ends (the kernel refuses a second dump on one
+    /// socket with EBUSY): 0 after an overrun (everything), 1 after a link went down or up
+    /// (addresses and routes).
+    pending_dump: Option<usize>,
 }
 
 impl std::fmt::Debug for RouteMonitor {
@@ -76,7 +78,7 @@ impl RouteMonitor {
             dumping: None,
             syncs: 0,
             awaiting_link: None,
-            resync_pending: false,
+            pending_dump: None,
         };
         monitor.start_dump(0)?;
         Ok(monitor)
@@ -117,19 +119,30 @@ impl RouteMonitor {
     /// Dump addresses and routes again (links are current: their changes are all announced).
     fn resync(&mut self) -> Result<(), BearerError> {
         if self.dumping.is_some() {
-            self.resync_pending = true;
+            self.pending_dump = Some(self.pending_dump.map_or(1, |p| p.min(1)));
             return Ok(());
         }
         self.table.clear_addresses_and_routes();
         self.start_dump(1)
     }
 
+    /// Dump everything again (events were lost), once the running dump, if any, ended.
+    fn redump(&mut self) -> Result<(), BearerError> {
+        if self.dumping.is_some() {
+            self.pending_dump = Some(0);
+            return Ok(());
+        }
+        self.start_dump(0)
+    }
+
     fn start_dump(&mut self, which: usize) -> Result<(), BearerError> {
         let Some(&(kind, body)) = DUMPS.get(which) else {
             self.dumping = None;
             self.syncs += 1;
-            if std::mem::take(&mut self.resync_pending) {
-                return self.resync();
+            match self.pending_dump.take() {
+                Some(0) => return self.start_dump(0),
+                Some(_) => return self.resync(),
+                None => {}
             }
             return Ok(());
         };
@@ -162,7 +175,7 @@ impl RouteMonitor {
                 // The kernel dropped events (our queue was full): start over from a dump.
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     log::debug!("rtnetlink overrun: dumping again");
-                    self.start_dump(0)?;
+                    self.redump()?;
                     changed = true;
                     continue;
                 }
@@ -170,7 +183,7 @@ impl RouteMonitor {
             };
             if n > self.buf.len() {
                 log::debug!("rtnetlink datagram of {n} bytes truncated: dumping again");
-                self.start_dump(0)?;
+                self.redump()?;
                 changed = true;
                 continue;
             }
@@ -217,7 +230,7 @@ impl RouteMonitor {
             if let Err(e) = decoded {
                 // Lengths after a bad one cannot be trusted: rebuild the picture instead.
                 log::warn!("malformed rtnetlink datagram ({}): dumping again", e.0);
-                self.start_dump(0)?;
+                self.redump()?;
                 changed = true;
             } else if resync {
                 log::debug!("a link went down or up: dumping addresses and routes again");
