@@ -103,6 +103,17 @@ impl ServiceBus {
             })
     }
 
+    /// The next message from the daemon or the bus, waiting at most `timeout` (for blocking
+    /// helpers that await a signal, outside the reactor).
+    pub(crate) fn wait_message(&mut self, timeout: Duration) -> Result<Message, BearerError> {
+        self.conn
+            .wait_message(timeout)
+            .map_err(|e| BearerError::DBus {
+                service: self.label,
+                message: format!("waiting for its signal: {e}"),
+            })
+    }
+
     /// Whether `ready` is this connection's.
     pub(crate) fn is_ours(&self, ready: &Ready) -> bool {
         matches!(ready, Ready::Io { token, .. } if *token == self.token)

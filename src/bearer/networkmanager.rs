@@ -784,6 +784,83 @@ impl NetworkManager {
     }
 }
 
+impl NetworkManager {
+    /// Ask NM to scan with each of its Wi-Fi devices (only `interface`, if given): RequestScan,
+    /// then wait until each device's LastScan moved on (PropertiesChanged), at most `timeout`.
+    /// Returns the interfaces that scanned (none: NM manages no such Wi-Fi device).
+    pub(crate) fn scan(
+        &mut self,
+        interface: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Vec<String>, BearerError> {
+        let last_scan = |p: &Picture, path: &str| {
+            p.get(path, WIRELESS, "LastScan").map_or(-1, |v| match v {
+                Value::I64(t) => *t,
+                other => other.as_u64().map_or(-1, |t| t as i64),
+            })
+        };
+        let devices: Vec<(String, String, i64)> = self
+            .picture
+            .objects
+            .iter()
+            .filter(|(_, i)| i.contains_key(WIRELESS))
+            .filter_map(|(path, _)| {
+                let name = self.picture.text(path, DEVICE, "Interface")?;
+                interface.is_none_or(|i| i == name).then(|| {
+                    (
+                        path.clone(),
+                        name.to_string(),
+                        last_scan(&self.picture, path),
+                    )
+                })
+            })
+            .collect();
+        if devices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let options = Value::Array("{sv}".into(), Vec::new());
+        for (path, _, _) in &devices {
+            self.bus.call(
+                path,
+                WIRELESS,
+                "RequestScan",
+                vec![options.clone()],
+                timeout,
+            )?;
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        while devices
+            .iter()
+            .any(|(path, _, before)| last_scan(&self.picture, path) <= *before)
+        {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(BearerError::Timeout(timeout));
+            }
+            let msg = self.bus.wait_message(left)?;
+            self.picture.apply(&msg);
+        }
+        Ok(devices.into_iter().map(|(_, name, _)| name).collect())
+    }
+}
+
+/// Scan for Wi-Fi networks through NetworkManager, if it runs: NM owns the radios it manages
+/// (a scan of our own would collide with its scans), so `wifi scan --trigger` asks it
+/// (RequestScan) and waits for its LastScan to move on. `Ok(None)`: NM is not on the system
+/// bus or manages no such Wi-Fi device (scan with the kernel then). Returns the interfaces
+/// that scanned; the results are then the kernel's list, which is what NM's access points
+/// are made from.
+pub fn scan_through_networkmanager(
+    reactor: &mut crate::reactor::Reactor,
+    interface: Option<&str>,
+    timeout: Duration,
+) -> Result<Option<Vec<String>>, BearerError> {
+    match NetworkManager::open(reactor)? {
+        Some(mut nm) => Ok(Some(nm.scan(interface, timeout)?).filter(|s| !s.is_empty())),
+        None => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

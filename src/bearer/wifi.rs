@@ -21,6 +21,8 @@ use crate::reactor::{Reactor, Ready, Token};
 pub use crate::bearer::netlink::nl80211::{
     mac_text, ssid_text, AccessPoint, StationInfo, WifiInterface, WifiMode,
 };
+#[cfg(feature = "networkmanager")]
+pub use crate::bearer::networkmanager::scan_through_networkmanager;
 
 /// Generic netlink datagrams are at most a few pages; scan dumps carry one BSS each.
 const RECV_BUFFER: usize = 64 * 1024;

@@ -23,15 +23,16 @@ use crate::daemon::json::{
 use crate::reactor::{Reactor, Ready};
 
 const STATUS_HELP: &str = "\
-Usage: boardnet status [--check-url URL] [--backend auto|netlink|connman] [--json]
+Usage: boardnet status [--check-url URL] [--backend B] [--json]
 
 This board's bearers: every network configuration (one per interface, loopback left out)
 with its bearer type, state and addresses; the default (preferred) configuration; the
 reachability level; the capabilities and backends in use.
 
   --check-url URL      connectivity check: `online` only if a GET of URL answers 2xx
-  --backend B          auto (default: the kernel, plus ConnMan and oFono when they are on
-                       the system bus), netlink (the kernel only), connman (ConnMan required)
+  --backend B          auto (default: the kernel, plus NetworkManager, ConnMan and oFono
+                       when they are on the system bus), netlink (the kernel only), connman
+                       (ConnMan required), networkmanager or nm (NetworkManager required)
   --json               one object: reachability, online, default, backends, capabilities,
                        technologies (ConnMan's), configurations
 
@@ -50,14 +51,17 @@ list: the configurations, one per line (ID BEARER STATE INTERFACE ADDRESSES; * m
 default one). --state defined|discovered|active shows only those at least that far.
 watch: the configurations, then every change as it happens (added, changed, removed,
 preferred, reachability, online), one line each with the time, until SIGINT/SIGTERM (exit 0).
-Events come from the kernel (rtnetlink) and ConnMan (D-Bus signals), never from polling.
+Events come from the kernel (rtnetlink), NetworkManager and ConnMan (D-Bus signals), never
+from polling.
 open: start a session and wait until the configuration is active (--timeout, default 60 s):
-ConnMan services are connected (Service.Connect); kernel links (netlink:IF) cannot be
-started, so open waits until the link is active by itself. close: stop a ConnMan service
-(Service.Disconnect) and wait until it is no longer active; a kernel link: exit 11.
+ConnMan services are connected (Service.Connect), NetworkManager connections (nm:UUID)
+activated (ActivateConnection); kernel links (netlink:IF) cannot be started, so open waits
+until the link is active by itself. close: stop a ConnMan service or NetworkManager connection
+(Service.Disconnect, DeactivateConnection) and wait until it is no longer active; a kernel
+link: exit 11.
 stats: bytes received and sent through the configuration's interface, asked from the kernel
 now (its IFLA_STATS64 counters; a session's traffic is the difference of two readings).
---backend auto|netlink|connman: as for boardnet status.
+--backend auto|netlink|connman|networkmanager: as for boardnet status.
 ";
 
 const WAIT_ONLINE_HELP: &str = "\
@@ -70,14 +74,16 @@ holds up the boot.
 
   --timeout S          give up after S seconds (default 120; 0 waits forever)
   --level L            local (an address), site (default, a default route) or online (needs
-                       --check-url or ConnMan; the default level when --check-url is given)
+                       --check-url, ConnMan or NetworkManager; the default level when
+                       --check-url is given)
   --check-url URL      connectivity check: online when a GET of URL answers 2xx
   --interface IF       only this interface counts (repeatable: all of them must reach the
                        level, unless --any)
   --any                with several --interface: one of them is enough
   --bearer FAMILY      only configurations of this family count: ethernet, wlan, cellular,
                        bluetooth
-  --backend B          auto (default), netlink or connman: as for boardnet status
+  --backend B          auto (default), netlink, connman or networkmanager: as for
+                       boardnet status
 
 Exit: 0 reached, 5 timed out, 2 bad input, 12 interrupted.
 ";
@@ -660,11 +666,39 @@ scan: the networks nearby from the kernel's scan results, strongest first: SSID,
   frequency (MHz), signal (dBm), security (none, wep, psk, sae, ieee8021x, owe), age;
   * marks the one associated with. --trigger starts a fresh scan first (needs root) and
   waits for the kernel's scan-done event (up to --timeout, default 15 s); without
-  --interface, radios that are down are left out (said on stderr).
+  --interface, radios that are down are left out (said on stderr). With NetworkManager on
+  the system bus the scan is NetworkManager's (RequestScan, awaited on its LastScan): it
+  owns the radios it manages.
 
 Exit: 0 ok, 11 no wireless devices or no nl80211 in this kernel, 5 scan timed out,
 1 not permitted to scan (not root), or the interface (every one) is down.
 ";
+
+/// With NetworkManager on the bus, the scan is its (RequestScan, awaited); true if it ran.
+#[cfg(feature = "networkmanager")]
+fn scanned_by_networkmanager(
+    reactor: &mut Reactor,
+    only: Option<&str>,
+    timeout: Duration,
+) -> Result<bool, Failure> {
+    match crate::bearer::wifi::scan_through_networkmanager(reactor, only, timeout) {
+        Ok(Some(names)) => {
+            log::info!("NetworkManager scanned with {}", names.join(", "));
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(e) => Err(bearer_failure(&e)),
+    }
+}
+
+#[cfg(not(feature = "networkmanager"))]
+fn scanned_by_networkmanager(
+    _: &mut Reactor,
+    _: Option<&str>,
+    _: Duration,
+) -> Result<bool, Failure> {
+    Ok(false)
+}
 
 /// Limit for one nl80211 request (dumps answer in milliseconds).
 const WIFI_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -747,7 +781,9 @@ pub(crate) fn wifi(
             ),
         ));
     }
-    if trigger {
+    if trigger && scanned_by_networkmanager(&mut reactor, only.as_deref(), timeout)? {
+        // NetworkManager scanned; the kernel's results below are what it lists.
+    } else if trigger {
         // Without --interface, a radio that is down is left out (said on stderr); the scan
         // fails only when no radio could scan.
         let mut down = Vec::new();

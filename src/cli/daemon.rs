@@ -70,7 +70,7 @@ const SETTINGS: &[Setting] = &[
     Setting {
         name: "backend",
         value: "B",
-        help: "auto (default), netlink or connman",
+        help: "auto (default), netlink, connman or networkmanager",
     },
     Setting {
         name: "check-url",

@@ -237,7 +237,7 @@ fn scan_sees_the_access_point_and_status_shows_the_association() {
 }
 
 /// Start `program args` (output discarded), killed on drop.
-#[cfg(feature = "connman")]
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
 fn daemon(program: &str, args: &[&str]) -> KillOnDrop {
     require_program(program);
     KillOnDrop {
@@ -250,7 +250,7 @@ fn daemon(program: &str, args: &[&str]) -> KillOnDrop {
     }
 }
 
-#[cfg(feature = "connman")]
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
 fn wait_until(what: &str, f: impl Fn() -> bool) {
     let deadline = Instant::now() + T;
     while !f() {
@@ -267,37 +267,10 @@ fn connman_wifi_service_has_strength_and_security() {
     }
     let wd = WorkDir::new();
     // The guest's /run and /var/lib are its own (RAM): the default system bus path is free.
-    for d in [
-        "/run/dbus",
-        "/var/lib/connman",
-        "/run/connman",
-        "/run/wpa_supplicant",
-    ] {
+    for d in ["/var/lib/connman", "/run/connman"] {
         std::fs::create_dir_all(d).unwrap();
     }
-    let _bus = daemon("dbus-daemon", &["--system", "--nofork", "--nopidfile"]);
-    wait_until("a system bus", || {
-        Path::new("/run/dbus/system_bus_socket").exists()
-    });
-    let _ap = access_point(wd.path());
-    let _wpa = daemon("wpa_supplicant", &["-u", "-s", "-O", "/run/wpa_supplicant"]);
-    let has_owner = |name: &str| {
-        let out = run(
-            Command::new("dbus-send").args([
-                "--system",
-                "--print-reply",
-                "--dest=org.freedesktop.DBus",
-                "/",
-                "org.freedesktop.DBus.NameHasOwner",
-                &format!("string:{name}"),
-            ]),
-            T,
-        );
-        out.stdout_str().contains("true")
-    };
-    wait_until("wpa_supplicant on the bus", || {
-        has_owner("fi.w1.wpa_supplicant1")
-    });
+    let _peers = bus_access_point_and_wpa_supplicant(wd.path());
     std::fs::write(
         "/var/lib/connman/lab.config",
         format!("[service_lab]\nType = wifi\nName = {SSID}\nPassphrase = {PASSPHRASE}\n"),
@@ -368,5 +341,174 @@ fn connman_wifi_service_has_strength_and_security() {
     assert!(
         service["id"].as_str().unwrap().starts_with("connman:wifi_"),
         "{service}"
+    );
+}
+
+/// The guest's own system bus (its /run is RAM), hostapd's access point, then
+/// wpa_supplicant on the bus, for a Wi-Fi daemon to drive (in this order).
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
+fn bus_access_point_and_wpa_supplicant(dir: &Path) -> [KillOnDrop; 3] {
+    for d in ["/run/dbus", "/run/wpa_supplicant"] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let bus = daemon("dbus-daemon", &["--system", "--nofork", "--nopidfile"]);
+    wait_until("a system bus", || {
+        Path::new("/run/dbus/system_bus_socket").exists()
+    });
+    let ap = access_point(dir);
+    let wpa = daemon("wpa_supplicant", &["-u", "-s", "-O", "/run/wpa_supplicant"]);
+    wait_until("wpa_supplicant on the bus", || {
+        has_owner("fi.w1.wpa_supplicant1")
+    });
+    [bus, ap, wpa]
+}
+
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
+fn has_owner(name: &str) -> bool {
+    let out = run(
+        Command::new("dbus-send").args([
+            "--system",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/",
+            "org.freedesktop.DBus.NameHasOwner",
+            &format!("string:{name}"),
+        ]),
+        T,
+    );
+    out.stdout_str().contains("true")
+}
+
+/// NetworkManager's Wi-Fi profile for the lab network (a fixed address: no DHCP in the guest).
+#[cfg(feature = "networkmanager")]
+const NM_WIFI_UUID: &str = "6d1c0b8e-4c1a-4c55-9d55-0b0a7d1ab001";
+
+#[cfg(feature = "networkmanager")]
+#[test]
+fn networkmanager_wifi_connection_and_scan() {
+    if ran_in_guest("wifi::networkmanager_wifi_connection_and_scan") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let wd = WorkDir::new();
+    let _peers = bus_access_point_and_wpa_supplicant(wd.path());
+    // No udev in the guest: the database entries NM waits for, as udev would write them.
+    std::fs::create_dir_all("/run/udev/data").unwrap();
+    for entry in std::fs::read_dir("/sys/class/net").unwrap() {
+        let index = std::fs::read_to_string(entry.unwrap().path().join("ifindex")).unwrap();
+        std::fs::write(
+            format!("/run/udev/data/n{}", index.trim()),
+            "I:1\nE:NM_UNMANAGED=0\n",
+        )
+        .unwrap();
+    }
+    let profiles = wd.path().join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let profile = profiles.join("lab.nmconnection");
+    std::fs::write(
+        &profile,
+        format!(
+            "[connection]\nid=lab\nuuid={NM_WIFI_UUID}\ntype=wifi\ninterface-name=wlan0\n\
+             [wifi]\nssid={SSID}\nmode=infrastructure\n\
+             [wifi-security]\nkey-mgmt=wpa-psk\npsk={PASSPHRASE}\n\
+             [ipv4]\nmethod=manual\naddress1=10.77.0.2/24,10.77.0.1\n[ipv6]\nmethod=disabled\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let conf = wd.path().join("NetworkManager.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[main]\nplugins=keyfile\ndns=none\nrc-manager=unmanaged\nauth-polkit=false\n\
+             [keyfile]\npath={}\nunmanaged-devices=interface-name:wlan1\n\
+             [device]\nmatch-device=interface-name:wlan0\nmanaged=1\n\
+             wifi.scan-rand-mac-address=no\n[connectivity]\nenabled=false\n",
+            profiles.display()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all("/var/lib/NetworkManager").unwrap();
+    let _nm = daemon(
+        "NetworkManager",
+        &["--no-daemon", &format!("--config={}", conf.display())],
+    );
+    wait_until("NetworkManager on the bus", || {
+        has_owner("org.freedesktop.NetworkManager")
+    });
+
+    // NM scans, finds the network, connects wlan0 with WPA2 through wpa_supplicant.
+    let id = format!("nm:{NM_WIFI_UUID}");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (s, c) = loop {
+        let out = run_boardnet(["--json", "status", "--backend", "networkmanager"], T);
+        out.assert_success();
+        let s: Value = serde_json::from_str(out.stdout_str().trim()).unwrap();
+        let found = s["configurations"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["id"] == id.as_str()).cloned());
+        if let Some(c) = found.filter(|c| c["state"] == "active") {
+            break (s, c);
+        }
+        assert!(Instant::now() < deadline, "NM never activated {id}: {s}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(
+        (&c["bearer"], &c["interface"]),
+        (&Value::from("wlan"), &Value::from("wlan0")),
+        "{c}"
+    );
+    assert_eq!(c["name"], "lab", "{c}");
+    assert_eq!(c["network"]["ssid"], SSID, "{c}");
+    let strength = c["network"]["strength"].as_u64().unwrap_or(0);
+    assert!(strength > 0 && strength <= 100, "{c}");
+    assert_eq!(c["network"]["security"], serde_json::json!(["psk"]), "{c}");
+    assert!(c["addresses"].to_string().contains("10.77.0.2/24"), "{c}");
+    assert_eq!(s["default"], id.as_str(), "NM's primary connection: {s}");
+
+    // wifi scan --trigger goes through NM (RequestScan, awaited on LastScan; NM rate-limits
+    // scans to one per 8 s while connected, and this guest has no KVM) and lists what NM
+    // lists.
+    let out = run_boardnet(
+        [
+            "-v",
+            "--json",
+            "wifi",
+            "scan",
+            "--trigger",
+            "--interface",
+            "wlan0",
+            "--timeout",
+            "60",
+        ],
+        Duration::from_secs(90),
+    );
+    out.assert_success();
+    assert!(
+        out.stderr.contains("NetworkManager scanned with wlan0"),
+        "{}",
+        out.stderr
+    );
+    let ours: std::collections::BTreeSet<String> = json_lines(&out)
+        .iter()
+        .filter_map(|a| a["bssid"].as_str().map(str::to_string))
+        .collect();
+    assert!(ours.contains(&mac_of("wlan1")), "{ours:?}");
+    let listed = run(
+        Command::new("nmcli").args([
+            "-t", "-f", "BSSID", "device", "wifi", "list", "ifname", "wlan0", "--rescan", "no",
+        ]),
+        T,
+    );
+    assert!(listed.success(), "{listed:?}");
+    let theirs: std::collections::BTreeSet<String> = listed
+        .stdout_str()
+        .lines()
+        .map(|l| l.replace("\\:", ":").to_ascii_lowercase())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        ours, theirs,
+        "boardnet's scan and NetworkManager's access points"
     );
 }

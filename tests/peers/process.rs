@@ -241,6 +241,55 @@ where
     run(boardnet().args(args), timeout)
 }
 
+/// Spawn `cmd`. Under qemu-user a child forked from the (multi-threaded, emulated) test
+/// process sometimes hangs before its exec, holding copies of every pipe the process had open
+/// (so other children never see EOF either): there, the child is watched until its
+/// /proc/PID/cmdline is no longer the test process's, and one that never gets there is killed and spawned
+/// again — nothing of the command has run yet. Spawns are also one at a time.
+pub fn spawn_one_at_a_time(cmd: &mut Command) -> std::io::Result<Child> {
+    static SPAWNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = SPAWNING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !under_qemu_user() {
+        return cmd.spawn();
+    }
+    for attempt in 1..4 {
+        let mut child = cmd.spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if has_exec(&child) {
+                return Ok(child);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        eprintln!(
+            "[peers] {} never reached exec under qemu-user (attempt {attempt}); again",
+            describe(cmd)
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    cmd.spawn()
+}
+
+/// Whether `child` left the fork: its command line is no longer this process's (a forked
+/// copy shows the emulator's command line, which ends with the test binary's own arguments,
+/// what /proc/self/cmdline gives inside qemu-user), or it has ended.
+fn has_exec(child: &Child) -> bool {
+    let argv = |line: Vec<u8>| -> Vec<Vec<u8>> {
+        let line = line.strip_suffix(b"\0").unwrap_or(&line).to_vec();
+        line.split(|b| *b == 0).map(<[u8]>::to_vec).collect()
+    };
+    let Ok(theirs) = std::fs::read(format!("/proc/{}/cmdline", child.id())) else {
+        return true;
+    };
+    let Ok(ours) = std::fs::read("/proc/self/cmdline") else {
+        return true;
+    };
+    theirs.is_empty() || !argv(theirs).ends_with(&argv(ours))
+}
+
 fn run_inner(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> RunOutput {
     let cmdline = describe(cmd);
     cmd.stdin(if input.is_some() {
@@ -251,9 +300,8 @@ fn run_inner(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> Ru
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let start = Instant::now();
-    let mut child: Child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `{}`: {}", cmdline, e));
+    let mut child: Child =
+        spawn_one_at_a_time(cmd).unwrap_or_else(|e| panic!("cannot start `{}`: {}", cmdline, e));
     let writer = input.map(|data| {
         let mut stdin = child.stdin.take().unwrap();
         std::thread::spawn(move || {
