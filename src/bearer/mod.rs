@@ -69,4 +69,24 @@ pub mod fuzzing {
         }
         decoded
     }
+
+    /// Apply every D-Bus message that decodes from `chunks` to an empty NetworkManager
+    /// picture, as signals and as a GetManagedObjects answer, and derive what the manager
+    /// would: configurations, the preferred one, the reachability. Nothing may panic.
+    #[cfg(feature = "networkmanager")]
+    pub fn apply_networkmanager(chunks: &[&[u8]]) -> usize {
+        let mut picture = super::networkmanager::Picture::default();
+        let mut applied = 0;
+        for chunk in chunks {
+            let Ok(message) = crate::dbus::message::Message::decode(chunk) else {
+                continue;
+            };
+            if let Some(body) = message.body.first() {
+                picture.load(body);
+            }
+            applied += usize::from(picture.apply(&message).0);
+        }
+        let _ = (picture.preferred(), picture.reachability());
+        applied + picture.configurations().len()
+    }
 }
