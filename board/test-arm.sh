@@ -36,7 +36,7 @@ skips=(
   "decoding_streams_in_bounded_memory|the same peak-RSS measurement"
   "the_init_script_starts_reports_and_stops_the_daemon|start-stop-daemon finds the daemon by /proc/PID/exe, which under qemu-user is the emulator (the init script runs for real on both QEMU boards)"
   "sessions_and_scans_run_as_children_and_reply_when_done|the daemon runs these through its own (ARM) binary, which this kernel cannot exec without binfmt_misc (both QEMU boards run ctl open and ctl scan natively)"
-  "connman_services_close_and_open_through_the_daemon|the same: the daemon runs open and close through its own binary"
+  "close_and_open_through_the_daemon|the same: the daemon runs open and close through its own binary (ConnMan and NetworkManager)"
   "a_server_whose_events_are_never_taken_stays_at_constant_memory|reads its own resident size, which under qemu-user is the emulator's (its translated-code cache grows on its own)"
 )
 skip_args=()

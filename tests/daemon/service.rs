@@ -326,35 +326,58 @@ fn sessions_and_scans_run_as_children_and_reply_when_done() {
 #[cfg(feature = "connman")]
 fn connman_services_close_and_open_through_the_daemon() {
     let lab = ConnmanLab::new();
+    sessions_through_the_daemon(&lab.net, lab.bus_address(), "connman");
+}
+
+#[cfg(feature = "networkmanager")]
+#[test]
+fn networkmanager_connections_close_and_open_through_the_daemon() {
+    let lab = NmLab::new();
+    sessions_through_the_daemon(&lab.net, lab.bus_address(), "networkmanager");
+}
+
+/// The daemon on `backend`'s bus: wait-online (the daemon's own online check counts), then
+/// `ctl close` and `ctl open` of its configuration.
+fn sessions_through_the_daemon(net: &DhcpLink, bus_address: &str, backend: &str) {
     let wd = WorkDir::new();
-    // (A ConnMan that comes later is picked up too; starting after it keeps this test short.)
+    let on_bus = || {
+        run(
+            net.dut
+                .boardnet()
+                .args(["status", "--backend", backend])
+                .env("DBUS_SYSTEM_BUS_ADDRESS", bus_address),
+            T,
+        )
+        .success()
+    };
+    // (A daemon that comes later is picked up too; starting after it keeps this test short.)
     let deadline = Instant::now() + T;
-    while !lab.run(&["status", "--backend", "connman"], T).success() {
-        assert!(Instant::now() < deadline, "connmand never came on its bus");
+    while !on_bus() {
+        assert!(Instant::now() < deadline, "{backend} never came on its bus");
         std::thread::sleep(Duration::from_millis(100));
     }
     let d = Daemon::start_with_env(
-        &lab.net.dut,
+        &net.dut,
         &wd,
         &[],
-        &[("DBUS_SYSTEM_BUS_ADDRESS", lab.bus_address())],
+        &[("DBUS_SYSTEM_BUS_ADDRESS", bus_address)],
     );
-    let service = |status: &Value| {
+    let configuration = |status: &Value| {
         status["configurations"]
             .as_array()
-            .and_then(|c| c.iter().find(|c| c["backend"] == "connman").cloned())
+            .and_then(|c| c.iter().find(|c| c["backend"] == backend).cloned())
     };
-    // ConnMan's DHCP and online check take seconds: wait-online through the daemon.
+    // DHCP and the daemon's online check take seconds: wait-online through the daemon.
     let out = d.ctl(&["wait-online", "--level", "online", "--timeout", "30"]);
     out.assert_success();
     let status = d.ctl_json(&["status"]);
-    let id = service(&status).unwrap_or_else(|| panic!("{status}"))["id"]
+    let id = configuration(&status).unwrap_or_else(|| panic!("{status}"))["id"]
         .as_str()
         .unwrap()
         .to_string();
     d.ctl(&["close", &id]).assert_success();
     let s = d.ctl_json(&["status"]);
-    assert_ne!(service(&s).unwrap()["state"], "active", "{s}");
+    assert_ne!(configuration(&s).unwrap()["state"], "active", "{s}");
     let opened = d.ctl_json(&["open", &id]);
     assert_eq!(opened["state"], "active", "{opened}");
 }
