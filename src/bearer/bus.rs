@@ -105,6 +105,7 @@ impl ServiceBus {
 
     /// The next message from the daemon or the bus, waiting at most `timeout` (for blocking
     /// helpers that await a signal, outside the reactor).
+    #[cfg(feature = "networkmanager")]
     pub(crate) fn wait_message(&mut self, timeout: Duration) -> Result<Message, BearerError> {
         self.conn
             .wait_message(timeout)
@@ -135,6 +136,28 @@ impl ServiceBus {
             changed |= each(&msg);
         }
         Ok(changed)
+    }
+}
+
+/// A backend on one daemon's connection: the reactor hands it readiness, it applies what
+/// arrived.
+pub(crate) trait BusBackend {
+    fn bus(&self) -> &ServiceBus;
+
+    /// Apply every signal that arrived (also those queued during a blocking call); true if
+    /// anything changed.
+    fn drain(&mut self) -> Result<bool, BearerError>;
+
+    fn token(&self) -> Token {
+        self.bus().token()
+    }
+
+    /// Read what arrived if `ready` is this connection's; true if anything changed.
+    fn handle(&mut self, ready: &Ready) -> Result<bool, BearerError> {
+        if !self.bus().is_ours(ready) {
+            return Ok(false);
+        }
+        self.drain()
     }
 }
 

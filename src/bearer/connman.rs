@@ -9,13 +9,13 @@ use std::time::Duration;
 use crate::dbus::message::Message;
 use crate::dbus::wire::Value;
 
-use crate::bearer::bus::{ServiceBus, CALL_TIMEOUT};
+use crate::bearer::bus::{BusBackend, ServiceBus, CALL_TIMEOUT};
 use crate::bearer::error::BearerError;
 use crate::bearer::model::{
     BearerFamily, BearerType, Configuration, ConfigurationType, InterfaceAddress, Reachability,
     StateFlags, Technology, WifiNetwork,
 };
-use crate::reactor::{Reactor, Ready, Token};
+use crate::reactor::Reactor;
 
 const SERVICE: &str = "net.connman";
 /// Configuration identifiers of ConnMan services.
@@ -249,10 +249,6 @@ impl Connman {
         }))
     }
 
-    pub(crate) fn token(&self) -> Token {
-        self.bus.token()
-    }
-
     /// Connect (session open) or disconnect (close) the service at `path`. Connect blocks
     /// until ConnMan has an answer (it may take the whole `timeout` on a slow bearer).
     pub(crate) fn connect(
@@ -279,17 +275,14 @@ impl Connman {
             Err(e) => Err(e),
         }
     }
+}
 
-    /// Read what arrived; true if the services or the state changed.
-    pub(crate) fn handle(&mut self, ready: &Ready) -> Result<bool, BearerError> {
-        if !self.bus.is_ours(ready) {
-            return Ok(false);
-        }
-        self.drain()
+impl BusBackend for Connman {
+    fn bus(&self) -> &ServiceBus {
+        &self.bus
     }
 
-    /// Apply every signal that arrived (also those queued during a blocking call).
-    pub(crate) fn drain(&mut self) -> Result<bool, BearerError> {
+    fn drain(&mut self) -> Result<bool, BearerError> {
         let Connman {
             bus,
             services,

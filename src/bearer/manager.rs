@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
+use crate::bearer::bus::BusBackend;
 use crate::bearer::check::{Checker, Outcome};
 #[cfg(feature = "connman")]
 use crate::bearer::connman::Connman;

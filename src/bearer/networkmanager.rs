@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
-use crate::bearer::bus::{ServiceBus, CALL_TIMEOUT};
+use crate::bearer::bus::{BusBackend, ServiceBus, CALL_TIMEOUT};
 use crate::bearer::error::BearerError;
 use crate::bearer::model::{
     BearerFamily, BearerType, Configuration, ConfigurationType, InterfaceAddress, Reachability,
@@ -23,7 +23,6 @@ use crate::bearer::model::{
 };
 use crate::dbus::message::Message;
 use crate::dbus::wire::Value;
-use crate::reactor::{Ready, Token};
 
 /// NM's bus name.
 pub(crate) const SERVICE: &str = "org.freedesktop.NetworkManager";
@@ -714,34 +713,6 @@ impl NetworkManager {
         }
     }
 
-    pub(crate) fn token(&self) -> Token {
-        self.bus.token()
-    }
-
-    /// Read what arrived; true if anything changed.
-    pub(crate) fn handle(&mut self, ready: &Ready) -> Result<bool, BearerError> {
-        if !self.bus.is_ours(ready) {
-            return Ok(false);
-        }
-        self.drain()
-    }
-
-    /// Apply every signal that arrived (also those queued during a blocking call), then read
-    /// the profiles NM announced.
-    pub(crate) fn drain(&mut self) -> Result<bool, BearerError> {
-        let mut to_read = Vec::new();
-        let picture = &mut self.picture;
-        let mut changed = self.bus.drain(|msg| {
-            let (changed, read) = picture.apply(msg);
-            to_read.extend(read);
-            changed
-        })?;
-        for path in to_read {
-            changed |= self.read_profile(&path)?;
-        }
-        Ok(changed)
-    }
-
     /// Activate configuration `id` (its saved profile, on the device NM chooses) or
     /// deactivate it. Activating an active one or deactivating an inactive one is no failure.
     pub(crate) fn set_active(
@@ -841,6 +812,28 @@ impl NetworkManager {
             self.picture.apply(&msg);
         }
         Ok(devices.into_iter().map(|(_, name, _)| name).collect())
+    }
+}
+
+impl BusBackend for NetworkManager {
+    fn bus(&self) -> &ServiceBus {
+        &self.bus
+    }
+
+    /// Apply every signal that arrived (also those queued during a blocking call), then read
+    /// the profiles NM announced.
+    fn drain(&mut self) -> Result<bool, BearerError> {
+        let mut to_read = Vec::new();
+        let picture = &mut self.picture;
+        let mut changed = self.bus.drain(|msg| {
+            let (changed, read) = picture.apply(msg);
+            to_read.extend(read);
+            changed
+        })?;
+        for path in to_read {
+            changed |= self.read_profile(&path)?;
+        }
+        Ok(changed)
     }
 }
 

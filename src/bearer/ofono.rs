@@ -3,13 +3,13 @@
 //! Technology) — the cellular generation the kernel cannot tell. Technology changes arrive as
 //! PropertyChanged signals on the reactor.
 
-use crate::bearer::bus::{ServiceBus, CALL_TIMEOUT};
+use crate::bearer::bus::{BusBackend, ServiceBus, CALL_TIMEOUT};
 use crate::bearer::connman::{dict, objects, property};
 use crate::bearer::error::BearerError;
 use crate::bearer::model::BearerType;
 use crate::dbus::message::Message;
 use crate::dbus::wire::Value;
-use crate::reactor::{Reactor, Ready, Token};
+use crate::reactor::Reactor;
 
 const SERVICE: &str = "org.ofono";
 
@@ -101,28 +101,22 @@ impl Ofono {
         Ok(Some(Ofono { bus, modems }))
     }
 
-    pub(crate) fn token(&self) -> Token {
-        self.bus.token()
-    }
-
-    pub(crate) fn handle(&mut self, ready: &Ready) -> Result<bool, BearerError> {
-        if !self.bus.is_ours(ready) {
-            return Ok(false);
-        }
-        self.drain()
-    }
-
-    /// Apply every signal that arrived (also those queued during a blocking call).
-    pub(crate) fn drain(&mut self) -> Result<bool, BearerError> {
-        let Ofono { bus, modems } = self;
-        bus.drain(|msg| apply(modems, msg))
-    }
-
     /// The modem whose context uses `interface`.
     pub(crate) fn modem_of(&self, interface: &str) -> Option<&Modem> {
         self.modems
             .iter()
             .find(|m| m.contexts.iter().any(|(_, i)| i == interface))
+    }
+}
+
+impl BusBackend for Ofono {
+    fn bus(&self) -> &ServiceBus {
+        &self.bus
+    }
+
+    fn drain(&mut self) -> Result<bool, BearerError> {
+        let Ofono { bus, modems } = self;
+        bus.drain(|msg| apply(modems, msg))
     }
 }
 

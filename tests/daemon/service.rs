@@ -338,6 +338,7 @@ fn networkmanager_connections_close_and_open_through_the_daemon() {
 
 /// The daemon on `backend`'s bus: wait-online (the daemon's own online check counts), then
 /// `ctl close` and `ctl open` of its configuration.
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
 fn sessions_through_the_daemon(net: &DhcpLink, bus_address: &str, backend: &str) {
     let wd = WorkDir::new();
     let on_bus = || {
