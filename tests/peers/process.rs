@@ -299,9 +299,10 @@ fn run_inner(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> Ru
     })
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let start = Instant::now();
     let mut child: Child =
         spawn_one_at_a_time(cmd).unwrap_or_else(|e| panic!("cannot start `{}`: {}", cmdline, e));
+    // From the spawn that took: a hung fork spawned again is not the command's time.
+    let start = Instant::now();
     let writer = input.map(|data| {
         let mut stdin = child.stdin.take().unwrap();
         std::thread::spawn(move || {
