@@ -28,12 +28,13 @@ struct Listening {
 }
 
 fn start_server(name: &str, args: &[&str]) -> Listening {
-    let child = example(name)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let child = spawn_one_at_a_time(
+        example(name)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut child = KillOnDrop { child };
     let line = first_line(&mut child, START_TIMEOUT);
     let endpoint = line
@@ -248,14 +249,14 @@ fn bearer_watch_and_wait_online_in_a_namespace() {
     let out = run(lab.ns.example("wait_online").args(["--timeout", "1"]), T);
     out.assert_code(5);
     // A link comes up with a default route while wait_online waits.
-    let mut waiting = lab
-        .ns
-        .example("wait_online")
-        .args(["--timeout", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut waiting = spawn_one_at_a_time(
+        lab.ns
+            .example("wait_online")
+            .args(["--timeout", "20"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     lab.active_pair("bn0", "bn1", "10.79.0.2/24");
     lab.default_route("bn0", "10.79.0.1", 100);

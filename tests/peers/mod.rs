@@ -121,7 +121,8 @@ pub use pki::{base64, spki_sha256_base64, Pki};
 pub use process::{
     boardnet, boardnet_argv, boardnet_path, boardnet_shell, euid, example, example_argv,
     peak_rss_kib, require_program, require_root_or_fail, run, run_boardnet, run_tool,
-    run_with_input, run_with_local_dns, under_qemu_user, RunOutput, PROXY_ENV_VARS,
+    run_with_input, run_with_local_dns, spawn_one_at_a_time, under_qemu_user, RunOutput,
+    PROXY_ENV_VARS,
 };
 pub use proxy::{ProxyServer, PROXY_PY};
 pub use socat::{
