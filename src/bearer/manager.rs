@@ -418,11 +418,15 @@ impl Manager {
         caps
     }
 
-    /// The link technologies ConnMan manages (none without ConnMan).
+    /// The link technologies ConnMan or NetworkManager manages (none without either).
     pub fn technologies(&self) -> Vec<crate::bearer::Technology> {
         #[cfg(feature = "connman")]
         if let Some(c) = &self.connman {
             return c.technologies.iter().map(|(_, t)| t.clone()).collect();
+        }
+        #[cfg(feature = "networkmanager")]
+        if let Some(nm) = &self.nm {
+            return nm.picture.technologies();
         }
         Vec::new()
     }

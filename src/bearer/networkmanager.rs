@@ -19,7 +19,7 @@ use crate::bearer::bus::{BusBackend, ServiceBus, CALL_TIMEOUT};
 use crate::bearer::error::BearerError;
 use crate::bearer::model::{
     BearerFamily, BearerType, Configuration, ConfigurationType, InterfaceAddress, Reachability,
-    StateFlags, WifiNetwork,
+    StateFlags, Technology, WifiNetwork,
 };
 use crate::dbus::message::Message;
 use crate::dbus::wire::Value;
@@ -70,6 +70,8 @@ const DEVICE_MODEM: u64 = 8;
 const DEVICE_LOOPBACK: u64 = 32;
 /// NM_DEVICE_STATE_DISCONNECTED: at or above it a device can carry a connection.
 const DEVICE_AVAILABLE: u64 = 30;
+/// NM_DEVICE_STATE_ACTIVATED.
+const DEVICE_ACTIVATED: u64 = 100;
 /// NM_ACTIVE_CONNECTION_STATE_ACTIVATED.
 const ACTIVATED: u64 = 2;
 /// NM_CONNECTIVITY_FULL.
@@ -360,6 +362,48 @@ impl Picture {
             self.number(ROOT, NM, "State"),
             self.number(ROOT, NM, "Connectivity"),
         )
+    }
+
+    /// The link technologies NM's devices have (ConnMan's names: ethernet, wifi, cellular,
+    /// bluetooth), powered as NM's radio switches say (software and hardware), connected when
+    /// one of their devices is activated.
+    pub(crate) fn technologies(&self) -> Vec<Technology> {
+        let switch = |names: [&str; 2]| {
+            names
+                .iter()
+                .all(|n| self.get(ROOT, NM, n).and_then(Value::as_bool) != Some(false))
+        };
+        let kinds = [
+            (DEVICE_ETHERNET, "ethernet", true),
+            (
+                DEVICE_WIFI,
+                "wifi",
+                switch(["WirelessEnabled", "WirelessHardwareEnabled"]),
+            ),
+            (
+                DEVICE_MODEM,
+                "cellular",
+                switch(["WwanEnabled", "WwanHardwareEnabled"]),
+            ),
+            (DEVICE_BLUETOOTH, "bluetooth", true),
+        ];
+        let devices: Vec<(u64, u64)> = self
+            .objects
+            .iter()
+            .filter(|(_, i)| i.contains_key(DEVICE))
+            .map(|(path, _)| (self.device_type(path), self.number(path, DEVICE, "State")))
+            .collect();
+        kinds
+            .into_iter()
+            .filter(|(kind, _, _)| devices.iter().any(|(t, _)| t == kind))
+            .map(|(kind, name, powered)| Technology {
+                name: name.to_string(),
+                powered,
+                connected: devices
+                    .iter()
+                    .any(|(t, state)| *t == kind && *state == DEVICE_ACTIVATED),
+            })
+            .collect()
     }
 
     /// The active connection objects, NM's order.
@@ -1062,6 +1106,13 @@ mod tests {
             Some("nm:4bce0865-15eb-3839-9057-1da47307f57b")
         );
         assert_eq!(p.reachability(), Reachability::Online);
+        let techs = p.technologies();
+        assert_eq!(techs.len(), 1, "only an Ethernet device: {techs:?}");
+        let ethernet = &techs[0];
+        assert_eq!(
+            (ethernet.name.as_str(), ethernet.powered, ethernet.connected),
+            ("ethernet", true, true)
+        );
         assert_eq!(
             p.profile_path("nm:11111111-2222-3333-4444-555555555555"),
             Some("/org/freedesktop/NetworkManager/Settings/3")

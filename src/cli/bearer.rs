@@ -34,7 +34,7 @@ reachability level; the capabilities and backends in use.
                        when they are on the system bus), netlink (the kernel only), connman
                        (ConnMan required), networkmanager or nm (NetworkManager required)
   --json               one object: reachability, online, default, backends, capabilities,
-                       technologies (ConnMan's), configurations
+                       technologies (ConnMan's or NetworkManager's), configurations
 
 States: defined (the interface exists), discovered (carrier / in range), active (carrier and
 an address usable beyond the link). Reachability: disconnected, local (an active

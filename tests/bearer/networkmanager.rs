@@ -96,6 +96,16 @@ fn networkmanager_connections_sessions_and_online_state() {
         "DHCP's DNS server: {c}"
     );
     assert_eq!(c["default_route"], true, "{c}");
+    // Its technologies, as ConnMan's are listed: the veth is an Ethernet device, connected.
+    let ethernet = s["technologies"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "ethernet"))
+        .unwrap_or_else(|| panic!("no ethernet technology: {s}"));
+    assert_eq!(
+        (&ethernet["powered"], &ethernet["connected"]),
+        (&Value::Bool(true), &Value::Bool(true)),
+        "{ethernet}"
+    );
     // NM's PrimaryConnection is the preferred configuration.
     assert_eq!(s["default"], id.as_str(), "{s}");
     // --backend networkmanager: required and there; netlink alone leaves it out.
