@@ -49,25 +49,9 @@ cat > "$D/bus.conf" <<EOF
   </policy></busconfig>
 EOF
 mkdir -p "$D/profiles"
-cat > "$D/nm.conf" <<EOF
-[main]
-plugins=keyfile
-dhcp=internal
-dns=none
-rc-manager=unmanaged
-auth-polkit=false
-[keyfile]
-unmanaged-devices=none
-path=$D/profiles
-[device]
-match-device=*
-managed=1
-[connectivity]
-enabled=true
-uri=http://10.123.0.1:8080/check
-response=NetworkManager is online
-interval=300
-EOF
+# The tests' configuration, with no periodic connectivity check (the idle count below).
+sed -e "s|@DIR@|$D|" -e "s|^interval=.*|interval=300|" \
+  "$root/tests/peers/networkmanager/NetworkManager.conf" > "$D/nm.conf"
 cat > "$D/online.py" <<'EOF'
 import http.server
 class H(http.server.BaseHTTPRequestHandler):
@@ -77,13 +61,6 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *a): pass
 http.server.HTTPServer(("10.123.0.1", 8080), H).serve_forever()
-EOF
-cat > "$D/run-nm.sh" <<'EOF'
-set -e
-mount -t tmpfs tmpfs /var/lib; mkdir -p /var/lib/NetworkManager
-mount -t tmpfs tmpfs /run; mkdir -p /run/NetworkManager /run/udev/data
-for i in /sys/class/net/*; do printf 'I:1\nE:NM_UNMANAGED=0\n' > /run/udev/data/n$(cat "$i/ifindex"); done
-exec NetworkManager --no-daemon --config="$1" --state-file=/var/lib/NetworkManager/state
 EOF
 dbus-daemon --config-file="$D/bus.conf" --fork --print-pid > "$D/bus.pid"
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$D/bus
@@ -95,7 +72,7 @@ ip netns exec "$PEER" python3 "$D/online.py" &
 ip netns exec "$PEER" dnsmasq --no-daemon --conf-file=/dev/null --bind-interfaces --interface=vnp \
   --except-interface=lo --port=0 --dhcp-range=10.123.0.50,10.123.0.99,1h \
   --dhcp-option=option:router,10.123.0.1 --dhcp-leasefile="$D/leases" 2>/dev/null &
-ip netns exec "$DUT" sh "$D/run-nm.sh" "$D/nm.conf" > "$D/nm.log" 2>&1 &
+ip netns exec "$DUT" sh "$root/tests/peers/networkmanager/run-nm.sh" "$D/nm.conf" > "$D/nm.log" 2>&1 &
 echo "== waiting for NetworkManager to be online"
 for _ in $(seq 100); do
   ip netns exec "$DUT" "$BN" status --backend networkmanager >/dev/null 2>&1 && break

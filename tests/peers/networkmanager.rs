@@ -10,35 +10,11 @@ use std::time::Duration;
 
 use super::{find_program, require_root_or_fail, DhcpLink, KillOnDrop, PrivateBus};
 
-const NM_CONF: &str = "[main]
-plugins=keyfile
-dhcp=internal
-dns=none
-rc-manager=unmanaged
-auth-polkit=false
-[keyfile]
-unmanaged-devices=none
-path=@DIR@/profiles
-[device]
-match-device=*
-managed=1
-[connectivity]
-enabled=true
-uri=http://10.123.0.1:8080/check
-response=NetworkManager is online
-interval=5
-";
+/// NM's configuration (`@DIR@`: the run's directory); shared with bench/networkmanager.sh.
+const NM_CONF: &str = include_str!("networkmanager/NetworkManager.conf");
 
-/// Inside `ip netns exec` (its own mount namespace): hide the host's /var/lib and /run, and
-/// say every interface is initialised by udev and not unmanaged.
-const RUN_NM: &str = r#"set -e
-mount -t tmpfs tmpfs /var/lib; mkdir -p /var/lib/NetworkManager
-mount -t tmpfs tmpfs /run; mkdir -p /run/NetworkManager /run/udev/data
-for i in /sys/class/net/*; do
-  printf 'I:1\nE:NM_UNMANAGED=0\n' > /run/udev/data/n$(cat "$i/ifindex")
-done
-exec NetworkManager --no-daemon --config="$1" --state-file=/var/lib/NetworkManager/state
-"#;
+/// NM's start script, run inside `ip netns exec`; shared with bench/networkmanager.sh.
+const RUN_NM: &str = include_str!("networkmanager/run-nm.sh");
 
 pub struct NmLab {
     /// NetworkManager runs in `net.dut` (veth `vnd`); `net.peer`'s `vnp` is the cable.
