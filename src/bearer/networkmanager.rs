@@ -331,9 +331,7 @@ impl Picture {
                 else {
                     return (false, Vec::new());
                 };
-                let before = stored.clone();
-                set_all(stored, changed);
-                (*stored != before, Vec::new())
+                (set_all(stored, changed), Vec::new())
             }
             (SETTINGS_IFACE, "NewConnection", [object]) | (PROFILE, "Updated", [object]) => (
                 false,
@@ -670,15 +668,22 @@ fn metered(value: u64) -> Option<bool> {
     }
 }
 
-/// Set every property of an `a{sv}` in `stored`.
-fn set_all(stored: &mut Properties, props: &Value) {
+/// Set every property of an `a{sv}` in `stored`; true if any value differed (found without
+/// copying the map: access points announce their strength often).
+fn set_all(stored: &mut Properties, props: &Value) -> bool {
+    let mut changed = false;
     for entry in props.as_array().unwrap_or_default() {
         if let Value::DictEntry(k, v) = entry {
             if let Some(k) = k.as_str() {
-                stored.insert(k.to_string(), v.unwrap_variant().clone());
+                let value = v.unwrap_variant();
+                if stored.get(k) != Some(value) {
+                    stored.insert(k.to_string(), value.clone());
+                    changed = true;
+                }
             }
         }
     }
+    changed
 }
 
 /// A connection to NetworkManager.
