@@ -148,20 +148,32 @@ impl Manager {
     /// Start following the kernel's links on `reactor`. The picture is complete after the
     /// [`BearerEvent::UpdateCompleted`] event (or [`wait_for_update`](Self::wait_for_update)).
     pub fn open(reactor: &mut Reactor, options: ManagerOptions) -> Result<Manager, BearerError> {
+        let missing = match options.backends {
+            BackendChoice::Connman if !cfg!(feature = "connman") => Some("ConnMan"),
+            BackendChoice::NetworkManager if !cfg!(feature = "networkmanager") => {
+                Some("NetworkManager")
+            }
+            _ => None,
+        };
+        if let Some(label) = missing {
+            return Err(BearerError::Unsupported(format!(
+                "this build has no {label} backend (cargo feature {})",
+                options.backends.name()
+            )));
+        }
         #[cfg(feature = "connman")]
-        let (connman, ofono) = open_dbus_backends(reactor, options.backends)?;
-        #[cfg(not(feature = "connman"))]
-        if options.backends == BackendChoice::Connman {
-            return Err(BearerError::Unsupported(
-                "this build has no ConnMan backend (cargo feature connman)".into(),
-            ));
-        }
-        #[cfg(not(feature = "networkmanager"))]
-        if options.backends == BackendChoice::NetworkManager {
-            return Err(BearerError::Unsupported(
-                "this build has no NetworkManager backend (cargo feature networkmanager)".into(),
-            ));
-        }
+        let connman = open_backend(
+            Want::of(options.backends, BackendChoice::Connman),
+            "ConnMan",
+            || Connman::open(reactor),
+        )?;
+        // oFono is asked for whenever ConnMan may be (it names ConnMan's modems), never required.
+        #[cfg(feature = "connman")]
+        let ofono = open_backend(
+            Want::of(options.backends, BackendChoice::Connman).when_present(),
+            "oFono",
+            || Ofono::open(reactor),
+        )?;
         let mut manager = Manager {
             route: RouteMonitor::open(reactor)?,
             #[cfg(feature = "connman")]
@@ -169,7 +181,11 @@ impl Manager {
             #[cfg(feature = "connman")]
             ofono,
             #[cfg(feature = "networkmanager")]
-            nm: open_networkmanager(reactor, options.backends)?,
+            nm: open_backend(
+                Want::of(options.backends, BackendChoice::NetworkManager),
+                "NetworkManager",
+                || NetworkManager::open(reactor),
+            )?,
             #[cfg(any(feature = "connman", feature = "networkmanager"))]
             names: (options.backends == BackendChoice::Auto)
                 .then(|| crate::bearer::bus::NameWatch::open(reactor, WATCHED_NAMES))
@@ -569,34 +585,17 @@ impl Manager {
                 "{name} {} the system bus",
                 if owned { "came onto" } else { "left" }
             );
-            match (name.as_str(), owned) {
+            match name.as_str() {
                 #[cfg(feature = "networkmanager")]
-                (NM_NAME, true) if self.nm.is_none() => {
-                    self.nm = NetworkManager::open(reactor).unwrap_or_else(|e| {
-                        log::warn!("{e}: carrying on without NetworkManager");
-                        None
-                    })
-                }
-                #[cfg(feature = "networkmanager")]
-                (NM_NAME, false) => self.nm = None,
+                NM_NAME => follow(&mut self.nm, owned, "NetworkManager", || {
+                    NetworkManager::open(reactor)
+                }),
                 #[cfg(feature = "connman")]
-                (CONNMAN_NAME, true) if self.connman.is_none() => {
-                    self.connman = Connman::open(reactor).unwrap_or_else(|e| {
-                        log::warn!("{e}: carrying on without ConnMan");
-                        None
-                    })
-                }
+                CONNMAN_NAME => follow(&mut self.connman, owned, "ConnMan", || {
+                    Connman::open(reactor)
+                }),
                 #[cfg(feature = "connman")]
-                (CONNMAN_NAME, false) => self.connman = None,
-                #[cfg(feature = "connman")]
-                (OFONO_NAME, true) if self.ofono.is_none() => {
-                    self.ofono = Ofono::open(reactor).unwrap_or_else(|e| {
-                        log::warn!("{e}: carrying on without oFono");
-                        None
-                    })
-                }
-                #[cfg(feature = "connman")]
-                (OFONO_NAME, false) => self.ofono = None,
+                OFONO_NAME => follow(&mut self.ofono, owned, "oFono", || Ofono::open(reactor)),
                 _ => {}
             }
         }
@@ -781,57 +780,78 @@ impl Manager {
     }
 }
 
-/// NetworkManager as `choice` asks: required with `networkmanager`, when present with `auto`.
-#[cfg(feature = "networkmanager")]
-fn open_networkmanager(
-    reactor: &mut Reactor,
-    choice: BackendChoice,
-) -> Result<Option<NetworkManager>, BearerError> {
-    match (choice, NetworkManager::open(reactor)) {
-        (BackendChoice::NetworkManager, Ok(None)) => Err(BearerError::Unsupported(
-            "NetworkManager was asked for, but NetworkManager is not on the system bus".into(),
-        )),
-        (BackendChoice::NetworkManager, result) => result,
-        (BackendChoice::Auto, Ok(nm)) => Ok(nm),
-        (BackendChoice::Auto, Err(e)) => {
-            log::warn!("{e}: carrying on without NetworkManager");
-            Ok(None)
+/// How a backend choice asks for one D-Bus backend.
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Not,
+    IfPresent,
+    Required,
+}
+
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
+impl Want {
+    /// `required` is the choice that insists on the backend; `auto` takes it when present.
+    fn of(choice: BackendChoice, required: BackendChoice) -> Want {
+        match choice {
+            c if c == required => Want::Required,
+            BackendChoice::Auto => Want::IfPresent,
+            _ => Want::Not,
         }
-        _ => Ok(None),
+    }
+
+    /// At most "if present" (a backend no choice insists on).
+    #[cfg(feature = "connman")]
+    fn when_present(self) -> Want {
+        match self {
+            Want::Required => Want::IfPresent,
+            other => other,
+        }
     }
 }
 
-/// ConnMan and oFono as `choice` asks. Optional ones that fail or are absent are left out
-/// (the kernel's view carries on); a required ConnMan that is not there is an error.
-#[cfg(feature = "connman")]
-fn open_dbus_backends(
-    reactor: &mut Reactor,
-    choice: BackendChoice,
-) -> Result<(Option<Connman>, Option<Ofono>), BearerError> {
-    if matches!(
-        choice,
-        BackendChoice::Netlink | BackendChoice::NetworkManager
-    ) {
-        return Ok((None, None));
-    }
-    let connman = match (Connman::open(reactor), choice) {
-        (Ok(None), BackendChoice::Connman) => {
-            return Err(BearerError::Unsupported(
-                "ConnMan was asked for, but ConnMan is not on the system bus".into(),
+/// Open a D-Bus backend as `want` says: not at all; when present, carrying on without it if
+/// it is absent or fails; or required, absence being an error.
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
+fn open_backend<B>(
+    want: Want,
+    label: &str,
+    open: impl FnOnce() -> Result<Option<B>, BearerError>,
+) -> Result<Option<B>, BearerError> {
+    match want {
+        Want::Not => Ok(None),
+        Want::IfPresent => Ok(optional(label, open())),
+        Want::Required => open()?.map(Some).ok_or_else(|| {
+            BearerError::Unsupported(format!(
+                "{label} was asked for, but {label} is not on the system bus"
             ))
-        }
-        (Err(e), BackendChoice::Connman) => return Err(e),
-        (Ok(c), _) => c,
-        (Err(e), _) => {
-            log::warn!("{e}: carrying on without ConnMan");
-            None
-        }
-    };
-    let ofono = Ofono::open(reactor).unwrap_or_else(|e| {
-        log::warn!("{e}: carrying on without oFono");
+        }),
+    }
+}
+
+/// An optional backend: a failure is logged and the kernel's view carries on.
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
+fn optional<B>(label: &str, opened: Result<Option<B>, BearerError>) -> Option<B> {
+    opened.unwrap_or_else(|e| {
+        log::warn!("{e}: carrying on without {label}");
         None
-    });
-    Ok((connman, ofono))
+    })
+}
+
+/// A backend whose daemon came onto the bus (`owned`) is opened if it is not yet; one whose
+/// daemon left is let go.
+#[cfg(any(feature = "connman", feature = "networkmanager"))]
+fn follow<B>(
+    slot: &mut Option<B>,
+    owned: bool,
+    label: &str,
+    open: impl FnOnce() -> Result<Option<B>, BearerError>,
+) {
+    if !owned {
+        *slot = None;
+    } else if slot.is_none() {
+        *slot = optional(label, open());
+    }
 }
 
 /// A kernel link as a configuration: Defined when it exists, Discovered with carrier,
