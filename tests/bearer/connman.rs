@@ -1,18 +1,12 @@
 //! The ConnMan backend against a real connmand (private bus, namespaces, DHCP peer).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::peers::*;
 
 const T: Duration = Duration::from_secs(30);
-
-fn status(lab: &ConnmanLab) -> Value {
-    let out = lab.run(&["--json", "status"], T);
-    out.assert_success();
-    serde_json::from_str(out.stdout_str().trim()).expect("one JSON object")
-}
 
 fn connman_config(s: &Value) -> Option<&Value> {
     s["configurations"].as_array()?.iter().find(|c| {
@@ -25,15 +19,7 @@ fn connman_config(s: &Value) -> Option<&Value> {
 
 /// Poll `status` until `want` holds (ConnMan's DHCP and online check take seconds).
 fn until(lab: &ConnmanLab, what: &str, want: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + T;
-    loop {
-        let s = status(lab);
-        if want(&s) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "never {what}: {s}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    status_until(|| lab.boardnet(), &[], what, T, want)
 }
 
 #[test]

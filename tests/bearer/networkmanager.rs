@@ -26,21 +26,7 @@ fn nm_config(s: &Value) -> Option<&Value> {
 
 /// Poll `status` until `want` holds (NM's DHCP and connectivity check take seconds).
 fn until(lab: &NmLab, what: &str, want: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + T;
-    loop {
-        let out = lab.run(&["--json", "status"], T);
-        if out.success() {
-            let s: Value = serde_json::from_str(out.stdout_str().trim()).expect("JSON");
-            if want(&s) {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "never {what}: {s}");
-        } else {
-            // NM not on its bus yet: auto carries on without it, so this is rare.
-            assert!(Instant::now() < deadline, "never {what}: {out:?}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    status_until(|| lab.boardnet(), &[], what, T, want)
 }
 
 /// What `nmcli -t -f FIELDS ...` prints, in NM's namespace on its bus.

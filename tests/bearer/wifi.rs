@@ -311,25 +311,21 @@ fn connman_wifi_service_has_strength_and_security() {
     );
 
     // ConnMan scans, finds the provisioned network, connects (WPA2 through wpa_supplicant).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let service = loop {
-        let out = run_boardnet(["--json", "status"], T);
-        out.assert_success();
-        let s: Value = serde_json::from_str(out.stdout_str().trim()).unwrap();
-        let found = s["configurations"].as_array().and_then(|a| {
+    let service_of = |s: &Value| {
+        s["configurations"].as_array().and_then(|a| {
             a.iter()
                 .find(|c| c["backend"] == "connman" && c["network"]["ssid"] == SSID)
                 .cloned()
-        });
-        if let Some(c) = found.filter(|c| c["state"] == "active") {
-            break c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no active ConnMan Wi-Fi service: {s}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
+        })
     };
+    let s = status_until(
+        boardnet,
+        &[],
+        "an active ConnMan Wi-Fi service",
+        Duration::from_secs(60),
+        |s| service_of(s).is_some_and(|c| c["state"] == "active"),
+    );
+    let service = service_of(&s).unwrap();
     assert_eq!(service["bearer"], "wlan", "{service}");
     assert_eq!(service["interface"], "wlan0", "{service}");
     assert!(
@@ -439,20 +435,19 @@ fn networkmanager_wifi_connection_and_scan() {
 
     // NM scans, finds the network, connects wlan0 with WPA2 through wpa_supplicant.
     let id = format!("nm:{NM_WIFI_UUID}");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let (s, c) = loop {
-        let out = run_boardnet(["--json", "status", "--backend", "networkmanager"], T);
-        out.assert_success();
-        let s: Value = serde_json::from_str(out.stdout_str().trim()).unwrap();
-        let found = s["configurations"]
+    let configuration = |s: &Value| {
+        s["configurations"]
             .as_array()
-            .and_then(|a| a.iter().find(|c| c["id"] == id.as_str()).cloned());
-        if let Some(c) = found.filter(|c| c["state"] == "active") {
-            break (s, c);
-        }
-        assert!(Instant::now() < deadline, "NM never activated {id}: {s}");
-        std::thread::sleep(Duration::from_millis(250));
+            .and_then(|a| a.iter().find(|c| c["id"] == id.as_str()).cloned())
     };
+    let s = status_until(
+        boardnet,
+        &["--backend", "networkmanager"],
+        &format!("NM activating {id}"),
+        Duration::from_secs(90),
+        |s| configuration(s).is_some_and(|c| c["state"] == "active"),
+    );
+    let c = configuration(&s).unwrap();
     assert_eq!(
         (&c["bearer"], &c["interface"]),
         (&Value::from("wlan"), &Value::from("wlan0")),

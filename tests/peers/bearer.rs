@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use super::{Netns, RunOutput};
+use super::{run, Netns, RunOutput};
 
 /// A namespace for link events: every veth pair lives inside it, so the test owns all
 /// of them and nothing on the host changes.
@@ -234,5 +234,32 @@ impl Drop for JsonLines {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `boardnet --json status ARGS` (the command `boardnet` makes) repeated until `want` holds,
+/// for daemons whose DHCP and online checks take seconds; the last status is in the failure
+/// message.
+pub fn status_until(
+    boardnet: impl Fn() -> Command,
+    args: &[&str],
+    what: &str,
+    within: Duration,
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let out = run(
+            boardnet().args(["--json", "status"]).args(args),
+            Duration::from_secs(30),
+        );
+        out.assert_success();
+        let s: serde_json::Value =
+            serde_json::from_str(out.stdout_str().trim()).expect("one JSON object");
+        if want(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {s}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 }

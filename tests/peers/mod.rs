@@ -83,7 +83,7 @@ mod sockfault;
 mod throttled;
 mod workdir;
 
-pub use bearer::{JsonLines, LinkLab, TwoLinks, TWO_LINKS_SERVER};
+pub use bearer::{status_until, JsonLines, LinkLab, TwoLinks, TWO_LINKS_SERVER};
 pub use connman::{ConnmanLab, DhcpLink, FakeOfono, PrivateBus, CONNMAN_PEER};
 pub use data::{pseudo_random, sha256_hex};
 pub use dns_fault::{
