@@ -277,17 +277,16 @@ pub fn spawn_one_at_a_time(cmd: &mut Command) -> std::io::Result<Child> {
 /// copy shows the emulator's command line, which ends with the test binary's own arguments,
 /// what /proc/self/cmdline gives inside qemu-user), or it has ended.
 fn has_exec(child: &Child) -> bool {
-    let argv = |line: Vec<u8>| -> Vec<Vec<u8>> {
-        let line = line.strip_suffix(b"\0").unwrap_or(&line).to_vec();
-        line.split(|b| *b == 0).map(<[u8]>::to_vec).collect()
-    };
+    static OURS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let ours = OURS.get_or_init(|| std::fs::read("/proc/self/cmdline").unwrap_or_default());
     let Ok(theirs) = std::fs::read(format!("/proc/{}/cmdline", child.id())) else {
         return true;
     };
-    let Ok(ours) = std::fs::read("/proc/self/cmdline") else {
-        return true;
-    };
-    theirs.is_empty() || !argv(theirs).ends_with(&argv(ours))
+    // Whole arguments: the byte before our command line, if any, ends the emulator's ones.
+    let forked = theirs
+        .strip_suffix(ours.as_slice())
+        .is_some_and(|head| head.is_empty() || head.ends_with(b"\0"));
+    ours.is_empty() || theirs.is_empty() || !forked
 }
 
 fn run_inner(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> RunOutput {
