@@ -694,9 +694,31 @@ pub(crate) struct NetworkManager {
 }
 
 impl NetworkManager {
-    /// Connect to NM on the system bus and read its objects. `Ok(None)`: no bus, or NM is not
-    /// on it.
+    /// Connect to NM on the system bus and read its objects and saved profiles. `Ok(None)`:
+    /// no bus, or NM is not on it.
     pub(crate) fn open(
+        reactor: &mut crate::reactor::Reactor,
+    ) -> Result<Option<NetworkManager>, BearerError> {
+        let Some(mut nm) = NetworkManager::connect(reactor)? else {
+            return Ok(None);
+        };
+        let listed = nm.bus.call(
+            SETTINGS,
+            SETTINGS_IFACE,
+            "ListConnections",
+            Vec::new(),
+            CALL_TIMEOUT,
+        )?;
+        let profiles: Vec<String> = paths(listed.body.first()).map(str::to_string).collect();
+        for path in profiles {
+            nm.read_profile(&path)?;
+        }
+        Ok(Some(nm))
+    }
+
+    /// Connect and read NM's objects only (devices, connections, access points): what a scan
+    /// needs, without a call per saved profile.
+    fn connect(
         reactor: &mut crate::reactor::Reactor,
     ) -> Result<Option<NetworkManager>, BearerError> {
         let Some(mut bus) = ServiceBus::open(reactor, SERVICE, "NetworkManager")? else {
@@ -719,17 +741,6 @@ impl NetworkManager {
         }
         if nm.picture.props(ROOT, NM).is_none() {
             return Err(nm.error("GetManagedObjects lists no /org/freedesktop/NetworkManager"));
-        }
-        let listed = nm.bus.call(
-            SETTINGS,
-            SETTINGS_IFACE,
-            "ListConnections",
-            Vec::new(),
-            CALL_TIMEOUT,
-        )?;
-        let profiles: Vec<String> = paths(listed.body.first()).map(str::to_string).collect();
-        for path in profiles {
-            nm.read_profile(&path)?;
         }
         Ok(Some(nm))
     }
@@ -897,7 +908,7 @@ pub fn scan_through_networkmanager(
     interface: Option<&str>,
     timeout: Duration,
 ) -> Result<Option<Vec<String>>, BearerError> {
-    match NetworkManager::open(reactor)? {
+    match NetworkManager::connect(reactor)? {
         Some(mut nm) => Ok(Some(nm.scan(interface, timeout)?).filter(|s| !s.is_empty())),
         None => Ok(None),
     }
