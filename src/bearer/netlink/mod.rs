@@ -116,35 +116,28 @@ impl RouteMonitor {
         self.awaiting_link.is_none()
     }
 
-    /// Dump addresses and routes again (links are current: their changes are all announced).
-    fn resync(&mut self) -> Result<(), BearerError> {
+    /// Dump again from `from` (an index into [`DUMPS`]: 0 everything, after lost events; 1
+    /// addresses and routes, after a link went down or up — links are current, their changes
+    /// are all announced), once the running dump, if any, ended.
+    fn dump_again(&mut self, from: usize) -> Result<(), BearerError> {
         if self.dumping.is_some() {
-            self.pending_dump = Some(self.pending_dump.map_or(1, |p| p.min(1)));
+            self.pending_dump = Some(self.pending_dump.map_or(from, |p| p.min(from)));
             return Ok(());
         }
-        self.table.clear_addresses_and_routes();
-        self.start_dump(1)
-    }
-
-    /// Dump everything again (events were lost), once the running dump, if any, ended.
-    fn redump(&mut self) -> Result<(), BearerError> {
-        if self.dumping.is_some() {
-            self.pending_dump = Some(0);
-            return Ok(());
+        if from > 0 {
+            self.table.clear_addresses_and_routes();
         }
-        self.start_dump(0)
+        self.start_dump(from)
     }
 
     fn start_dump(&mut self, which: usize) -> Result<(), BearerError> {
         let Some(&(kind, body)) = DUMPS.get(which) else {
             self.dumping = None;
             self.syncs += 1;
-            match self.pending_dump.take() {
-                Some(0) => return self.start_dump(0),
-                Some(_) => return self.resync(),
-                None => {}
-            }
-            return Ok(());
+            return match self.pending_dump.take() {
+                Some(from) => self.dump_again(from),
+                None => Ok(()),
+            };
         };
         if which == 0 {
             // A fresh picture: whatever was there may be stale (after an overrun).
@@ -175,7 +168,7 @@ impl RouteMonitor {
                 // The kernel dropped events (our queue was full): start over from a dump.
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     log::debug!("rtnetlink overrun: dumping again");
-                    self.redump()?;
+                    self.dump_again(0)?;
                     changed = true;
                     continue;
                 }
@@ -183,7 +176,7 @@ impl RouteMonitor {
             };
             if n > self.buf.len() {
                 log::debug!("rtnetlink datagram of {n} bytes truncated: dumping again");
-                self.redump()?;
+                self.dump_again(0)?;
                 changed = true;
                 continue;
             }
@@ -230,11 +223,11 @@ impl RouteMonitor {
             if let Err(e) = decoded {
                 // Lengths after a bad one cannot be trusted: rebuild the picture instead.
                 log::warn!("malformed rtnetlink datagram ({}): dumping again", e.0);
-                self.redump()?;
+                self.dump_again(0)?;
                 changed = true;
             } else if resync {
                 log::debug!("a link went down or up: dumping addresses and routes again");
-                self.resync()?;
+                self.dump_again(1)?;
                 changed = true;
             }
         }
