@@ -112,15 +112,20 @@ impl Profile {
 
     /// The device type a profile of this kind needs (None: any, e.g. a VPN).
     fn device_type(&self) -> Option<u64> {
-        Some(match self.kind.as_str() {
-            "802-3-ethernet" => DEVICE_ETHERNET,
-            "802-11-wireless" => DEVICE_WIFI,
-            "bluetooth" => DEVICE_BLUETOOTH,
-            "gsm" | "cdma" => DEVICE_MODEM,
-            "loopback" => DEVICE_LOOPBACK,
-            _ => return None,
-        })
+        device_type_for(&self.kind)
     }
+}
+
+/// The device type an NM connection type (802-3-ethernet, gsm, …) needs; None: any.
+fn device_type_for(kind: &str) -> Option<u64> {
+    Some(match kind {
+        "802-3-ethernet" => DEVICE_ETHERNET,
+        "802-11-wireless" => DEVICE_WIFI,
+        "bluetooth" => DEVICE_BLUETOOTH,
+        "gsm" | "cdma" => DEVICE_MODEM,
+        "loopback" => DEVICE_LOOPBACK,
+        _ => return None,
+    })
 }
 
 /// The bytes of an `ay`.
@@ -460,7 +465,7 @@ impl Picture {
         let modem_caps = device.map_or(0, |d| self.number(d, MODEM, "CurrentCapabilities"));
         let (bearer, family) = match device {
             Some(_) => bearer_of(device_type, modem_caps),
-            None => bearer_of(profile_device_type(kind), 0),
+            None => bearer_of(device_type_for(kind).unwrap_or(0), 0),
         };
         let activated = self.number(path, ACTIVE, "State") == ACTIVATED;
         let mut addresses = Vec::new();
@@ -647,16 +652,6 @@ impl Picture {
             .filter(|(_, i)| i.contains_key(ACCESS_POINT))
             .map(|(p, _)| p.as_str())
     }
-}
-
-/// The device type a connection type needs (for an active connection without a device).
-fn profile_device_type(kind: &str) -> u64 {
-    Profile {
-        kind: kind.to_string(),
-        ..Profile::default()
-    }
-    .device_type()
-    .unwrap_or(0)
 }
 
 /// NM_METERED: 1 yes and 3 guess-yes are metered, 2 no and 4 guess-no not, 0 unknown.
